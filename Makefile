@@ -1,0 +1,19 @@
+# The two commands a fresh machine needs.
+#   make up    build and run the system locally (NATS + services) with data in ./data
+#   make test  format check, clippy, and every test against a real nats-server
+
+.PHONY: up test nats-server build
+
+nats-server:
+	@deploy/scripts/ensure-nats-server.sh >/dev/null
+
+build:
+	cargo build --release --workspace
+
+up: nats-server build
+	deploy/scripts/up.sh
+
+test: nats-server
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" cargo test --workspace

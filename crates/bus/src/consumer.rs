@@ -1,0 +1,134 @@
+//! A durable, idempotent JetStream consumer for services that follow other
+//! services' streams.
+//!
+//! The handler must apply the event and record its id as applied in one
+//! store transaction, and return only after that commit; the message is
+//! acked after the handler returns `Ok`. A crash between commit and ack
+//! means a redelivery, which the handler recognises by the recorded id.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::CloudEvent;
+
+/// Which stream to follow, under which durable name, for which subjects.
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    pub stream: &'static str,
+    pub durable_name: String,
+    /// One subject filter (NATS 2.9 ignores several).
+    pub filter_subject: String,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Try again later (e.g. the store is busy, a peer is down).
+    #[error("retry later: {0}")]
+    Retry(String),
+    /// The event can never be applied (e.g. undecodable); it is terminated
+    /// and logged instead of blocking the stream forever.
+    #[error("rejected: {0}")]
+    Reject(String),
+}
+
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// Small batches: a slow handler must not leave prefetched messages waiting
+/// past `ack_wait`.
+const BATCH: usize = 32;
+
+/// Follows `spec` until `shutdown`, calling `handler` for each event in
+/// stream order. Survives broker restarts by re-attaching to the durable.
+pub async fn run_consumer<H, Fut>(
+    client: async_nats::Client,
+    spec: ConsumerSpec,
+    mut handler: H,
+    shutdown: CancellationToken,
+) where
+    H: FnMut(CloudEvent) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    let jetstream = jetstream::new(client);
+    while !shutdown.is_cancelled() {
+        match consume(&jetstream, &spec, &mut handler, &shutdown).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, consumer = %spec.durable_name, "consumer interrupted; reattaching");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(RECONNECT_DELAY) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn consume<H, Fut>(
+    jetstream: &jetstream::Context,
+    spec: &ConsumerSpec,
+    handler: &mut H,
+    shutdown: &CancellationToken,
+) -> Result<(), async_nats::Error>
+where
+    H: FnMut(CloudEvent) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    let stream = jetstream.get_stream(spec.stream).await?;
+    let consumer = stream
+        .get_or_create_consumer(
+            &spec.durable_name,
+            pull::Config {
+                durable_name: Some(spec.durable_name.clone()),
+                filter_subject: spec.filter_subject.clone(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: spec.ack_wait,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(BATCH)
+        .messages()
+        .await?;
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            next = messages.next() => match next {
+                Some(message) => message?,
+                None => return Err("message stream ended".into()),
+            },
+        };
+        let event = match CloudEvent::from_message(
+            message.subject.as_str(),
+            message.headers.as_ref(),
+            message.payload.clone(),
+        ) {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::error!(error = %err, "terminating a message that is not a CloudEvent");
+                message.ack_with(AckKind::Term).await?;
+                continue;
+            }
+        };
+        let id = event.id.clone();
+        match handler(event).await {
+            Ok(()) => message.ack().await?,
+            Err(HandlerError::Retry(reason)) => {
+                tracing::warn!(%id, %reason, "event not applied; will be redelivered");
+                message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await?;
+            }
+            Err(HandlerError::Reject(reason)) => {
+                tracing::error!(%id, %reason, "event rejected for good");
+                message.ack_with(AckKind::Term).await?;
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! JetStream plumbing shared by every Jilin service.
+//!
+//! - [`connect`]: a NATS connection that is allowed to come up later, so a
+//!   service starts (and keeps accepting writes) while the broker is away.
+//! - [`StreamSpec`] / [`ensure_stream`]: the service's own stream, created
+//!   at start if missing (file storage, duplicate window).
+//! - [`OutboxRelay`]: drains the store's outbox in commit order, publishes
+//!   each event with `Nats-Msg-Id` and CloudEvents headers, and forgets it
+//!   only after the PubAck.
+//! - [`run_consumer`]: a durable pull consumer that acks a message only
+//!   after the handler says it committed it.
+
+mod cloudevents;
+mod connect;
+mod consumer;
+mod relay;
+mod stream;
+
+pub use cloudevents::{CloudEvent, CloudEventError};
+pub use connect::connect;
+pub use consumer::{ConsumerSpec, HandlerError, run_consumer};
+pub use relay::OutboxRelay;
+pub use stream::{StreamSpec, ensure_stream};
+
+pub use async_nats;

@@ -1,0 +1,27 @@
+//! The public contract of the Jilin Industrial Development Monitor as Rust
+//! code: every message and service under `proto/`, generated at build time.
+//! This is the only crate that contains generated code; services convert
+//! between these types and their own domain types at their API edge.
+
+/// `jilin.registry.v1`: the project registry service and its resources.
+pub mod registry {
+    pub mod v1 {
+        tonic::include_proto!("jilin.registry.v1");
+    }
+}
+
+/// `jilin.events.v1`: the event payloads published on JetStream.
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("jilin.events.v1");
+    }
+}
+
+/// Encoded `FileDescriptorSet` of every .proto file (including the
+/// well-known types they import), for gRPC reflection and for decoding an
+/// event from its `ce-type` alone.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("jilin_descriptor");
+
+/// Gives every generated message its full protobuf name (`Name::full_name`),
+/// which is the value of an event's `ce-type` header.
+pub use prost::Name;

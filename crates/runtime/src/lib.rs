@@ -1,0 +1,13 @@
+//! What every Jilin service does the same way at run time: log with
+//! tracing, serve gRPC with health and reflection next to its own service,
+//! and shut down gracefully on SIGINT/SIGTERM.
+
+mod server;
+mod shutdown;
+mod telemetry;
+
+pub use server::{GrpcServer, ServeError};
+pub use shutdown::wait_for_signal;
+pub use telemetry::{LogFormat, init_tracing};
+
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,108 @@
+//! Serving a service's gRPC routes together with `grpc.health.v1` and
+//! server reflection (v1 and v1alpha), with a graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// How long in-flight calls get to finish after shutdown is requested.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A bound listener plus the routes to serve on it.
+pub struct GrpcServer {
+    listener: TcpListener,
+    service_name: &'static str,
+    health: HealthReporter,
+    routes: Routes,
+}
+
+impl GrpcServer {
+    /// `service_name` is the full gRPC name reported as SERVING by health
+    /// (e.g. `jilin.registry.v1.RegistryService`).
+    pub fn new(
+        listener: TcpListener,
+        service_name: &'static str,
+        routes: Routes,
+    ) -> Result<Self, ServeError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(jilin_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(jilin_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        Ok(Self {
+            listener,
+            service_name,
+            health,
+            routes,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled, then reports NOT_SERVING, stops
+    /// accepting, and lets in-flight calls finish (bounded by a timeout).
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ServeError> {
+        let Self {
+            listener,
+            service_name,
+            health,
+            routes,
+        } = self;
+        health
+            .set_service_status(service_name, ServingStatus::Serving)
+            .await;
+        health.set_service_status("", ServingStatus::Serving).await;
+
+        let signal = {
+            let shutdown = shutdown.clone();
+            let health = health.clone();
+            async move {
+                shutdown.cancelled().await;
+                health
+                    .set_service_status(service_name, ServingStatus::NotServing)
+                    .await;
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+            }
+        };
+        let server = tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => Ok(result?),
+            _ = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(DRAIN_TIMEOUT).await;
+            } => {
+                tracing::warn!(timeout = ?DRAIN_TIMEOUT, "in-flight calls did not finish in time");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The one error type of the store crate.
+
+/// A failure of the embedded database itself, never of the caller's input.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failure: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored value in table `{table}` under `{key}` is corrupt: {reason}")]
+    Corrupt {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("transaction interrupted: {0}")]
+    Transaction(String),
+    #[error("flushing to disk failed: {0}")]
+    Flush(String),
+    #[error("table `{0}` was not declared when the store was opened")]
+    UnknownTable(&'static str),
+    #[error("the store is shutting down")]
+    Closed,
+}

@@ -1,0 +1,19 @@
+//! The storage discipline of every Jilin service, in one place.
+//!
+//! A service opens one [`Store`] on its data directory, declares its
+//! [`Table`]s up front, and changes them only inside [`Store::write`]: one
+//! serializable sled transaction over every table plus the outbox, followed by
+//! a group-commit flush, so that a write the caller acknowledges survives a
+//! `kill -9`. Events staged with [`Tx::stage_event`] are committed in the same
+//! transaction as the state they describe; the bus crate's relay drains them.
+
+mod commit;
+mod error;
+mod outbox;
+mod store;
+mod table;
+
+pub use error::StoreError;
+pub use outbox::OutboxEntry;
+pub use store::{Store, Tx};
+pub use table::Table;

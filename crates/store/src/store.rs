@@ -1,0 +1,368 @@
+//! [`Store`]: one sled database per service, its declared tables, the
+//! outbox, and the only way to change them ([`Store::write`]).
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::Arc;
+
+use prost::Message;
+use serde::{Serialize, de::DeserializeOwned};
+use sled::Transactional as _;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use tokio::sync::Notify;
+
+use crate::commit::GroupCommit;
+use crate::outbox::{self, OUTBOX_TREE, OutboxEntry, SEQUENCE_KEY};
+use crate::{StoreError, Table};
+
+/// A service's embedded database. Cheap to clone; every clone is the same
+/// database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    names: Vec<&'static str>,
+    /// Declared tables in declaration order, the outbox last.
+    trees: Vec<sled::Tree>,
+    commit: GroupCommit,
+    outbox_changed: Notify,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` with the given tables.
+    pub fn open(dir: &Path, tables: &[&'static str]) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(200))
+            .open()?;
+        let mut names = tables.to_vec();
+        names.push(OUTBOX_TREE);
+        let trees = names
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let commit = GroupCommit::start(db.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                names,
+                trees,
+                commit,
+                outbox_changed: Notify::new(),
+            }),
+        })
+    }
+
+    /// A typed handle on a table declared in [`Store::open`].
+    pub fn table<V: Serialize + DeserializeOwned>(
+        &self,
+        name: &'static str,
+    ) -> Result<Table<V>, StoreError> {
+        let index = self
+            .inner
+            .names
+            .iter()
+            .position(|declared| *declared == name && name != OUTBOX_TREE)
+            .ok_or(StoreError::UnknownTable(name))?;
+        Ok(Table::new(name, index, self.inner.trees[index].clone()))
+    }
+
+    /// Runs `change` as one serializable transaction over every table and the
+    /// outbox, then waits until it is on disk (group commit). `change` may run
+    /// more than once when transactions conflict, so it must not have side
+    /// effects outside `tx`; it must pass every `StoreError` it gets from
+    /// `tx` back out. Returning `Err` aborts with nothing written.
+    pub async fn write<R, E>(&self, change: impl Fn(&Tx<'_>) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let (value, staged_events) = self.transact(change)?;
+        self.inner.commit.durable().await.map_err(E::from)?;
+        if staged_events {
+            self.inner.outbox_changed.notify_one();
+        }
+        Ok(value)
+    }
+
+    fn transact<R, E>(&self, change: impl Fn(&Tx<'_>) -> Result<R, E>) -> Result<(R, bool), E>
+    where
+        E: From<StoreError>,
+    {
+        let result = self.inner.trees.as_slice().transaction(|trees| {
+            let tx = Tx {
+                trees,
+                outbox_index: trees.len() - 1,
+                failure: RefCell::new(None),
+                staged_events: RefCell::new(false),
+            };
+            match change(&tx) {
+                Ok(value) => Ok((value, *tx.staged_events.borrow())),
+                Err(err) => Err(match tx.failure.take() {
+                    Some(UnabortableTransactionError::Conflict) => {
+                        ConflictableTransactionError::Conflict
+                    }
+                    Some(UnabortableTransactionError::Storage(storage)) => {
+                        ConflictableTransactionError::Storage(storage)
+                    }
+                    None => ConflictableTransactionError::Abort(err),
+                }),
+            }
+        });
+        match result {
+            Ok(value) => Ok(value),
+            Err(TransactionError::Abort(err)) => Err(err),
+            Err(TransactionError::Storage(err)) => Err(E::from(StoreError::Sled(err))),
+        }
+    }
+
+    /// Flushes everything to disk now (used at shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// The oldest staged events, in commit order, at most `max` of them.
+    pub fn outbox_batch(&self, max: usize) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        let tree = self.outbox_tree();
+        let mut batch = Vec::new();
+        for item in tree.range::<&[u8], _>(..SEQUENCE_KEY).take(max) {
+            let (key, bytes) = item?;
+            let sequence = outbox::decode_sequence(&key).ok_or_else(|| StoreError::Corrupt {
+                table: OUTBOX_TREE,
+                key: format!("{key:?}"),
+                reason: "outbox key is not a sequence number".into(),
+            })?;
+            let entry = OutboxEntry::decode(bytes.as_ref()).map_err(|err| StoreError::Corrupt {
+                table: OUTBOX_TREE,
+                key: sequence.to_string(),
+                reason: err.to_string(),
+            })?;
+            batch.push((sequence, entry));
+        }
+        Ok(batch)
+    }
+
+    /// Forgets a published event. Not flushed on its own: if the removal is
+    /// lost in a crash the event is published again under the same id and
+    /// the broker's duplicate window drops it.
+    pub fn outbox_remove(&self, sequence: u64) -> Result<(), StoreError> {
+        self.outbox_tree().remove(outbox::sequence_key(sequence))?;
+        Ok(())
+    }
+
+    /// Number of events waiting to be published.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox_tree().range::<&[u8], _>(..SEQUENCE_KEY).count()
+    }
+
+    /// Resolves when an event has been staged since the last call returned.
+    pub async fn outbox_changed(&self) {
+        self.inner.outbox_changed.notified().await
+    }
+
+    fn outbox_tree(&self) -> &sled::Tree {
+        self.inner
+            .trees
+            .last()
+            .expect("the outbox tree is always open")
+    }
+}
+
+/// The view of the store inside one [`Store::write`] transaction.
+pub struct Tx<'a> {
+    trees: &'a Vec<TransactionalTree>,
+    outbox_index: usize,
+    failure: RefCell<Option<UnabortableTransactionError>>,
+    staged_events: RefCell<bool>,
+}
+
+impl Tx<'_> {
+    /// Reads a value as of this transaction.
+    pub fn get<V: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+    ) -> Result<Option<V>, StoreError> {
+        let bytes = self.check(self.trees[table.index].get(key.as_bytes()))?;
+        bytes.map(|bytes| table.decode(key, &bytes)).transpose()
+    }
+
+    /// Writes a value; visible to later reads in this transaction.
+    pub fn insert<V: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+        value: &V,
+    ) -> Result<(), StoreError> {
+        let bytes = Table::encode(value);
+        self.check(self.trees[table.index].insert(key.as_bytes(), bytes))?;
+        Ok(())
+    }
+
+    /// Deletes a value.
+    pub fn remove<V: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        self.check(self.trees[table.index].remove(key.as_bytes()))?;
+        Ok(())
+    }
+
+    /// Stages an event for publication, committed with the rest of this
+    /// transaction. Returns its outbox sequence number.
+    pub fn stage_event(&self, entry: &OutboxEntry) -> Result<u64, StoreError> {
+        let outbox = &self.trees[self.outbox_index];
+        let last = self.check(outbox.get(SEQUENCE_KEY))?;
+        let sequence = last
+            .as_deref()
+            .and_then(outbox::decode_sequence)
+            .unwrap_or(0)
+            + 1;
+        let key = outbox::sequence_key(sequence);
+        self.check(outbox.insert(SEQUENCE_KEY, &key[..]))?;
+        self.check(outbox.insert(&key[..], entry.encode_to_vec()))?;
+        *self.staged_events.borrow_mut() = true;
+        Ok(sequence)
+    }
+
+    /// Remembers why a sled call failed so that [`Store::write`] can retry a
+    /// conflict or report a storage fault, whatever error type the caller's
+    /// closure turns it into.
+    fn check<T>(&self, result: Result<T, UnabortableTransactionError>) -> Result<T, StoreError> {
+        result.map_err(|err| {
+            let message = match &err {
+                UnabortableTransactionError::Conflict => "transaction conflict".to_owned(),
+                UnabortableTransactionError::Storage(storage) => storage.to_string(),
+            };
+            *self.failure.borrow_mut() = Some(err);
+            StoreError::Transaction(message)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum TestError {
+        #[error(transparent)]
+        Store(#[from] StoreError),
+        #[error("refused")]
+        Refused,
+    }
+
+    fn entry(id: &str) -> OutboxEntry {
+        OutboxEntry {
+            id: id.into(),
+            subject: "jilin.test".into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn committed_write_stages_events_in_order_and_aborted_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &["things"]).unwrap();
+        let things = store.table::<u32>("things").unwrap();
+
+        store
+            .write(|tx| -> Result<(), TestError> {
+                tx.insert(&things, "a", &1)?;
+                tx.stage_event(&entry("e1"))?;
+                tx.stage_event(&entry("e2"))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let refused = store
+            .write(|tx| -> Result<(), TestError> {
+                tx.insert(&things, "b", &2)?;
+                tx.stage_event(&entry("e3"))?;
+                Err(TestError::Refused)
+            })
+            .await;
+        assert!(matches!(refused, Err(TestError::Refused)));
+
+        assert_eq!(things.get("a").unwrap(), Some(1));
+        assert_eq!(things.get("b").unwrap(), None);
+        let batch = store.outbox_batch(10).unwrap();
+        let ids: Vec<_> = batch.iter().map(|(_, e)| e.id.as_str()).collect();
+        assert_eq!(ids, ["e1", "e2"]);
+        assert_eq!(batch[0].0 + 1, batch[1].0);
+
+        store.outbox_remove(batch[0].0).unwrap();
+        assert_eq!(store.outbox_len(), 1);
+    }
+
+    #[tokio::test]
+    async fn reopened_store_keeps_acknowledged_writes_and_continues_the_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), &["things"]).unwrap();
+            let things = store.table::<String>("things").unwrap();
+            store
+                .write(|tx| -> Result<(), TestError> {
+                    tx.insert(&things, "k", &"v".to_owned())?;
+                    tx.stage_event(&entry("e1"))?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            let (sequence, _) = store.outbox_batch(1).unwrap()[0].clone();
+            store.outbox_remove(sequence).unwrap();
+        }
+        let store = Store::open(dir.path(), &["things"]).unwrap();
+        let things = store.table::<String>("things").unwrap();
+        assert_eq!(things.get("k").unwrap().as_deref(), Some("v"));
+        store
+            .write(|tx| -> Result<u64, TestError> { Ok(tx.stage_event(&entry("e2"))?) })
+            .await
+            .unwrap();
+        let batch = store.outbox_batch(10).unwrap();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].0, 2, "sequence continues after a restart");
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_all_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &["counter"]).unwrap();
+        let counter = store.table::<u64>("counter").unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let store = store.clone();
+            let counter = counter.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(|tx| -> Result<(), TestError> {
+                        let value = tx.get(&counter, "n")?.unwrap_or(0);
+                        tx.insert(&counter, "n", &(value + 1))?;
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(counter.get("n").unwrap(), Some(16));
+    }
+
+    #[test]
+    fn undeclared_table_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &["things"]).unwrap();
+        assert!(matches!(
+            store.table::<u32>("other"),
+            Err(StoreError::UnknownTable("other"))
+        ));
+    }
+}

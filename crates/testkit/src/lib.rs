@@ -1,0 +1,142 @@
+//! Test support shared by every crate's integration tests.
+//!
+//! [`NatsServer`] runs a real `nats-server -js` on a free loopback port with
+//! its JetStream store in a temp dir, so tests run in parallel without
+//! sharing state, and can stop and restart it (same port, same store) to
+//! test what happens when the broker goes away.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// Environment variable naming the nats-server binary to use.
+pub const NATS_SERVER_ENV: &str = "NATS_SERVER_BIN";
+
+/// A nats-server child process owned by a test; killed when dropped.
+pub struct NatsServer {
+    binary: PathBuf,
+    dir: TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts a server with JetStream on a free port.
+    ///
+    /// Panics with an explanation when no nats-server binary can be found:
+    /// tests cannot run without one (`make test` installs it).
+    pub async fn start() -> Self {
+        let binary = find_nats_server().unwrap_or_else(|| {
+            panic!(
+                "nats-server not found: set {NATS_SERVER_ENV}, put it on PATH, \
+                 or run `make test`, which installs it"
+            )
+        });
+        let dir = tempfile::Builder::new()
+            .prefix("jilin-nats-")
+            .tempdir()
+            .expect("create a temp dir for nats-server");
+        let mut server = Self {
+            binary,
+            dir,
+            port: 0,
+            child: None,
+        };
+        server.spawn(None).await;
+        server
+    }
+
+    /// Client URL, e.g. `nats://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port with the same JetStream
+    /// store, after [`NatsServer::stop`].
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn(Some(self.port)).await;
+    }
+
+    async fn spawn(&mut self, port: Option<u16>) {
+        let store_dir = self.dir.path().join("jetstream");
+        let ports_dir = self.dir.path().join("ports");
+        std::fs::create_dir_all(&ports_dir).expect("create the ports dir");
+        for stale in std::fs::read_dir(&ports_dir).expect("read the ports dir") {
+            let _ = std::fs::remove_file(stale.expect("ports dir entry").path());
+        }
+        let port_arg = port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
+        let child = Command::new(&self.binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port_arg, "-sd"])
+            .arg(&store_dir)
+            .arg("--ports_file_dir")
+            .arg(&ports_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("start {}: {err}", self.binary.display()));
+        self.child = Some(child);
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            if let Some(port) = read_ports_file(&ports_dir) {
+                break port;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not write its ports file"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.port = port;
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The nats-server binary: `$NATS_SERVER_BIN`, then PATH, then where Debian
+/// and the usual installers put it.
+pub fn find_nats_server() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(NATS_SERVER_ENV) {
+        return Some(PathBuf::from(path));
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let fixed = ["/usr/sbin", "/usr/local/bin", "/usr/bin"].map(PathBuf::from);
+    on_path
+        .into_iter()
+        .chain(fixed)
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Reads the client port from the `<binary>_<pid>.ports` JSON file that
+/// nats-server writes once it listens.
+fn read_ports_file(dir: &Path) -> Option<u16> {
+    let entry = std::fs::read_dir(dir).ok()?.flatten().next()?;
+    let text = std::fs::read_to_string(entry.path()).ok()?;
+    let start = text.find("nats://")? + "nats://".len();
+    let rest = &text[start..];
+    let host_port = &rest[..rest.find('"')?];
+    host_port.rsplit(':').next()?.parse().ok()
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the system locally: a JetStream nats-server with its store under
+# ./data/nats (unless NATS_URL already answers), then the registry service.
+# Ctrl-C stops everything; data stays in ./data.
+set -euo pipefail
+
+DATA_DIR="${DATA_DIR:-./data}"
+NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+NATS_HOSTPORT="${NATS_URL#nats://}"
+NATS_HOST="${NATS_HOSTPORT%:*}"
+NATS_PORT="${NATS_HOSTPORT##*:}"
+mkdir -p "$DATA_DIR"
+
+nats_pid=""
+cleanup() {
+    if [[ -n "$nats_pid" ]]; then kill "$nats_pid" 2>/dev/null || true; wait "$nats_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT INT TERM
+
+if (exec 3<>"/dev/tcp/$NATS_HOST/$NATS_PORT") 2>/dev/null; then
+    echo "using the NATS server already at $NATS_URL"
+else
+    nats_bin=$(deploy/scripts/ensure-nats-server.sh)
+    echo "starting $nats_bin with JetStream on $NATS_URL (store: $DATA_DIR/nats)"
+    "$nats_bin" -js -a "$NATS_HOST" -p "$NATS_PORT" -sd "$DATA_DIR/nats" >"$DATA_DIR/nats.log" 2>&1 &
+    nats_pid=$!
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/$NATS_HOST/$NATS_PORT") 2>/dev/null && break
+        sleep 0.1
+    done
+fi
+
+echo
+echo "registry: grpc://127.0.0.1:50051   (try: grpcurl -plaintext 127.0.0.1:50051 list)"
+echo "events:   nats sub 'jilin.registry.>' --server $NATS_URL"
+echo
+NATS_URL="$NATS_URL" REGISTRY_DATA_DIR="$DATA_DIR/registry" ./target/release/jilin-registry

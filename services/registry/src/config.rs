@@ -1,0 +1,29 @@
+//! Configuration from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use jilin_runtime::LogFormat;
+
+/// The registry's settings; every flag has an environment variable.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "jilin-registry",
+    version,
+    about = "Jilin project registry gRPC service"
+)]
+pub struct Config {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "REGISTRY_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Directory of the sled store (created if missing).
+    #[arg(long, env = "REGISTRY_DATA_DIR", default_value = "./data/registry")]
+    pub data_dir: PathBuf,
+    /// NATS server with JetStream. The service starts without it; events
+    /// wait in the outbox until it is reachable.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Log line format: text or json. Levels come from RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}

@@ -1,0 +1,59 @@
+//! The registry's domain: projects, their life cycle, progress reports and
+//! the catalog, as plain Rust values and pure functions (no I/O, no tonic,
+//! no sled). Everything here is unit-tested beside the code.
+
+pub mod catalog;
+pub mod filter;
+pub mod lifecycle;
+pub mod listing;
+pub mod period;
+pub mod project;
+pub mod report;
+pub mod violations;
+
+pub use period::Period;
+pub use project::{Milestone, MilestoneStatus, Project, ProjectDraft, Status};
+pub use report::{Measures, ProgressReport, ReportDraft};
+pub use violations::{FieldViolation, Violations};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// What a history entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    Created,
+    Updated,
+    Transitioned,
+    ReportSubmitted,
+    ReportRevised,
+}
+
+/// One change of a project, kept forever.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The project revision after this change.
+    pub revision: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub actor: String,
+    pub action: Action,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub from_status: Option<Status>,
+    #[serde(default)]
+    pub to_status: Option<Status>,
+    #[serde(default)]
+    pub changed_fields: Vec<String>,
+    /// For reports: period and report revision.
+    #[serde(default)]
+    pub report: Option<(Period, i64)>,
+}
+
+/// Who made a change and when.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub actor: String,
+    pub time: OffsetDateTime,
+}

@@ -1,0 +1,660 @@
+//! Projects: the stored value, the unvalidated draft a request carries, and
+//! the rules that turn one into the other (creation and masked updates).
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use super::catalog;
+use super::violations::{FieldViolation, Violations};
+
+/// Project status; see [`super::lifecycle`] for the allowed moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    Proposed,
+    Approved,
+    UnderConstruction,
+    Operating,
+    Suspended,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Proposed,
+        Status::Approved,
+        Status::UnderConstruction,
+        Status::Operating,
+        Status::Suspended,
+        Status::Cancelled,
+    ];
+
+    /// The contract's enum value name, e.g. `UNDER_CONSTRUCTION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Proposed => "PROPOSED",
+            Status::Approved => "APPROVED",
+            Status::UnderConstruction => "UNDER_CONSTRUCTION",
+            Status::Operating => "OPERATING",
+            Status::Suspended => "SUSPENDED",
+            Status::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Status> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MilestoneStatus {
+    Scheduled,
+    Met,
+    NotMet,
+    PartiallyMet,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Milestone {
+    pub title: String,
+    pub due_date: Date,
+    pub status: MilestoneStatus,
+    pub met_date: Option<Date>,
+}
+
+/// A registered project as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub display_name: String,
+    pub description: String,
+    pub sector: String,
+    pub region_code: String,
+    pub agency: String,
+    pub tags: Vec<String>,
+    pub planned_investment_yuan: i64,
+    pub planned_start_date: Date,
+    pub planned_end_date: Date,
+    pub actual_start_date: Option<Date>,
+    pub actual_end_date: Option<Date>,
+    pub milestones: Vec<Milestone>,
+    pub status: Status,
+    pub suspended_from: Option<Status>,
+    pub revision: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub update_time: OffsetDateTime,
+}
+
+impl Project {
+    pub fn name(&self) -> String {
+        format!("projects/{}", self.id)
+    }
+
+    /// Opaque version tag derived from the revision.
+    pub fn etag(&self) -> String {
+        format!("\"r{}\"", self.revision)
+    }
+
+    pub fn group(&self) -> &'static str {
+        catalog::sector_by_code(&self.sector).map_or("", |sector| sector.group)
+    }
+
+    pub fn prefecture(&self) -> &'static str {
+        catalog::prefecture_of(&self.region_code).map_or("", |region| region.code)
+    }
+}
+
+/// A milestone as a request carries it: unparsed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MilestoneDraft {
+    pub title: String,
+    pub due_date: String,
+    /// None when the request left it unspecified (means SCHEDULED).
+    pub status: Option<MilestoneStatus>,
+    pub met_date: String,
+}
+
+/// The client-writable fields of a project as a request carries them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProjectDraft {
+    pub display_name: String,
+    pub description: String,
+    pub sector: String,
+    pub region_code: String,
+    pub agency: String,
+    pub tags: Vec<String>,
+    pub planned_investment_yuan: i64,
+    pub planned_start_date: String,
+    pub planned_end_date: String,
+    pub milestones: Vec<MilestoneDraft>,
+}
+
+/// Fields a client may change with UpdateProject, as named in update masks.
+pub const MUTABLE_FIELDS: [&str; 10] = [
+    "display_name",
+    "description",
+    "sector",
+    "region_code",
+    "agency",
+    "tags",
+    "planned_investment_yuan",
+    "planned_start_date",
+    "planned_end_date",
+    "milestones",
+];
+
+/// Fields the server sets; naming them in a mask is an error.
+pub const OUTPUT_ONLY_FIELDS: [&str; 10] = [
+    "name",
+    "group",
+    "actual_start_date",
+    "actual_end_date",
+    "status",
+    "suspended_from",
+    "etag",
+    "revision",
+    "create_time",
+    "update_time",
+];
+
+const MAX_DISPLAY_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 4000;
+const MAX_AGENCY: usize = 100;
+const MAX_TAGS: usize = 20;
+const MAX_TAG: usize = 63;
+const MAX_MILESTONES: usize = 100;
+
+/// Is `id` a valid client-chosen project id: `[a-z]([a-z0-9-]{0,61}[a-z0-9])?`.
+pub fn is_valid_project_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    let inner_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    match bytes {
+        [] => false,
+        [first] => first.is_ascii_lowercase(),
+        [first, middle @ .., last] => {
+            bytes.len() <= 63
+                && first.is_ascii_lowercase()
+                && middle.iter().all(inner_ok)
+                && (last.is_ascii_lowercase() || last.is_ascii_digit())
+        }
+    }
+}
+
+/// Validates a draft for CreateProject and builds the stored project.
+/// `prefix` is the path of the project in the request (`project`).
+pub fn create(
+    id: String,
+    draft: &ProjectDraft,
+    now: OffsetDateTime,
+) -> Result<Project, Vec<FieldViolation>> {
+    let mut violations = Violations::new();
+    let fields = validate_fields(draft, &MUTABLE_FIELDS, "project", &mut violations);
+    violations.into_result(())?;
+    let fields = fields.expect("validated fields are complete");
+    Ok(Project {
+        id,
+        display_name: fields.display_name,
+        description: fields.description,
+        sector: fields.sector,
+        region_code: fields.region_code,
+        agency: fields.agency,
+        tags: fields.tags,
+        planned_investment_yuan: fields.planned_investment_yuan,
+        planned_start_date: fields.planned_start_date.expect("validated"),
+        planned_end_date: fields.planned_end_date.expect("validated"),
+        actual_start_date: None,
+        actual_end_date: None,
+        milestones: fields.milestones,
+        status: Status::Proposed,
+        suspended_from: None,
+        revision: 1,
+        create_time: now,
+        update_time: now,
+    })
+}
+
+/// Applies the masked fields of `draft` to `current`: returns the updated
+/// project (revision + 1) and the names of the fields that really changed.
+/// `mask` must already be resolved to names from [`MUTABLE_FIELDS`].
+pub fn update(
+    current: &Project,
+    draft: &ProjectDraft,
+    mask: &[&str],
+    now: OffsetDateTime,
+) -> Result<(Project, Vec<String>), Vec<FieldViolation>> {
+    let mut violations = Violations::new();
+    let fields = validate_fields(draft, mask, "project", &mut violations);
+    let mut next = current.clone();
+    if let Some(fields) = fields {
+        for field in mask {
+            match *field {
+                "display_name" => next.display_name = fields.display_name.clone(),
+                "description" => next.description = fields.description.clone(),
+                "sector" => next.sector = fields.sector.clone(),
+                "region_code" => next.region_code = fields.region_code.clone(),
+                "agency" => next.agency = fields.agency.clone(),
+                "tags" => next.tags = fields.tags.clone(),
+                "planned_investment_yuan" => {
+                    next.planned_investment_yuan = fields.planned_investment_yuan
+                }
+                "planned_start_date" => {
+                    next.planned_start_date = fields.planned_start_date.expect("validated")
+                }
+                "planned_end_date" => {
+                    next.planned_end_date = fields.planned_end_date.expect("validated")
+                }
+                "milestones" => next.milestones = fields.milestones.clone(),
+                _ => {}
+            }
+        }
+        // The dates are checked together: a mask may move one of them only.
+        if next.planned_end_date <= next.planned_start_date && violations.is_empty() {
+            let field = if mask.contains(&"planned_end_date") {
+                "project.planned_end_date"
+            } else {
+                "project.planned_start_date"
+            };
+            violations.add(
+                field,
+                format!(
+                    "planned end {} must be after planned start {}",
+                    next.planned_end_date, next.planned_start_date
+                ),
+            );
+        }
+    }
+    violations.into_result(())?;
+    let changed = changed_fields(current, &next);
+    if !changed.is_empty() {
+        next.revision += 1;
+        next.update_time = now;
+    }
+    Ok((next, changed))
+}
+
+fn changed_fields(before: &Project, after: &Project) -> Vec<String> {
+    let mut changed = Vec::new();
+    let mut note = |name: &str, differs: bool| {
+        if differs {
+            changed.push(name.to_owned());
+        }
+    };
+    note("display_name", before.display_name != after.display_name);
+    note("description", before.description != after.description);
+    note("sector", before.sector != after.sector);
+    note("region_code", before.region_code != after.region_code);
+    note("agency", before.agency != after.agency);
+    note("tags", before.tags != after.tags);
+    note(
+        "planned_investment_yuan",
+        before.planned_investment_yuan != after.planned_investment_yuan,
+    );
+    note(
+        "planned_start_date",
+        before.planned_start_date != after.planned_start_date,
+    );
+    note(
+        "planned_end_date",
+        before.planned_end_date != after.planned_end_date,
+    );
+    note("milestones", before.milestones != after.milestones);
+    changed
+}
+
+/// The validated values of the fields in `mask`; the others hold defaults.
+#[derive(Default)]
+struct Fields {
+    display_name: String,
+    description: String,
+    sector: String,
+    region_code: String,
+    agency: String,
+    tags: Vec<String>,
+    planned_investment_yuan: i64,
+    planned_start_date: Option<Date>,
+    planned_end_date: Option<Date>,
+    milestones: Vec<Milestone>,
+}
+
+/// Checks every field named in `mask`, recording all violations; returns the
+/// parsed values when none was found.
+fn validate_fields(
+    draft: &ProjectDraft,
+    mask: &[&str],
+    prefix: &str,
+    violations: &mut Violations,
+) -> Option<Fields> {
+    let before = violations.is_empty();
+    let path = |field: &str| format!("{prefix}.{field}");
+    let mut fields = Fields::default();
+    for field in mask {
+        match *field {
+            "display_name" => {
+                let name = draft.display_name.trim();
+                violations.check(!name.is_empty(), path(field), "required");
+                violations.check(
+                    name.chars().count() <= MAX_DISPLAY_NAME,
+                    path(field),
+                    format!("at most {MAX_DISPLAY_NAME} characters"),
+                );
+                fields.display_name = name.to_owned();
+            }
+            "description" => {
+                violations.check(
+                    draft.description.chars().count() <= MAX_DESCRIPTION,
+                    path(field),
+                    format!("at most {MAX_DESCRIPTION} characters"),
+                );
+                fields.description = draft.description.clone();
+            }
+            "sector" => {
+                if draft.sector.is_empty() {
+                    violations.add(path(field), "required: a sector code from ListSectors");
+                } else if catalog::sector_by_code(&draft.sector).is_none() {
+                    violations.add(
+                        path(field),
+                        format!(
+                            "unknown sector `{}`: use a code from ListSectors",
+                            draft.sector
+                        ),
+                    );
+                }
+                fields.sector = draft.sector.clone();
+            }
+            "region_code" => {
+                if draft.region_code.is_empty() {
+                    violations.add(path(field), "required: a GB/T 2260 code of a Jilin region");
+                } else if catalog::prefecture_of(&draft.region_code).is_none() {
+                    violations.add(
+                        path(field),
+                        format!(
+                            "`{}` is not a GB/T 2260 code of a prefecture of Jilin or a county under one (see ListRegions)",
+                            draft.region_code
+                        ),
+                    );
+                }
+                fields.region_code = draft.region_code.clone();
+            }
+            "agency" => {
+                let agency = draft.agency.trim();
+                violations.check(!agency.is_empty(), path(field), "required");
+                violations.check(
+                    agency.chars().count() <= MAX_AGENCY,
+                    path(field),
+                    format!("at most {MAX_AGENCY} characters"),
+                );
+                fields.agency = agency.to_owned();
+            }
+            "tags" => fields.tags = validate_tags(&draft.tags, &path(field), violations),
+            "planned_investment_yuan" => {
+                violations.check(
+                    draft.planned_investment_yuan > 0,
+                    path(field),
+                    "must be greater than 0 (yuan)",
+                );
+                fields.planned_investment_yuan = draft.planned_investment_yuan;
+            }
+            "planned_start_date" => {
+                fields.planned_start_date =
+                    parse_required_date(&draft.planned_start_date, &path(field), violations);
+            }
+            "planned_end_date" => {
+                fields.planned_end_date =
+                    parse_required_date(&draft.planned_end_date, &path(field), violations);
+            }
+            "milestones" => {
+                fields.milestones = validate_milestones(&draft.milestones, &path(field), violations)
+            }
+            _ => {}
+        }
+    }
+    if let (Some(start), Some(end)) = (fields.planned_start_date, fields.planned_end_date)
+        && end <= start
+    {
+        violations.add(path("planned_end_date"), "must be after planned_start_date");
+    }
+    (before && violations.is_empty()).then_some(fields)
+}
+
+fn validate_tags(tags: &[String], path: &str, violations: &mut Violations) -> Vec<String> {
+    violations.check(
+        tags.len() <= MAX_TAGS,
+        path,
+        format!("at most {MAX_TAGS} tags"),
+    );
+    let mut seen = Vec::new();
+    for (index, tag) in tags.iter().enumerate() {
+        let valid = !tag.is_empty()
+            && tag.len() <= MAX_TAG
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        violations.check(
+            valid,
+            format!("{path}[{index}]"),
+            format!("`{tag}`: tags are 1-{MAX_TAG} lower case letters, digits or `-`"),
+        );
+        if !seen.contains(tag) {
+            seen.push(tag.clone());
+        }
+    }
+    seen
+}
+
+fn validate_milestones(
+    drafts: &[MilestoneDraft],
+    path: &str,
+    violations: &mut Violations,
+) -> Vec<Milestone> {
+    violations.check(
+        drafts.len() <= MAX_MILESTONES,
+        path,
+        format!("at most {MAX_MILESTONES} milestones"),
+    );
+    let mut milestones = Vec::new();
+    for (index, draft) in drafts.iter().enumerate() {
+        let at = |field: &str| format!("{path}[{index}].{field}");
+        let title = draft.title.trim();
+        violations.check(!title.is_empty(), at("title"), "required");
+        violations.check(
+            title.chars().count() <= MAX_DISPLAY_NAME,
+            at("title"),
+            format!("at most {MAX_DISPLAY_NAME} characters"),
+        );
+        let due_date = parse_required_date(&draft.due_date, &at("due_date"), violations);
+        let status = draft.status.unwrap_or(MilestoneStatus::Scheduled);
+        let needs_met_date = matches!(status, MilestoneStatus::Met | MilestoneStatus::PartiallyMet);
+        let met_date = if draft.met_date.is_empty() {
+            violations.check(
+                !needs_met_date,
+                at("met_date"),
+                "required when status is MET or PARTIALLY_MET",
+            );
+            None
+        } else if !needs_met_date {
+            violations.add(
+                at("met_date"),
+                "only allowed when status is MET or PARTIALLY_MET",
+            );
+            None
+        } else {
+            parse_required_date(&draft.met_date, &at("met_date"), violations)
+        };
+        if let Some(due_date) = due_date {
+            milestones.push(Milestone {
+                title: title.to_owned(),
+                due_date,
+                status,
+                met_date,
+            });
+        }
+    }
+    milestones
+}
+
+/// Parses an ISO `YYYY-MM-DD` date.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    (text.len() == 10)
+        .then(|| Date::parse(text, &format).ok())
+        .flatten()
+}
+
+fn parse_required_date(text: &str, path: &str, violations: &mut Violations) -> Option<Date> {
+    if text.is_empty() {
+        violations.add(path, "required: an ISO date YYYY-MM-DD");
+        return None;
+    }
+    let date = parse_date(text);
+    if date.is_none() {
+        violations.add(path, format!("`{text}` is not a valid ISO date YYYY-MM-DD"));
+    }
+    date
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    pub(crate) fn draft() -> ProjectDraft {
+        ProjectDraft {
+            display_name: "FAW Hongqi new energy plant".into(),
+            description: "Phase II".into(),
+            sector: "new-energy-vehicles".into(),
+            region_code: "220100".into(),
+            agency: "changchun-drc".into(),
+            tags: vec!["changjitu".into()],
+            planned_investment_yuan: 12_000_000_000,
+            planned_start_date: "2025-03-01".into(),
+            planned_end_date: "2027-12-31".into(),
+            milestones: vec![MilestoneDraft {
+                title: "Body shop".into(),
+                due_date: "2026-06-30".into(),
+                status: None,
+                met_date: String::new(),
+            }],
+        }
+    }
+
+    const NOW: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
+
+    #[test]
+    fn project_ids_follow_the_contract_pattern() {
+        for good in [
+            "a",
+            "p1",
+            "faw-hongqi-2026",
+            &format!("a{}", "b".repeat(62)),
+        ] {
+            assert!(is_valid_project_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "abc-",
+            "Abc",
+            "a_b",
+            "a b",
+            &format!("a{}", "b".repeat(63)),
+        ] {
+            assert!(!is_valid_project_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_valid_draft_becomes_a_proposed_project_at_revision_one() {
+        let project = create("p1".into(), &draft(), NOW).unwrap();
+        assert_eq!(project.status, Status::Proposed);
+        assert_eq!(project.revision, 1);
+        assert_eq!(project.group(), "emerging");
+        assert_eq!(project.milestones[0].status, MilestoneStatus::Scheduled);
+        assert_eq!(project.etag(), "\"r1\"");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let bad = ProjectDraft {
+            display_name: " ".into(),
+            sector: "steel-ish".into(),
+            region_code: "110100".into(),
+            agency: String::new(),
+            tags: vec!["OK".into()],
+            planned_investment_yuan: 0,
+            planned_start_date: "2026-02-30".into(),
+            planned_end_date: String::new(),
+            milestones: vec![MilestoneDraft {
+                title: "x".into(),
+                due_date: "2026-01-01".into(),
+                status: Some(MilestoneStatus::Met),
+                met_date: String::new(),
+            }],
+            ..draft()
+        };
+        let violations = create("p1".into(), &bad, NOW).unwrap_err();
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "project.display_name",
+                "project.sector",
+                "project.region_code",
+                "project.agency",
+                "project.tags[0]",
+                "project.planned_investment_yuan",
+                "project.planned_start_date",
+                "project.planned_end_date",
+                "project.milestones[0].met_date",
+            ]
+        );
+    }
+
+    #[test]
+    fn end_must_follow_start() {
+        let bad = ProjectDraft {
+            planned_end_date: "2025-03-01".into(),
+            ..draft()
+        };
+        let violations = create("p1".into(), &bad, NOW).unwrap_err();
+        assert_eq!(violations[0].field, "project.planned_end_date");
+    }
+
+    #[test]
+    fn update_changes_only_masked_fields_and_bumps_the_revision() {
+        let project = create("p1".into(), &draft(), NOW).unwrap();
+        let change = ProjectDraft {
+            display_name: "Renamed".into(),
+            agency: "ignored-because-not-in-mask".into(),
+            ..Default::default()
+        };
+        let later = datetime!(2026-11-29 10:00 UTC);
+        let (next, changed) = update(&project, &change, &["display_name"], later).unwrap();
+        assert_eq!(next.display_name, "Renamed");
+        assert_eq!(next.agency, project.agency);
+        assert_eq!(next.revision, 2);
+        assert_eq!(next.update_time, later);
+        assert_eq!(changed, ["display_name"]);
+    }
+
+    #[test]
+    fn update_of_one_date_is_checked_against_the_other() {
+        let project = create("p1".into(), &draft(), NOW).unwrap();
+        let change = ProjectDraft {
+            planned_start_date: "2028-01-01".into(),
+            ..Default::default()
+        };
+        let violations = update(&project, &change, &["planned_start_date"], NOW).unwrap_err();
+        assert_eq!(violations[0].field, "project.planned_start_date");
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_keeps_the_revision() {
+        let project = create("p1".into(), &draft(), NOW).unwrap();
+        let (next, changed) = update(&project, &draft(), &MUTABLE_FIELDS, NOW).unwrap();
+        assert!(changed.is_empty());
+        assert_eq!(next, project);
+    }
+}

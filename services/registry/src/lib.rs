@@ -1,0 +1,158 @@
+//! The project registry service: agencies register investment projects,
+//! move them through their life cycle and report monthly progress; every
+//! change is published on JetStream stream `JILIN_REGISTRY`.
+//!
+//! Flow inside the service is one way: [`api`] (decode, check) →
+//! [`service`] (use cases, one transaction each) → [`domain`] (pure rules) and
+//! [`store`] (tables + outbox). [`start`] wires it to a listener, a store, a
+//! NATS connection and the outbox relay, so tests start it exactly as
+//! `main` does.
+
+pub mod api;
+pub mod config;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use jilin_bus::OutboxRelay;
+use jilin_proto::registry::v1::registry_service_server::{RegistryServiceServer, SERVICE_NAME};
+use jilin_runtime::{CancellationToken, GrpcServer};
+use jilin_store::Store;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store in {path}: {source}")]
+    Store {
+        path: String,
+        source: jilin_store::StoreError,
+    },
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Nats {
+        url: String,
+        source: async_nats_error::ConnectError,
+    },
+    #[error(transparent)]
+    Serve(#[from] jilin_runtime::ServeError),
+}
+
+mod async_nats_error {
+    pub use jilin_bus::async_nats::ConnectError;
+}
+
+/// A running registry: its address, and the handle to stop it.
+pub struct RunningRegistry {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
+    relay: JoinHandle<()>,
+    tables: store::Tables,
+}
+
+impl RunningRegistry {
+    /// The address the gRPC server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A checksum of every table and the outbox, for tests that prove a
+    /// rejected call changed nothing.
+    pub fn state_fingerprint(&self) -> Vec<u64> {
+        self.tables.fingerprint().expect("read the store")
+    }
+
+    /// Events committed but not yet acknowledged by JetStream.
+    pub fn pending_events(&self) -> usize {
+        self.tables.store.outbox_len()
+    }
+
+    /// Resolves when shutdown has been requested (e.g. by a signal).
+    pub async fn cancelled(&self) {
+        self.shutdown.cancelled().await
+    }
+
+    /// Graceful shutdown: health NOT_SERVING, drain in-flight calls, stop the
+    /// relay (unpublished events stay in the outbox), flush the store and
+    /// release its files.
+    pub async fn shutdown(self) -> Result<(), jilin_runtime::ServeError> {
+        self.shutdown.cancel();
+        let served = self.server.await.expect("the server task does not panic");
+        let _ = self.relay.await;
+        if let Err(err) = self.tables.store.flush() {
+            tracing::error!(error = %err, "final flush failed");
+        }
+        tracing::info!("registry stopped");
+        served
+    }
+}
+
+/// Opens the store, connects to NATS (or keeps trying in the background),
+/// and serves the API. `shutdown` stops everything when cancelled.
+pub async fn start(
+    config: &Config,
+    shutdown: CancellationToken,
+) -> Result<RunningRegistry, StartError> {
+    let store = Store::open(
+        &config.data_dir,
+        &[
+            store::PROJECTS,
+            store::REPORTS,
+            store::HISTORY,
+            store::REQUESTS,
+        ],
+    )
+    .map_err(|source| StartError::Store {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let tables = store::Tables::open(store.clone()).map_err(|source| StartError::Store {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+
+    let client = jilin_bus::connect(&config.nats_url, "jilin-registry")
+        .await
+        .map_err(|source| StartError::Nats {
+            url: config.nats_url.clone(),
+            source,
+        })?;
+    let relay = OutboxRelay::new(store, client, events::STREAM, events::SOURCE);
+    let relay = tokio::spawn(relay.run(shutdown.clone()));
+
+    let registry = service::Registry::new(tables.clone());
+    let routes =
+        tonic::service::Routes::new(RegistryServiceServer::new(api::RegistryApi::new(registry)));
+    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
+    let server = tokio::spawn(server.serve(shutdown.clone()));
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "registry serving");
+    Ok(RunningRegistry {
+        addr,
+        shutdown,
+        server,
+        relay,
+        tables,
+    })
+}

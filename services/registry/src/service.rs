@@ -1,0 +1,300 @@
+//! The registry's use cases. Each reads the current state inside one store
+//! transaction, asks the pure domain for a decision, and writes the new
+//! state, its history entry, the request-id record and its event together;
+//! the call returns only once that transaction is on disk.
+
+use time::OffsetDateTime;
+
+use crate::domain::lifecycle;
+use crate::domain::report::{self, ReportRejection};
+use crate::domain::{
+    Action, HistoryEntry, ProgressReport, Project, ProjectDraft, ReportDraft, Status, project,
+};
+use crate::error::RegistryError;
+use crate::events::{self, Origin};
+use crate::store::{self, RequestOutcome, Tables};
+
+/// The registry application: use cases over its tables.
+#[derive(Clone)]
+pub struct Registry {
+    tables: Tables,
+}
+
+/// A CreateProject request after decoding.
+pub struct CreateProject {
+    pub id: String,
+    pub draft: ProjectDraft,
+    pub request_id: Option<String>,
+}
+
+/// An UpdateProject request after decoding; `mask` names mutable fields.
+pub struct UpdateProject {
+    pub id: String,
+    pub draft: ProjectDraft,
+    pub mask: Vec<&'static str>,
+    pub etag: Option<String>,
+}
+
+/// A TransitionProject request after decoding.
+pub struct TransitionProject {
+    pub id: String,
+    pub target: Status,
+    pub reason: String,
+    pub etag: Option<String>,
+    pub effective_date: Option<time::Date>,
+}
+
+/// A ReportProgress request after decoding.
+pub struct ReportProgress {
+    pub project_id: String,
+    pub draft: ReportDraft,
+    pub request_id: Option<String>,
+}
+
+impl Registry {
+    pub fn new(tables: Tables) -> Self {
+        Self { tables }
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    pub async fn create_project(
+        &self,
+        request: CreateProject,
+        origin: &Origin,
+    ) -> Result<Project, RegistryError> {
+        let now = OffsetDateTime::now_utc();
+        let project = project::create(request.id.clone(), &request.draft, now)
+            .map_err(RegistryError::InvalidArgument)?;
+        let t = &self.tables;
+        let request_key = request.request_id.as_deref().map(store::create_request_key);
+        t.store
+            .write(|tx| {
+                if let Some(key) = &request_key
+                    && let Some(RequestOutcome::Project(earlier)) = tx.get(&t.requests, key)?
+                {
+                    return Ok(earlier);
+                }
+                if tx.get(&t.projects, &project.id)?.is_some() {
+                    return Err(RegistryError::AlreadyExists(project.name()));
+                }
+                tx.insert(&t.projects, &project.id, &project)?;
+                let entry = HistoryEntry {
+                    revision: project.revision,
+                    time: now,
+                    actor: origin.actor.clone(),
+                    action: Action::Created,
+                    reason: String::new(),
+                    from_status: None,
+                    to_status: Some(project.status),
+                    changed_fields: Vec::new(),
+                    report: None,
+                };
+                tx.insert(
+                    &t.history,
+                    &store::history_key(&project.id, project.revision),
+                    &entry,
+                )?;
+                if let Some(key) = &request_key {
+                    tx.insert(&t.requests, key, &RequestOutcome::Project(project.clone()))?;
+                }
+                tx.stage_event(&events::project_created(&project, origin))?;
+                Ok(project.clone())
+            })
+            .await
+    }
+
+    pub fn get_project(&self, id: &str) -> Result<Project, RegistryError> {
+        self.tables
+            .projects
+            .get(id)?
+            .ok_or_else(|| RegistryError::NotFound(format!("projects/{id}")))
+    }
+
+    pub async fn update_project(
+        &self,
+        request: UpdateProject,
+        origin: &Origin,
+    ) -> Result<Project, RegistryError> {
+        let now = OffsetDateTime::now_utc();
+        let t = &self.tables;
+        t.store
+            .write(|tx| {
+                let current = current_project(tx, t, &request.id, request.etag.as_deref())?;
+                let (next, changed) = project::update(&current, &request.draft, &request.mask, now)
+                    .map_err(RegistryError::InvalidArgument)?;
+                if changed.is_empty() {
+                    return Ok(current);
+                }
+                tx.insert(&t.projects, &next.id, &next)?;
+                let entry = HistoryEntry {
+                    revision: next.revision,
+                    time: now,
+                    actor: origin.actor.clone(),
+                    action: Action::Updated,
+                    reason: String::new(),
+                    from_status: None,
+                    to_status: None,
+                    changed_fields: changed.clone(),
+                    report: None,
+                };
+                tx.insert(
+                    &t.history,
+                    &store::history_key(&next.id, next.revision),
+                    &entry,
+                )?;
+                tx.stage_event(&events::project_updated(&current, &next, &changed, origin))?;
+                Ok(next)
+            })
+            .await
+    }
+
+    pub async fn transition_project(
+        &self,
+        request: TransitionProject,
+        origin: &Origin,
+    ) -> Result<Project, RegistryError> {
+        let now = OffsetDateTime::now_utc();
+        let effective_date = request.effective_date.unwrap_or(now.date());
+        let t = &self.tables;
+        t.store
+            .write(|tx| {
+                let current = current_project(tx, t, &request.id, request.etag.as_deref())?;
+                let next = lifecycle::transition(&current, request.target, effective_date, now)
+                    .map_err(|transition| RegistryError::IllegalTransition {
+                        name: current.name(),
+                        transition,
+                    })?;
+                tx.insert(&t.projects, &next.id, &next)?;
+                let entry = HistoryEntry {
+                    revision: next.revision,
+                    time: now,
+                    actor: origin.actor.clone(),
+                    action: Action::Transitioned,
+                    reason: request.reason.clone(),
+                    from_status: Some(current.status),
+                    to_status: Some(next.status),
+                    changed_fields: Vec::new(),
+                    report: None,
+                };
+                tx.insert(
+                    &t.history,
+                    &store::history_key(&next.id, next.revision),
+                    &entry,
+                )?;
+                tx.stage_event(&events::project_transitioned(
+                    current.status,
+                    &next,
+                    &request.reason,
+                    origin,
+                ))?;
+                Ok(next)
+            })
+            .await
+    }
+
+    pub async fn report_progress(
+        &self,
+        request: ReportProgress,
+        origin: &Origin,
+    ) -> Result<ProgressReport, RegistryError> {
+        let now = OffsetDateTime::now_utc();
+        let t = &self.tables;
+        let request_key = request
+            .request_id
+            .as_deref()
+            .map(|id| store::report_request_key(&request.project_id, id));
+        // Field checks that need no stored state come first, so a bad report
+        // for a missing project still names its bad fields.
+        report::validate_draft(&request.draft, now).map_err(RegistryError::InvalidArgument)?;
+        t.store
+            .write(|tx| {
+                if let Some(key) = &request_key
+                    && let Some(RequestOutcome::Report(earlier)) = tx.get(&t.requests, key)?
+                {
+                    return Ok(earlier);
+                }
+                let project = current_project(tx, t, &request.project_id, None)?;
+                let period =
+                    crate::domain::Period::parse(&request.draft.period).expect("validated above");
+                let key = store::report_key(&project.id, period);
+                let previous = tx.get(&t.reports, &key)?;
+                let accepted = report::accept(&project, &request.draft, previous.as_ref(), now)
+                    .map_err(|rejection| match rejection {
+                        ReportRejection::Invalid(violations) => {
+                            RegistryError::InvalidArgument(violations)
+                        }
+                        ReportRejection::NotReporting(status) => RegistryError::NotReporting {
+                            name: project.name(),
+                            status,
+                        },
+                    })?;
+                tx.insert(&t.reports, &key, &accepted)?;
+                let entry = HistoryEntry {
+                    revision: project.revision,
+                    time: now,
+                    actor: origin.actor.clone(),
+                    action: if previous.is_some() {
+                        Action::ReportRevised
+                    } else {
+                        Action::ReportSubmitted
+                    },
+                    reason: String::new(),
+                    from_status: None,
+                    to_status: None,
+                    changed_fields: Vec::new(),
+                    report: Some((accepted.period, accepted.revision)),
+                };
+                let history_key =
+                    store::report_history_key(&project.id, project.revision, &accepted);
+                tx.insert(&t.history, &history_key, &entry)?;
+                if let Some(key) = &request_key {
+                    tx.insert(&t.requests, key, &RequestOutcome::Report(accepted.clone()))?;
+                }
+                tx.stage_event(&events::progress_reported(
+                    &project,
+                    &accepted,
+                    previous.as_ref(),
+                    origin,
+                ))?;
+                Ok(accepted)
+            })
+            .await
+    }
+
+    pub fn get_report(
+        &self,
+        project_id: &str,
+        period: crate::domain::Period,
+    ) -> Result<ProgressReport, RegistryError> {
+        self.get_project(project_id)?;
+        self.tables
+            .reports
+            .get(&store::report_key(project_id, period))?
+            .ok_or_else(|| RegistryError::NotFound(report::report_name(project_id, period)))
+    }
+}
+
+/// The stored project, checked against the caller's etag when one is given.
+fn current_project(
+    tx: &jilin_store::Tx<'_>,
+    tables: &Tables,
+    id: &str,
+    etag: Option<&str>,
+) -> Result<Project, RegistryError> {
+    let project = tx
+        .get(&tables.projects, id)?
+        .ok_or_else(|| RegistryError::NotFound(format!("projects/{id}")))?;
+    if let Some(given) = etag
+        && given != project.etag()
+    {
+        return Err(RegistryError::StaleEtag {
+            name: project.name(),
+            given: given.to_owned(),
+            current: project.etag(),
+        });
+    }
+    Ok(project)
+}

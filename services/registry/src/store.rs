@@ -1,0 +1,93 @@
+//! The registry's tables and their keys, and the read-only queries over
+//! them. Writes go through [`crate::service`], one transaction per use case.
+
+use jilin_store::{Store, StoreError, Table};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{HistoryEntry, Period, ProgressReport, Project};
+
+pub const PROJECTS: &str = "projects";
+pub const REPORTS: &str = "reports";
+pub const HISTORY: &str = "history";
+pub const REQUESTS: &str = "requests";
+
+/// The result a request id produced, returned again on a retry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum RequestOutcome {
+    Project(Project),
+    Report(ProgressReport),
+}
+
+/// Handles on every table of the registry.
+#[derive(Clone)]
+pub struct Tables {
+    pub store: Store,
+    /// key: project id
+    pub projects: Table<Project>,
+    /// key: `{project id}/{YYYY-MM}`
+    pub reports: Table<ProgressReport>,
+    /// key: `{project id}/{revision:020}` for project changes, then
+    /// `/{submit nanos:020}/{period}` appended for reports, so a listing by
+    /// key is in time order.
+    pub history: Table<HistoryEntry>,
+    /// key: `create/{request id}` or `report/{project id}/{request id}`
+    pub requests: Table<RequestOutcome>,
+}
+
+impl Tables {
+    pub fn open(store: Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            projects: store.table(PROJECTS)?,
+            reports: store.table(REPORTS)?,
+            history: store.table(HISTORY)?,
+            requests: store.table(REQUESTS)?,
+            store,
+        })
+    }
+
+    /// A checksum of every table and the outbox: equal before and after a
+    /// call means the call changed nothing.
+    pub fn fingerprint(&self) -> Result<Vec<u64>, StoreError> {
+        Ok(vec![
+            self.projects.fingerprint()?,
+            self.reports.fingerprint()?,
+            self.history.fingerprint()?,
+            self.requests.fingerprint()?,
+            self.store.outbox_len() as u64,
+        ])
+    }
+
+    pub fn all_projects(&self) -> Result<Vec<Project>, StoreError> {
+        Ok(self
+            .projects
+            .scan_prefix("")?
+            .into_iter()
+            .map(|(_, project)| project)
+            .collect())
+    }
+}
+
+pub fn report_key(project_id: &str, period: Period) -> String {
+    format!("{project_id}/{period}")
+}
+
+pub fn history_key(project_id: &str, revision: i64) -> String {
+    format!("{project_id}/{revision:020}")
+}
+
+pub fn report_history_key(project_id: &str, revision: i64, report: &ProgressReport) -> String {
+    format!(
+        "{}/{:020}/{}",
+        history_key(project_id, revision),
+        report.submit_time.unix_timestamp_nanos(),
+        report.period
+    )
+}
+
+pub fn create_request_key(request_id: &str) -> String {
+    format!("create/{request_id}")
+}
+
+pub fn report_request_key(project_id: &str, request_id: &str) -> String {
+    format!("report/{project_id}/{request_id}")
+}
