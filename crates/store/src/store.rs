@@ -161,6 +161,16 @@ impl Store {
         self.outbox_tree().range::<&[u8], _>(..SEQUENCE_KEY).count()
     }
 
+    /// Sequence number of the last event ever staged (0 if none); changes
+    /// only when a write stages an event.
+    pub fn outbox_last_sequence(&self) -> Result<u64, StoreError> {
+        let last = self.outbox_tree().get(SEQUENCE_KEY)?;
+        Ok(last
+            .as_deref()
+            .and_then(outbox::decode_sequence)
+            .unwrap_or(0))
+    }
+
     /// Resolves when an event has been staged since the last call returned.
     pub async fn outbox_changed(&self) {
         self.inner.outbox_changed.notified().await

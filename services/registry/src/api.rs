@@ -7,11 +7,13 @@ use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::domain::listing::{self, OrderBy, SortValue};
-use crate::domain::project::{MUTABLE_FIELDS, OUTPUT_ONLY_FIELDS, is_valid_project_id};
+use crate::domain::project::{self, MUTABLE_FIELDS, OUTPUT_ONLY_FIELDS, is_valid_project_id};
+use crate::domain::report;
 use crate::domain::{Period, Violations, catalog, filter::Filter};
 use crate::error::RegistryError;
 use crate::events::Origin;
 use crate::service::{CreateProject, Registry, ReportProgress, TransitionProject, UpdateProject};
+use time::OffsetDateTime;
 
 /// Request header naming the person or system making a change.
 pub const ACTOR_HEADER: &str = "x-jilin-actor";
@@ -138,10 +140,13 @@ impl RegistryService for RegistryApi {
             violations.add("project", "required");
             return Err(fail(violations).unwrap_err().into());
         };
+        let draft = convert::draft_from_proto(project);
+        let project = project::create(id, &draft, OffsetDateTime::now_utc())
+            .map_err(|more| violations.extend(more))
+            .ok();
         fail(violations)?;
         let command = CreateProject {
-            id,
-            draft: convert::draft_from_proto(project),
+            project: project.expect("validated"),
             request_id,
         };
         let created = self.registry.create_project(command, &origin).await?;
@@ -302,10 +307,14 @@ impl RegistryService for RegistryApi {
             violations.add("report", "required");
             return Err(fail(violations).unwrap_err().into());
         };
+        let draft = convert::report_draft_from_proto(report);
+        if let Err(more) = report::validate_draft(&draft, OffsetDateTime::now_utc()) {
+            violations.extend(more);
+        }
         fail(violations)?;
         let command = ReportProgress {
             project_id,
-            draft: convert::report_draft_from_proto(report),
+            draft,
             request_id,
         };
         let accepted = self.registry.report_progress(command, &origin).await?;

@@ -20,10 +20,9 @@ pub struct Registry {
     tables: Tables,
 }
 
-/// A CreateProject request after decoding.
+/// A CreateProject request after decoding and validation.
 pub struct CreateProject {
-    pub id: String,
-    pub draft: ProjectDraft,
+    pub project: Project,
     pub request_id: Option<String>,
 }
 
@@ -65,9 +64,8 @@ impl Registry {
         request: CreateProject,
         origin: &Origin,
     ) -> Result<Project, RegistryError> {
-        let now = OffsetDateTime::now_utc();
-        let project = project::create(request.id.clone(), &request.draft, now)
-            .map_err(RegistryError::InvalidArgument)?;
+        let project = request.project;
+        let now = project.create_time;
         let t = &self.tables;
         let request_key = request.request_id.as_deref().map(store::create_request_key);
         t.store
@@ -206,9 +204,6 @@ impl Registry {
             .request_id
             .as_deref()
             .map(|id| store::report_request_key(&request.project_id, id));
-        // Field checks that need no stored state come first, so a bad report
-        // for a missing project still names its bad fields.
-        report::validate_draft(&request.draft, now).map_err(RegistryError::InvalidArgument)?;
         t.store
             .write(|tx| {
                 if let Some(key) = &request_key

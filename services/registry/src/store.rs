@@ -53,7 +53,7 @@ impl Tables {
             self.reports.fingerprint()?,
             self.history.fingerprint()?,
             self.requests.fingerprint()?,
-            self.store.outbox_len() as u64,
+            self.store.outbox_last_sequence()?,
         ])
     }
 

@@ -32,6 +32,10 @@ impl Violations {
         }
     }
 
+    pub fn extend(&mut self, more: Vec<FieldViolation>) {
+        self.0.extend(more);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
