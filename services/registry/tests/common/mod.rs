@@ -2,7 +2,7 @@
 //! data dir against its own real nats-server, and talks to it over gRPC as
 //! any client would.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::{Duration, Instant};
 

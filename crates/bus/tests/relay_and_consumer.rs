@@ -1,0 +1,146 @@
+//! The outbox relay and the durable consumer against a real nats-server.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jilin_bus::{ConsumerSpec, HandlerError, OutboxRelay, StreamSpec, run_consumer};
+use jilin_store::{OutboxEntry, Store, StoreError};
+use jilin_testkit::NatsServer;
+use tokio_util::sync::CancellationToken;
+
+const STREAM: StreamSpec = StreamSpec {
+    name: "JILIN_TEST",
+    subjects: "jilin.test.>",
+};
+
+fn entry(id: &str) -> OutboxEntry {
+    OutboxEntry {
+        id: id.into(),
+        subject: "jilin.test.thing.changed".into(),
+        event_type: "jilin.test.v1.ThingChanged".into(),
+        resource: format!("things/{id}"),
+        time: "2026-11-28T00:00:00Z".into(),
+        payload: id.as_bytes().to_vec(),
+        traceparent: String::new(),
+    }
+}
+
+async fn stage(store: &Store, ids: &[&str]) {
+    store
+        .write(|tx| -> Result<(), StoreError> {
+            for id in ids {
+                tx.stage_event(&entry(id))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn relayed_events_reach_a_consumer_in_order_and_a_failed_apply_is_redelivered() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &[]).unwrap();
+    let shutdown = CancellationToken::new();
+    let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
+    let relay = OutboxRelay::new(store.clone(), client.clone(), STREAM, "jilin/test");
+    let relay = tokio::spawn(relay.run(shutdown.clone()));
+
+    stage(&store, &["e1", "e2", "e3"]).await;
+    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+
+    let deliveries = Arc::new(Mutex::new(Vec::<String>::new()));
+    let applied = Arc::new(Mutex::new(Vec::<String>::new()));
+    let spec = ConsumerSpec {
+        stream: STREAM.name,
+        durable_name: "test-consumer".into(),
+        filter_subject: "jilin.test.>".into(),
+        ack_wait: Duration::from_secs(30),
+    };
+    let consumer = {
+        let deliveries = deliveries.clone();
+        let applied = applied.clone();
+        tokio::spawn(run_consumer(
+            client.clone(),
+            spec,
+            move |event| {
+                let deliveries = deliveries.clone();
+                let applied = applied.clone();
+                async move {
+                    let first_try = {
+                        let mut seen = deliveries.lock().unwrap();
+                        seen.push(event.id.clone());
+                        seen.iter().filter(|id| **id == event.id).count() == 1
+                    };
+                    assert_eq!(event.source, "jilin/test");
+                    assert_eq!(event.subject, format!("things/{}", event.id));
+                    if event.id == "e2" && first_try {
+                        return Err(HandlerError::Retry("simulated busy store".into()));
+                    }
+                    applied.lock().unwrap().push(event.id.clone());
+                    Ok(())
+                }
+            },
+            shutdown.clone(),
+        ))
+    };
+    wait_until("all events applied", || applied.lock().unwrap().len() == 3).await;
+    let applied_ids = applied.lock().unwrap().clone();
+    assert!(applied_ids.contains(&"e2".to_owned()));
+    assert_eq!(
+        deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|id| *id == "e2")
+            .count(),
+        2,
+        "a failed apply is redelivered"
+    );
+
+    // Everything acknowledged: nothing pending on the durable consumer.
+    let jetstream = jilin_bus::async_nats::jetstream::new(client);
+    let mut durable: jilin_bus::async_nats::jetstream::consumer::PullConsumer = jetstream
+        .get_stream(STREAM.name)
+        .await
+        .unwrap()
+        .get_consumer("test-consumer")
+        .await
+        .unwrap();
+    let info = durable.info().await.unwrap();
+    assert_eq!(info.num_ack_pending, 0);
+    assert_eq!(info.num_pending, 0);
+
+    shutdown.cancel();
+    relay.await.unwrap();
+    consumer.await.unwrap();
+}
+
+#[tokio::test]
+async fn republishing_an_event_id_is_absorbed_by_the_duplicate_window() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &[]).unwrap();
+    let shutdown = CancellationToken::new();
+    let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
+    let relay = tokio::spawn(
+        OutboxRelay::new(store.clone(), client.clone(), STREAM, "jilin/test").run(shutdown.clone()),
+    );
+    // The same event staged twice, as after a crash that lost the removal.
+    stage(&store, &["same", "same", "other"]).await;
+    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+    let jetstream = jilin_bus::async_nats::jetstream::new(client);
+    let stream = jetstream.get_stream(STREAM.name).await.unwrap();
+    assert_eq!(stream.get_info().await.unwrap().state.messages, 2);
+    shutdown.cancel();
+    relay.await.unwrap();
+}

@@ -1,0 +1,241 @@
+//! Events on JetStream: one per change, in order, with CloudEvents headers,
+//! decodable from `ce-type` alone; nothing lost or doubled when NATS or the
+//! service goes away.
+
+mod common;
+
+use common::{TestApp, sample_project, sample_report};
+use jilin_proto::registry::v1 as pb;
+use pb::project::Status;
+use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage};
+
+fn header(
+    message: &jilin_bus::async_nats::jetstream::message::StreamMessage,
+    name: &str,
+) -> String {
+    message
+        .headers
+        .get(name)
+        .map(|value| value.as_str().to_owned())
+        .unwrap_or_else(|| panic!("header {name} missing on {}", message.subject))
+}
+
+#[tokio::test]
+async fn every_change_publishes_one_decodable_event_in_order() {
+    let mut app = TestApp::spawn().await;
+    let created = app.create("ev", sample_project()).await;
+    app.client
+        .update_project(pb::UpdateProjectRequest {
+            project: Some(pb::Project {
+                name: created.name.clone(),
+                description: "updated".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .unwrap();
+    app.transition(&created.name, Status::Approved)
+        .await
+        .unwrap();
+    app.report(&created.name, sample_report("2026-01"), "")
+        .await
+        .unwrap();
+    app.report(&created.name, sample_report("2026-01"), "")
+        .await
+        .unwrap();
+
+    let messages = app.stream_messages(5).await;
+    let subjects: Vec<_> = messages.iter().map(|m| m.subject.to_string()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "jilin.registry.project.created",
+            "jilin.registry.project.updated",
+            "jilin.registry.project.transitioned",
+            "jilin.registry.report.submitted",
+            "jilin.registry.report.revised",
+        ]
+    );
+
+    let pool = DescriptorPool::decode(jilin_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut revisions = Vec::new();
+    for message in &messages {
+        assert_eq!(header(message, "ce-specversion"), "1.0");
+        assert_eq!(header(message, "ce-source"), "jilin/registry");
+        assert_eq!(header(message, "content-type"), "application/protobuf");
+        assert_eq!(header(message, "Nats-Msg-Id"), header(message, "ce-id"));
+        assert!(
+            time::OffsetDateTime::parse(
+                &header(message, "ce-time"),
+                &time::format_description::well_known::Rfc3339
+            )
+            .is_ok()
+        );
+        // Decode knowing nothing but the ce-type and the descriptor set.
+        let descriptor = pool
+            .get_message_by_name(&header(message, "ce-type"))
+            .expect("ce-type names a message in the descriptor set");
+        let event =
+            DynamicMessage::decode(descriptor, message.payload.clone()).expect("payload decodes");
+        if let Some(project) = event.get_field_by_name("project") {
+            let project = project.as_message().unwrap().clone();
+            revisions.push(
+                project
+                    .get_field_by_name("revision")
+                    .unwrap()
+                    .as_i64()
+                    .unwrap(),
+            );
+        }
+        assert_eq!(event.descriptor().full_name(), header(message, "ce-type"));
+    }
+    assert_eq!(header(&messages[0], "ce-subject"), "projects/ev");
+    assert_eq!(
+        header(&messages[4], "ce-subject"),
+        "projects/ev/reports/2026-01"
+    );
+    assert_eq!(
+        revisions,
+        [1, 2, 3, 3, 3],
+        "project revision carried by every event"
+    );
+
+    // A revised report carries the values it replaces.
+    use prost::Message;
+    let revised =
+        jilin_proto::events::v1::ProgressReported::decode(messages[4].payload.clone()).unwrap();
+    assert_eq!(revised.report.unwrap().revision, 2);
+    assert_eq!(revised.previous.unwrap().revision, 1);
+}
+
+#[tokio::test]
+async fn writes_go_on_while_nats_is_down_and_arrive_exactly_once_after() {
+    let mut app = TestApp::spawn().await;
+    app.create("before", sample_project()).await;
+    app.stream_messages(1).await;
+
+    app.nats.stop();
+    for index in 0..5 {
+        app.create(&format!("during-{index}"), sample_project())
+            .await;
+    }
+    assert!(
+        app.running().pending_events() > 0,
+        "events wait in the outbox"
+    );
+
+    app.nats.restart().await;
+    let messages = app.stream_messages(6).await;
+    let resources: Vec<_> = messages.iter().map(|m| header(m, "ce-subject")).collect();
+    assert_eq!(
+        resources,
+        [
+            "projects/before",
+            "projects/during-0",
+            "projects/during-1",
+            "projects/during-2",
+            "projects/during-3",
+            "projects/during-4"
+        ]
+    );
+    let mut ids: Vec<_> = messages.iter().map(|m| header(m, "ce-id")).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+}
+
+#[tokio::test]
+async fn a_restarted_service_keeps_every_write_and_resumes_the_relay() {
+    let mut app = TestApp::spawn().await;
+    app.nats.stop();
+    let project = app.project_under_construction("durable").await;
+    app.report(&project.name, sample_report("2026-04"), "req")
+        .await
+        .unwrap();
+
+    app.restart().await;
+    let fetched = app
+        .client
+        .get_project(pb::GetProjectRequest {
+            name: project.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched, project);
+    let retry = app
+        .report(&project.name, sample_report("2026-04"), "req")
+        .await
+        .unwrap();
+    assert_eq!(retry.revision, 1, "the request id survived the restart");
+
+    app.nats.restart().await;
+    let messages = app.stream_messages(4).await;
+    assert_eq!(
+        messages.last().unwrap().subject.as_str(),
+        "jilin.registry.report.submitted"
+    );
+}
+
+#[tokio::test]
+async fn health_and_reflection_are_served() {
+    let app = TestApp::spawn().await;
+    let url = format!("http://{}", app.running().addr());
+
+    let channel = tonic::transport::Channel::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "jilin.registry.v1.RegistryService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(channel);
+    let ask = |request: MessageRequest| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(request),
+    };
+    let requests = vec![
+        ask(MessageRequest::ListServices(String::new())),
+        ask(MessageRequest::FileContainingSymbol(
+            "jilin.events.v1.ProgressReported".into(),
+        )),
+    ];
+    let mut responses = reflection
+        .server_reflection_info(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    use futures::StreamExt;
+    let Some(MessageResponse::ListServicesResponse(services)) =
+        responses.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list")
+    };
+    let names: Vec<_> = services.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"jilin.registry.v1.RegistryService"),
+        "{names:?}"
+    );
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        responses.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("the event message is served by reflection")
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+}
