@@ -37,6 +37,41 @@ async fn stage(store: &Store, ids: &[&str]) {
         .unwrap();
 }
 
+/// A nats-server, a store in a temp dir and its relay running.
+struct Harness {
+    _nats: NatsServer,
+    _dir: tempfile::TempDir,
+    store: Store,
+    client: jilin_bus::async_nats::Client,
+    shutdown: CancellationToken,
+    relay: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        let nats = NatsServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &[]).unwrap();
+        let shutdown = CancellationToken::new();
+        let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
+        let relay = OutboxRelay::new(store.clone(), client.clone(), STREAM, "jilin/test");
+        let relay = tokio::spawn(relay.run(shutdown.clone()));
+        Self {
+            _nats: nats,
+            _dir: dir,
+            store,
+            client,
+            shutdown,
+            relay,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.relay.await.unwrap();
+    }
+}
+
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done() {
@@ -47,15 +82,13 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn relayed_events_reach_a_consumer_in_order_and_a_failed_apply_is_redelivered() {
-    let nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &[]).unwrap();
-    let shutdown = CancellationToken::new();
-    let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
-    let relay = OutboxRelay::new(store.clone(), client.clone(), STREAM, "jilin/test");
-    let relay = tokio::spawn(relay.run(shutdown.clone()));
-
-    stage(&store, &["e1", "e2", "e3"]).await;
+    let harness = Harness::start().await;
+    let (store, client, shutdown) = (
+        &harness.store,
+        harness.client.clone(),
+        harness.shutdown.clone(),
+    );
+    stage(store, &["e1", "e2", "e3"]).await;
     wait_until("the outbox to drain", || store.outbox_len() == 0).await;
 
     let deliveries = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -121,26 +154,19 @@ async fn relayed_events_reach_a_consumer_in_order_and_a_failed_apply_is_redelive
     assert_eq!(info.num_pending, 0);
 
     shutdown.cancel();
-    relay.await.unwrap();
     consumer.await.unwrap();
+    harness.stop().await;
 }
 
 #[tokio::test]
 async fn republishing_an_event_id_is_absorbed_by_the_duplicate_window() {
-    let nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &[]).unwrap();
-    let shutdown = CancellationToken::new();
-    let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
-    let relay = tokio::spawn(
-        OutboxRelay::new(store.clone(), client.clone(), STREAM, "jilin/test").run(shutdown.clone()),
-    );
+    let harness = Harness::start().await;
+    let store = &harness.store;
     // The same event staged twice, as after a crash that lost the removal.
-    stage(&store, &["same", "same", "other"]).await;
+    stage(store, &["same", "same", "other"]).await;
     wait_until("the outbox to drain", || store.outbox_len() == 0).await;
-    let jetstream = jilin_bus::async_nats::jetstream::new(client);
+    let jetstream = jilin_bus::async_nats::jetstream::new(harness.client.clone());
     let stream = jetstream.get_stream(STREAM.name).await.unwrap();
     assert_eq!(stream.get_info().await.unwrap().state.messages, 2);
-    shutdown.cancel();
-    relay.await.unwrap();
+    harness.stop().await;
 }

@@ -3,6 +3,7 @@
 //! no sled). Everything here is unit-tested beside the code.
 
 pub mod catalog;
+mod fields;
 pub mod filter;
 pub mod lifecycle;
 pub mod listing;

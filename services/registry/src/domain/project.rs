@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use super::catalog;
+use super::fields::validate_fields;
 use super::violations::{FieldViolation, Violations};
+
+pub use super::fields::parse_date;
 
 /// Project status; see [`super::lifecycle`] for the allowed moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -160,13 +163,6 @@ pub const OUTPUT_ONLY_FIELDS: [&str; 10] = [
     "update_time",
 ];
 
-const MAX_DISPLAY_NAME: usize = 200;
-const MAX_DESCRIPTION: usize = 4000;
-const MAX_AGENCY: usize = 100;
-const MAX_TAGS: usize = 20;
-const MAX_TAG: usize = 63;
-const MAX_MILESTONES: usize = 100;
-
 /// Is `id` a valid client-chosen project id: `[a-z]([a-z0-9-]{0,61}[a-z0-9])?`.
 pub fn is_valid_project_id(id: &str) -> bool {
     let bytes = id.as_bytes();
@@ -302,217 +298,6 @@ fn changed_fields(before: &Project, after: &Project) -> Vec<String> {
     );
     note("milestones", before.milestones != after.milestones);
     changed
-}
-
-/// The validated values of the fields in `mask`; the others hold defaults.
-#[derive(Default)]
-struct Fields {
-    display_name: String,
-    description: String,
-    sector: String,
-    region_code: String,
-    agency: String,
-    tags: Vec<String>,
-    planned_investment_yuan: i64,
-    planned_start_date: Option<Date>,
-    planned_end_date: Option<Date>,
-    milestones: Vec<Milestone>,
-}
-
-/// Checks every field named in `mask`, recording all violations; returns the
-/// parsed values when none was found.
-fn validate_fields(
-    draft: &ProjectDraft,
-    mask: &[&str],
-    prefix: &str,
-    violations: &mut Violations,
-) -> Option<Fields> {
-    let before = violations.is_empty();
-    let path = |field: &str| format!("{prefix}.{field}");
-    let mut fields = Fields::default();
-    for field in mask {
-        match *field {
-            "display_name" => {
-                let name = draft.display_name.trim();
-                violations.check(!name.is_empty(), path(field), "required");
-                violations.check(
-                    name.chars().count() <= MAX_DISPLAY_NAME,
-                    path(field),
-                    format!("at most {MAX_DISPLAY_NAME} characters"),
-                );
-                fields.display_name = name.to_owned();
-            }
-            "description" => {
-                violations.check(
-                    draft.description.chars().count() <= MAX_DESCRIPTION,
-                    path(field),
-                    format!("at most {MAX_DESCRIPTION} characters"),
-                );
-                fields.description = draft.description.clone();
-            }
-            "sector" => {
-                if draft.sector.is_empty() {
-                    violations.add(path(field), "required: a sector code from ListSectors");
-                } else if catalog::sector_by_code(&draft.sector).is_none() {
-                    violations.add(
-                        path(field),
-                        format!(
-                            "unknown sector `{}`: use a code from ListSectors",
-                            draft.sector
-                        ),
-                    );
-                }
-                fields.sector = draft.sector.clone();
-            }
-            "region_code" => {
-                if draft.region_code.is_empty() {
-                    violations.add(path(field), "required: a GB/T 2260 code of a Jilin region");
-                } else if catalog::prefecture_of(&draft.region_code).is_none() {
-                    violations.add(
-                        path(field),
-                        format!(
-                            "`{}` is not a GB/T 2260 code of a prefecture of Jilin or a county under one (see ListRegions)",
-                            draft.region_code
-                        ),
-                    );
-                }
-                fields.region_code = draft.region_code.clone();
-            }
-            "agency" => {
-                let agency = draft.agency.trim();
-                violations.check(!agency.is_empty(), path(field), "required");
-                violations.check(
-                    agency.chars().count() <= MAX_AGENCY,
-                    path(field),
-                    format!("at most {MAX_AGENCY} characters"),
-                );
-                fields.agency = agency.to_owned();
-            }
-            "tags" => fields.tags = validate_tags(&draft.tags, &path(field), violations),
-            "planned_investment_yuan" => {
-                violations.check(
-                    draft.planned_investment_yuan > 0,
-                    path(field),
-                    "must be greater than 0 (yuan)",
-                );
-                fields.planned_investment_yuan = draft.planned_investment_yuan;
-            }
-            "planned_start_date" => {
-                fields.planned_start_date =
-                    parse_required_date(&draft.planned_start_date, &path(field), violations);
-            }
-            "planned_end_date" => {
-                fields.planned_end_date =
-                    parse_required_date(&draft.planned_end_date, &path(field), violations);
-            }
-            "milestones" => {
-                fields.milestones = validate_milestones(&draft.milestones, &path(field), violations)
-            }
-            _ => {}
-        }
-    }
-    if let (Some(start), Some(end)) = (fields.planned_start_date, fields.planned_end_date)
-        && end <= start
-    {
-        violations.add(path("planned_end_date"), "must be after planned_start_date");
-    }
-    (before && violations.is_empty()).then_some(fields)
-}
-
-fn validate_tags(tags: &[String], path: &str, violations: &mut Violations) -> Vec<String> {
-    violations.check(
-        tags.len() <= MAX_TAGS,
-        path,
-        format!("at most {MAX_TAGS} tags"),
-    );
-    let mut seen = Vec::new();
-    for (index, tag) in tags.iter().enumerate() {
-        let valid = !tag.is_empty()
-            && tag.len() <= MAX_TAG
-            && tag
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        violations.check(
-            valid,
-            format!("{path}[{index}]"),
-            format!("`{tag}`: tags are 1-{MAX_TAG} lower case letters, digits or `-`"),
-        );
-        if !seen.contains(tag) {
-            seen.push(tag.clone());
-        }
-    }
-    seen
-}
-
-fn validate_milestones(
-    drafts: &[MilestoneDraft],
-    path: &str,
-    violations: &mut Violations,
-) -> Vec<Milestone> {
-    violations.check(
-        drafts.len() <= MAX_MILESTONES,
-        path,
-        format!("at most {MAX_MILESTONES} milestones"),
-    );
-    let mut milestones = Vec::new();
-    for (index, draft) in drafts.iter().enumerate() {
-        let at = |field: &str| format!("{path}[{index}].{field}");
-        let title = draft.title.trim();
-        violations.check(!title.is_empty(), at("title"), "required");
-        violations.check(
-            title.chars().count() <= MAX_DISPLAY_NAME,
-            at("title"),
-            format!("at most {MAX_DISPLAY_NAME} characters"),
-        );
-        let due_date = parse_required_date(&draft.due_date, &at("due_date"), violations);
-        let status = draft.status.unwrap_or(MilestoneStatus::Scheduled);
-        let needs_met_date = matches!(status, MilestoneStatus::Met | MilestoneStatus::PartiallyMet);
-        let met_date = if draft.met_date.is_empty() {
-            violations.check(
-                !needs_met_date,
-                at("met_date"),
-                "required when status is MET or PARTIALLY_MET",
-            );
-            None
-        } else if !needs_met_date {
-            violations.add(
-                at("met_date"),
-                "only allowed when status is MET or PARTIALLY_MET",
-            );
-            None
-        } else {
-            parse_required_date(&draft.met_date, &at("met_date"), violations)
-        };
-        if let Some(due_date) = due_date {
-            milestones.push(Milestone {
-                title: title.to_owned(),
-                due_date,
-                status,
-                met_date,
-            });
-        }
-    }
-    milestones
-}
-
-/// Parses an ISO `YYYY-MM-DD` date.
-pub fn parse_date(text: &str) -> Option<Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    (text.len() == 10)
-        .then(|| Date::parse(text, &format).ok())
-        .flatten()
-}
-
-fn parse_required_date(text: &str, path: &str, violations: &mut Violations) -> Option<Date> {
-    if text.is_empty() {
-        violations.add(path, "required: an ISO date YYYY-MM-DD");
-        return None;
-    }
-    let date = parse_date(text);
-    if date.is_none() {
-        violations.add(path, format!("`{text}` is not a valid ISO date YYYY-MM-DD"));
-    }
-    date
 }
 
 #[cfg(test)]
