@@ -341,3 +341,60 @@ impl BadRequestDescription for tonic::Status {
             .unwrap_or_default()
     }
 }
+
+#[tokio::test]
+async fn child_listings_reject_bad_parents_and_tokens() {
+    let mut app = TestApp::spawn().await;
+    let project = app.project_under_construction("kids").await;
+
+    let missing = app
+        .client
+        .list_progress_reports(pb::ListProgressReportsRequest {
+            parent: "projects/ghost".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let malformed = app
+        .client
+        .list_progress_reports(pb::ListProgressReportsRequest {
+            parent: "ghost".into(),
+            page_size: -3,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&malformed), ["parent", "page_size"]);
+
+    let history = app
+        .client
+        .list_project_history(pb::ListProjectHistoryRequest {
+            name: project.name.clone(),
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // A history token is not a report token.
+    let foreign = app
+        .client
+        .list_progress_reports(pb::ListProgressReportsRequest {
+            parent: project.name.clone(),
+            page_size: 1,
+            page_token: history.next_page_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&foreign), ["page_token"]);
+    let missing_history = app
+        .client
+        .list_project_history(pb::ListProjectHistoryRequest {
+            name: "projects/ghost".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing_history.code(), Code::NotFound);
+}
