@@ -2,6 +2,7 @@
 #   make up    build and run the system locally (NATS + services) with data in ./data
 #   make test  format check, clippy, and every test against a real nats-server
 
+SHELL := /bin/bash
 .PHONY: up test nats-server build
 
 nats-server:
@@ -16,4 +17,7 @@ up: nats-server build
 test: nats-server
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" cargo test --workspace
+	@mkdir -p target
+	set -o pipefail; NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" \
+	  cargo test --workspace 2>&1 | tee target/test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test.log

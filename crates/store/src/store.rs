@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde::{Serialize, de::DeserializeOwned};
@@ -37,10 +38,7 @@ impl Store {
     /// Opens (or creates) the database in `dir` with the given tables.
     pub fn open(dir: &Path, tables: &[&'static str]) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(200))
-            .open()?;
+        let db = open_when_unlocked(dir)?;
         let mut names = tables.to_vec();
         names.push(OUTBOX_TREE);
         let trees = names
@@ -181,6 +179,31 @@ impl Store {
             .trees
             .last()
             .expect("the outbox tree is always open")
+    }
+}
+
+/// How long [`Store::open`] waits for another handle on the same directory
+/// to let go: sled's background threads release the file lock a moment
+/// after the last `Db` is dropped, which matters when a service restarts
+/// inside one process. Another process holding the lock still fails.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+fn open_when_unlocked(dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(200))
+            .open()
+        {
+            Err(sled::Error::Io(err))
+                if err.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return Ok(result?),
+        }
     }
 }
 
