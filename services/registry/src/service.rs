@@ -80,15 +80,8 @@ impl Registry {
                 }
                 tx.insert(&t.projects, &project.id, &project)?;
                 let entry = HistoryEntry {
-                    revision: project.revision,
-                    time: now,
-                    actor: origin.actor.clone(),
-                    action: Action::Created,
-                    reason: String::new(),
-                    from_status: None,
                     to_status: Some(project.status),
-                    changed_fields: Vec::new(),
-                    report: None,
+                    ..HistoryEntry::new(project.revision, now, &origin.actor, Action::Created)
                 };
                 tx.insert(
                     &t.history,
@@ -128,15 +121,8 @@ impl Registry {
                 }
                 tx.insert(&t.projects, &next.id, &next)?;
                 let entry = HistoryEntry {
-                    revision: next.revision,
-                    time: now,
-                    actor: origin.actor.clone(),
-                    action: Action::Updated,
-                    reason: String::new(),
-                    from_status: None,
-                    to_status: None,
                     changed_fields: changed.clone(),
-                    report: None,
+                    ..HistoryEntry::new(next.revision, now, &origin.actor, Action::Updated)
                 };
                 tx.insert(
                     &t.history,
@@ -167,15 +153,10 @@ impl Registry {
                     })?;
                 tx.insert(&t.projects, &next.id, &next)?;
                 let entry = HistoryEntry {
-                    revision: next.revision,
-                    time: now,
-                    actor: origin.actor.clone(),
-                    action: Action::Transitioned,
                     reason: request.reason.clone(),
                     from_status: Some(current.status),
                     to_status: Some(next.status),
-                    changed_fields: Vec::new(),
-                    report: None,
+                    ..HistoryEntry::new(next.revision, now, &origin.actor, Action::Transitioned)
                 };
                 tx.insert(
                     &t.history,
@@ -228,19 +209,17 @@ impl Registry {
                     })?;
                 tx.insert(&t.reports, &key, &accepted)?;
                 let entry = HistoryEntry {
-                    revision: project.revision,
-                    time: now,
-                    actor: origin.actor.clone(),
-                    action: if previous.is_some() {
-                        Action::ReportRevised
-                    } else {
-                        Action::ReportSubmitted
-                    },
-                    reason: String::new(),
-                    from_status: None,
-                    to_status: None,
-                    changed_fields: Vec::new(),
                     report: Some((accepted.period, accepted.revision)),
+                    ..HistoryEntry::new(
+                        project.revision,
+                        now,
+                        &origin.actor,
+                        if previous.is_some() {
+                            Action::ReportRevised
+                        } else {
+                            Action::ReportSubmitted
+                        },
+                    )
                 };
                 let history_key =
                     store::report_history_key(&project.id, project.revision, &accepted);

@@ -52,9 +52,20 @@ pub struct HistoryEntry {
     pub report: Option<(Period, i64)>,
 }
 
-/// Who made a change and when.
-#[derive(Clone, Debug)]
-pub struct Change {
-    pub actor: String,
-    pub time: OffsetDateTime,
+impl HistoryEntry {
+    /// An entry with no reason, status change, fields or report; callers
+    /// fill in what their kind of change records.
+    pub fn new(revision: i64, time: OffsetDateTime, actor: &str, action: Action) -> Self {
+        Self {
+            revision,
+            time,
+            actor: actor.to_owned(),
+            action,
+            reason: String::new(),
+            from_status: None,
+            to_status: None,
+            changed_fields: Vec::new(),
+            report: None,
+        }
+    }
 }
