@@ -24,6 +24,14 @@ pub async fn connect(
         })
         .connect(url)
         .await?;
+    // The first attempt runs in the background: give it a moment before
+    // telling the operator NATS is away.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while client.connection_state() != async_nats::connection::State::Connected
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     if client.connection_state() != async_nats::connection::State::Connected {
         tracing::warn!(%url, "NATS is not reachable yet; serving anyway, events wait in the outbox");
     }
