@@ -30,6 +30,13 @@ pub struct GrpcServer {
     routes: Routes,
 }
 
+/// Reflection over every Jilin contract plus the health service.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(jilin_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
 impl GrpcServer {
     /// `service_name` is the full gRPC name reported as SERVING by health
     /// (e.g. `jilin.registry.v1.RegistryService`).
@@ -39,14 +46,8 @@ impl GrpcServer {
         routes: Routes,
     ) -> Result<Self, ServeError> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(jilin_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(jilin_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
         let routes = routes
             .add_service(health_service)
             .add_service(reflection_v1)

@@ -308,12 +308,13 @@ impl RegistryService for RegistryApi {
             return Err(fail(violations).unwrap_err().into());
         };
         let draft = convert::report_draft_from_proto(report);
-        if let Err(more) = report::validate_draft(&draft, OffsetDateTime::now_utc()) {
-            violations.extend(more);
-        }
+        let period = report::validate_draft(&draft, OffsetDateTime::now_utc())
+            .map_err(|more| violations.extend(more))
+            .ok();
         fail(violations)?;
         let command = ReportProgress {
             project_id,
+            period: period.expect("validated"),
             draft,
             request_id,
         };

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use crate::domain::lifecycle;
 use crate::domain::report::{self, ReportRejection};
 use crate::domain::{
-    Action, HistoryEntry, ProgressReport, Project, ProjectDraft, ReportDraft, Status, project,
+    Action, HistoryEntry, Period, ProgressReport, Project, ProjectDraft, ReportDraft, Status,
+    project,
 };
 use crate::error::RegistryError;
 use crate::events::{self, Origin};
@@ -46,6 +47,8 @@ pub struct TransitionProject {
 /// A ReportProgress request after decoding.
 pub struct ReportProgress {
     pub project_id: String,
+    /// The draft's period, already parsed by the caller's validation.
+    pub period: Period,
     pub draft: ReportDraft,
     pub request_id: Option<String>,
 }
@@ -193,9 +196,7 @@ impl Registry {
                     return Ok(earlier);
                 }
                 let project = current_project(tx, t, &request.project_id, None)?;
-                let period =
-                    crate::domain::Period::parse(&request.draft.period).expect("validated above");
-                let key = store::report_key(&project.id, period);
+                let key = store::report_key(&project.id, request.period);
                 let previous = tx.get(&t.reports, &key)?;
                 let accepted = report::accept(&project, &request.draft, previous.as_ref(), now)
                     .map_err(|rejection| match rejection {
@@ -241,7 +242,7 @@ impl Registry {
     pub fn get_report(
         &self,
         project_id: &str,
-        period: crate::domain::Period,
+        period: Period,
     ) -> Result<ProgressReport, RegistryError> {
         self.get_project(project_id)?;
         self.tables

@@ -5,7 +5,7 @@ use time::Date;
 
 use super::catalog;
 use super::project::MilestoneDraft;
-use super::project::{Milestone, MilestoneStatus, ProjectDraft};
+use super::project::{Milestone, MilestoneStatus, Project, ProjectDraft};
 use super::violations::Violations;
 
 const MAX_DISPLAY_NAME: usize = 200;
@@ -15,32 +15,19 @@ const MAX_TAGS: usize = 20;
 const MAX_TAG: usize = 63;
 const MAX_MILESTONES: usize = 100;
 
-/// The validated values of the fields in `mask`; the others hold defaults.
-#[derive(Default)]
-pub(super) struct Fields {
-    pub display_name: String,
-    pub description: String,
-    pub sector: String,
-    pub region_code: String,
-    pub agency: String,
-    pub tags: Vec<String>,
-    pub planned_investment_yuan: i64,
-    pub planned_start_date: Option<Date>,
-    pub planned_end_date: Option<Date>,
-    pub milestones: Vec<Milestone>,
-}
-
-/// Checks every field named in `mask`, recording all violations; returns the
-/// parsed values when none was found.
-pub(super) fn validate_fields(
+/// Checks every field named in `mask` and writes the values into `target`,
+/// recording every violation (including planned end not after planned
+/// start, judged on `target` so a mask may move one date only). `target`
+/// is meant to be discarded when any violation was recorded.
+pub(super) fn apply_fields(
     draft: &ProjectDraft,
     mask: &[&str],
     prefix: &str,
+    target: &mut Project,
     violations: &mut Violations,
-) -> Option<Fields> {
-    let before = violations.is_empty();
+) {
     let path = |field: &str| format!("{prefix}.{field}");
-    let mut fields = Fields::default();
+    let mut dates_parsed = true;
     for field in mask {
         match *field {
             "display_name" => {
@@ -51,7 +38,7 @@ pub(super) fn validate_fields(
                     path(field),
                     format!("at most {MAX_DISPLAY_NAME} characters"),
                 );
-                fields.display_name = name.to_owned();
+                target.display_name = name.to_owned();
             }
             "description" => {
                 violations.check(
@@ -59,7 +46,7 @@ pub(super) fn validate_fields(
                     path(field),
                     format!("at most {MAX_DESCRIPTION} characters"),
                 );
-                fields.description = draft.description.clone();
+                target.description = draft.description.clone();
             }
             "sector" => {
                 if draft.sector.is_empty() {
@@ -73,7 +60,7 @@ pub(super) fn validate_fields(
                         ),
                     );
                 }
-                fields.sector = draft.sector.clone();
+                target.sector = draft.sector.clone();
             }
             "region_code" => {
                 if draft.region_code.is_empty() {
@@ -87,7 +74,7 @@ pub(super) fn validate_fields(
                         ),
                     );
                 }
-                fields.region_code = draft.region_code.clone();
+                target.region_code = draft.region_code.clone();
             }
             "agency" => {
                 let agency = draft.agency.trim();
@@ -97,37 +84,49 @@ pub(super) fn validate_fields(
                     path(field),
                     format!("at most {MAX_AGENCY} characters"),
                 );
-                fields.agency = agency.to_owned();
+                target.agency = agency.to_owned();
             }
-            "tags" => fields.tags = validate_tags(&draft.tags, &path(field), violations),
+            "tags" => target.tags = validate_tags(&draft.tags, &path(field), violations),
             "planned_investment_yuan" => {
                 violations.check(
                     draft.planned_investment_yuan > 0,
                     path(field),
                     "must be greater than 0 (yuan)",
                 );
-                fields.planned_investment_yuan = draft.planned_investment_yuan;
+                target.planned_investment_yuan = draft.planned_investment_yuan;
             }
             "planned_start_date" => {
-                fields.planned_start_date =
-                    parse_required_date(&draft.planned_start_date, &path(field), violations);
+                match parse_required_date(&draft.planned_start_date, &path(field), violations) {
+                    Some(date) => target.planned_start_date = date,
+                    None => dates_parsed = false,
+                }
             }
             "planned_end_date" => {
-                fields.planned_end_date =
-                    parse_required_date(&draft.planned_end_date, &path(field), violations);
+                match parse_required_date(&draft.planned_end_date, &path(field), violations) {
+                    Some(date) => target.planned_end_date = date,
+                    None => dates_parsed = false,
+                }
             }
             "milestones" => {
-                fields.milestones = validate_milestones(&draft.milestones, &path(field), violations)
+                target.milestones = validate_milestones(&draft.milestones, &path(field), violations)
             }
             _ => {}
         }
     }
-    if let (Some(start), Some(end)) = (fields.planned_start_date, fields.planned_end_date)
-        && end <= start
-    {
-        violations.add(path("planned_end_date"), "must be after planned_start_date");
+    if dates_parsed && target.planned_end_date <= target.planned_start_date {
+        let blamed = if mask.contains(&"planned_end_date") {
+            "planned_end_date"
+        } else {
+            "planned_start_date"
+        };
+        violations.add(
+            path(blamed),
+            format!(
+                "planned end {} must be after planned start {}",
+                target.planned_end_date, target.planned_start_date
+            ),
+        );
     }
-    (before && violations.is_empty()).then_some(fields)
 }
 
 fn validate_tags(tags: &[String], path: &str, violations: &mut Violations) -> Vec<String> {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use super::catalog;
-use super::fields::validate_fields;
+use super::fields::apply_fields;
 use super::violations::{FieldViolation, Violations};
 
 pub use super::fields::parse_date;
@@ -180,36 +180,40 @@ pub fn is_valid_project_id(id: &str) -> bool {
 }
 
 /// Validates a draft for CreateProject and builds the stored project.
-/// `prefix` is the path of the project in the request (`project`).
 pub fn create(
     id: String,
     draft: &ProjectDraft,
     now: OffsetDateTime,
 ) -> Result<Project, Vec<FieldViolation>> {
-    let mut violations = Violations::new();
-    let fields = validate_fields(draft, &MUTABLE_FIELDS, "project", &mut violations);
-    violations.into_result(())?;
-    let fields = fields.expect("validated fields are complete");
-    Ok(Project {
+    let mut project = Project {
         id,
-        display_name: fields.display_name,
-        description: fields.description,
-        sector: fields.sector,
-        region_code: fields.region_code,
-        agency: fields.agency,
-        tags: fields.tags,
-        planned_investment_yuan: fields.planned_investment_yuan,
-        planned_start_date: fields.planned_start_date.expect("validated"),
-        planned_end_date: fields.planned_end_date.expect("validated"),
+        display_name: String::new(),
+        description: String::new(),
+        sector: String::new(),
+        region_code: String::new(),
+        agency: String::new(),
+        tags: Vec::new(),
+        planned_investment_yuan: 0,
+        planned_start_date: Date::MIN,
+        planned_end_date: Date::MIN,
         actual_start_date: None,
         actual_end_date: None,
-        milestones: fields.milestones,
+        milestones: Vec::new(),
         status: Status::Proposed,
         suspended_from: None,
         revision: 1,
         create_time: now,
         update_time: now,
-    })
+    };
+    let mut violations = Violations::new();
+    apply_fields(
+        draft,
+        &MUTABLE_FIELDS,
+        "project",
+        &mut project,
+        &mut violations,
+    );
+    violations.into_result(project)
 }
 
 /// Applies the masked fields of `draft` to `current`: returns the updated
@@ -221,47 +225,9 @@ pub fn update(
     mask: &[&str],
     now: OffsetDateTime,
 ) -> Result<(Project, Vec<String>), Vec<FieldViolation>> {
-    let mut violations = Violations::new();
-    let fields = validate_fields(draft, mask, "project", &mut violations);
     let mut next = current.clone();
-    if let Some(fields) = fields {
-        for field in mask {
-            match *field {
-                "display_name" => next.display_name = fields.display_name.clone(),
-                "description" => next.description = fields.description.clone(),
-                "sector" => next.sector = fields.sector.clone(),
-                "region_code" => next.region_code = fields.region_code.clone(),
-                "agency" => next.agency = fields.agency.clone(),
-                "tags" => next.tags = fields.tags.clone(),
-                "planned_investment_yuan" => {
-                    next.planned_investment_yuan = fields.planned_investment_yuan
-                }
-                "planned_start_date" => {
-                    next.planned_start_date = fields.planned_start_date.expect("validated")
-                }
-                "planned_end_date" => {
-                    next.planned_end_date = fields.planned_end_date.expect("validated")
-                }
-                "milestones" => next.milestones = fields.milestones.clone(),
-                _ => {}
-            }
-        }
-        // The dates are checked together: a mask may move one of them only.
-        if next.planned_end_date <= next.planned_start_date && violations.is_empty() {
-            let field = if mask.contains(&"planned_end_date") {
-                "project.planned_end_date"
-            } else {
-                "project.planned_start_date"
-            };
-            violations.add(
-                field,
-                format!(
-                    "planned end {} must be after planned start {}",
-                    next.planned_end_date, next.planned_start_date
-                ),
-            );
-        }
-    }
+    let mut violations = Violations::new();
+    apply_fields(draft, mask, "project", &mut next, &mut violations);
     violations.into_result(())?;
     let changed = changed_fields(current, &next);
     if !changed.is_empty() {
