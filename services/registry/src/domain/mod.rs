@@ -2,15 +2,15 @@
 //! the catalog, as plain Rust values and pure functions (no I/O, no tonic,
 //! no sled). Everything here is unit-tested beside the code.
 
-pub mod catalog;
 mod fields;
 pub mod filter;
 pub mod lifecycle;
 pub mod listing;
-pub mod period;
 pub mod project;
 pub mod report;
 pub mod violations;
+
+pub use jilin_catalog::{catalog, period};
 
 pub use period::Period;
 pub use project::{Milestone, MilestoneStatus, Project, ProjectDraft, Status};

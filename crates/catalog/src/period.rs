@@ -43,6 +43,41 @@ impl Period {
     pub fn month(self) -> Month {
         Month::try_from(self.month).expect("month is validated on construction")
     }
+
+    /// The month number, 1..=12.
+    pub fn month_number(self) -> u8 {
+        self.month
+    }
+
+    /// The quarter, 1..=4.
+    pub fn quarter(self) -> u8 {
+        (self.month - 1) / 3 + 1
+    }
+
+    /// The month `months` later (earlier when negative), or `None` when that
+    /// leaves the years 1900..=9999.
+    pub fn add_months(self, months: i32) -> Option<Self> {
+        let index = self.year * 12 + i32::from(self.month) - 1 + months;
+        Self::new(index.div_euclid(12), (index.rem_euclid(12) + 1) as u8)
+    }
+
+    /// The next month.
+    pub fn next(self) -> Option<Self> {
+        self.add_months(1)
+    }
+
+    /// Whole months from `self` to `later` (negative when `later` is earlier).
+    pub fn months_until(self, later: Period) -> i32 {
+        (later.year - self.year) * 12 + i32::from(later.month) - i32::from(self.month)
+    }
+
+    /// January of the same year.
+    pub fn january(self) -> Self {
+        Self {
+            year: self.year,
+            month: 1,
+        }
+    }
 }
 
 impl fmt::Display for Period {
@@ -91,6 +126,19 @@ mod tests {
         ] {
             assert_eq!(Period::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn month_arithmetic_crosses_years() {
+        let march = Period::parse("2026-03").unwrap();
+        assert_eq!(march.add_months(-3).unwrap().to_string(), "2025-12");
+        assert_eq!(march.add_months(12).unwrap().to_string(), "2027-03");
+        assert_eq!(march.add_months(10).unwrap().to_string(), "2027-01");
+        assert_eq!(march.months_until(Period::parse("2025-12").unwrap()), -3);
+        assert_eq!(march.quarter(), 1);
+        assert_eq!(Period::parse("2026-12").unwrap().quarter(), 4);
+        assert_eq!(march.january().to_string(), "2026-01");
+        assert_eq!(Period::parse("9999-12").unwrap().next(), None);
     }
 
     #[test]
