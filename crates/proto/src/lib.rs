@@ -10,6 +10,13 @@ pub mod registry {
     }
 }
 
+/// `jilin.indicators.v1`: the indicator calculation service.
+pub mod indicators {
+    pub mod v1 {
+        tonic::include_proto!("jilin.indicators.v1");
+    }
+}
+
 /// `jilin.events.v1`: the event payloads published on JetStream.
 pub mod events {
     pub mod v1 {

@@ -8,9 +8,8 @@ pub mod lifecycle;
 pub mod listing;
 pub mod project;
 pub mod report;
-pub mod violations;
 
-pub use jilin_catalog::{catalog, period};
+pub use jilin_domain::{catalog, period, violations};
 
 pub use period::Period;
 pub use project::{Milestone, MilestoneStatus, Project, ProjectDraft, Status};

@@ -1,0 +1,12 @@
+//! The domain vocabulary every service shares: the sector groups, sectors
+//! and prefecture-level regions of the revitalization programme, the
+//! calendar months (`YYYY-MM`) progress is reported in, and the field
+//! violations bad input is reported with. Pure data and functions, no I/O.
+
+pub mod catalog;
+pub mod period;
+pub mod violations;
+
+pub use catalog::{GROUPS, REGIONS, Region, SECTORS, Sector, prefecture_of, sector_by_code};
+pub use period::Period;
+pub use violations::{FieldViolation, Violations};
