@@ -1,0 +1,202 @@
+//! The exact integer cube: for every month and every (sector, region)
+//! combination, the sums of the reported measures, the planned investment
+//! falling due and the change in project counts per status. Ratios are never
+//! stored; expressions read sums out of the cube at query time.
+
+use std::collections::BTreeMap;
+
+use jilin_domain::Period;
+
+use super::labels::{Combo, SLOTS};
+
+/// The slots of one (month, sector, region) cell.
+pub type Cell = [i64; SLOTS];
+
+/// Per-combination totals, indexed like `Combo::all()`.
+pub type ComboTotals = Vec<i128>;
+
+/// Where expressions read their sums from. The service reads the cube; the
+/// tests read a naive recomputation from raw reports.
+pub trait CellSource {
+    /// For each (sector, region) combination, the sum of `slots` over the
+    /// months `first..=last` (from the beginning of time when `first` is
+    /// `None`).
+    fn totals(&self, slots: &[usize], first: Option<Period>, last: Period) -> ComboTotals;
+}
+
+/// Index of a combination in `Combo::all()` order.
+pub fn combo_index(combo: Combo) -> usize {
+    combo.sector * jilin_domain::REGIONS.len() + combo.region
+}
+
+/// Number of combinations.
+pub fn combo_count() -> usize {
+    jilin_domain::SECTORS.len() * jilin_domain::REGIONS.len()
+}
+
+/// Signed changes to apply to cells, keyed by month and combination. Zero
+/// entries are dropped, so equal deltas compare equal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deltas(BTreeMap<(Period, Combo), Cell>);
+
+impl Deltas {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `amount` to one slot.
+    pub fn add(&mut self, period: Period, combo: Combo, slot: usize, amount: i64) {
+        if amount == 0 {
+            return;
+        }
+        let cell = self.0.entry((period, combo)).or_insert([0; SLOTS]);
+        cell[slot] += amount;
+        if cell.iter().all(|&v| v == 0) {
+            self.0.remove(&(period, combo));
+        }
+    }
+
+    /// Adds every slot of `values` times `sign`.
+    pub fn add_cell(&mut self, period: Period, combo: Combo, values: &Cell, sign: i64) {
+        for (slot, value) in values.iter().enumerate() {
+            self.add(period, combo, slot, value * sign);
+        }
+    }
+
+    /// Adds all of `other`.
+    pub fn merge(&mut self, other: &Deltas) {
+        for ((period, combo), cell) in &other.0 {
+            self.add_cell(*period, *combo, cell, 1);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&(Period, Combo), &Cell)> {
+        self.0.iter()
+    }
+
+    /// The months these deltas touch.
+    pub fn periods(&self) -> Vec<Period> {
+        let mut periods: Vec<Period> = self.0.keys().map(|(period, _)| *period).collect();
+        periods.dedup();
+        periods
+    }
+}
+
+/// The cube held in memory for queries: one dense row of cells per month
+/// that has any non-zero cell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cube {
+    months: BTreeMap<Period, Vec<Cell>>,
+}
+
+impl Cube {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets one cell (as loaded from the store).
+    pub fn set(&mut self, period: Period, combo: Combo, cell: Cell) {
+        let row = self
+            .months
+            .entry(period)
+            .or_insert_with(|| vec![[0; SLOTS]; combo_count()]);
+        row[combo_index(combo)] = cell;
+        if row.iter().all(|cell| cell.iter().all(|&v| v == 0)) {
+            self.months.remove(&period);
+        }
+    }
+
+    pub fn get(&self, period: Period, combo: Combo) -> Cell {
+        self.months
+            .get(&period)
+            .map_or([0; SLOTS], |row| row[combo_index(combo)])
+    }
+
+    /// Applies deltas, returning each changed cell's new value (all zero
+    /// means the cell is gone).
+    pub fn apply(&mut self, deltas: &Deltas) -> Vec<(Period, Combo, Cell)> {
+        let mut changed = Vec::new();
+        for ((period, combo), delta) in deltas.iter() {
+            let mut cell = self.get(*period, *combo);
+            for (slot, amount) in delta.iter().enumerate() {
+                cell[slot] += amount;
+            }
+            self.set(*period, *combo, cell);
+            changed.push((*period, *combo, cell));
+        }
+        changed
+    }
+
+    /// The first and last month holding data.
+    pub fn span(&self) -> Option<(Period, Period)> {
+        Some((
+            *self.months.keys().next()?,
+            *self.months.keys().next_back()?,
+        ))
+    }
+}
+
+impl CellSource for Cube {
+    fn totals(&self, slots: &[usize], first: Option<Period>, last: Period) -> ComboTotals {
+        let mut totals = vec![0i128; combo_count()];
+        let rows = match first {
+            Some(first) if first > last => return totals,
+            Some(first) => self.months.range(first..=last),
+            None => self.months.range(..=last),
+        };
+        for (_, row) in rows {
+            for (total, cell) in totals.iter_mut().zip(row) {
+                for &slot in slots {
+                    *total += i128::from(cell[slot]);
+                }
+            }
+        }
+        totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn month(text: &str) -> Period {
+        Period::parse(text).unwrap()
+    }
+
+    #[test]
+    fn deltas_cancel_to_nothing() {
+        let combo = Combo::of("automobile", "220100").unwrap();
+        let mut deltas = Deltas::new();
+        deltas.add(month("2026-01"), combo, 1, 5);
+        deltas.add(month("2026-01"), combo, 1, -5);
+        assert!(deltas.is_empty());
+    }
+
+    #[test]
+    fn totals_sum_months_per_combination_and_empty_months_vanish() {
+        let combo = Combo::of("petrochemical", "220200").unwrap();
+        let mut cube = Cube::new();
+        let mut deltas = Deltas::new();
+        deltas.add(month("2026-01"), combo, 1, 7);
+        deltas.add(month("2026-03"), combo, 1, 5);
+        cube.apply(&deltas);
+        let totals = cube.totals(&[1], Some(month("2026-01")), month("2026-02"));
+        assert_eq!(totals[combo_index(combo)], 7);
+        let all = cube.totals(&[1], None, month("2026-12"));
+        assert_eq!(all.iter().sum::<i128>(), 12);
+
+        let mut undo = Deltas::new();
+        undo.add_cell(
+            month("2026-01"),
+            combo,
+            &cube.get(month("2026-01"), combo),
+            -1,
+        );
+        cube.apply(&undo);
+        assert_eq!(cube.span(), Some((month("2026-03"), month("2026-03"))));
+    }
+}

@@ -1,0 +1,386 @@
+//! What each project contributes to the cube, and how a registry event
+//! changes that contribution. Every function here returns the exact cell
+//! deltas of one event: the cells of one report, or the cells of one
+//! project's plan and status history; never a rescan of other projects.
+//!
+//! Order does not matter: a project's attributes come from the highest
+//! revision seen, its status history from every revision seen, a report
+//! from its highest revision; a repeated or older event changes nothing.
+//! Everything a project contributes is attributed to its latest sector and
+//! region, so moving a project moves its history.
+
+use std::collections::BTreeMap;
+
+use jilin_domain::{Period, prefecture_of};
+use serde::{Deserialize, Serialize};
+
+use super::cube::{Cell, Deltas};
+use super::labels::{Combo, Measure, SLOTS, status_slot};
+
+/// A project as an event shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectSnapshot {
+    pub id: String,
+    pub revision: i64,
+    pub sector: String,
+    /// GB/T 2260 code of the prefecture or of a county under it.
+    pub region: String,
+    pub planned_investment: i64,
+    pub planned_start: Period,
+    pub planned_end: Period,
+    /// Index into `labels::STATUSES`.
+    pub status: usize,
+    /// The month of the change that produced this revision.
+    pub month: Period,
+}
+
+/// What the service remembers about a project.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectFacts {
+    pub revision: i64,
+    pub sector: String,
+    /// The prefecture code.
+    pub region: String,
+    pub planned_investment: i64,
+    pub planned_start: Period,
+    pub planned_end: Period,
+    /// Revision → (month, status index), for every revision seen.
+    pub timeline: BTreeMap<i64, (Period, usize)>,
+}
+
+/// The latest revision of one month's report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportFacts {
+    pub revision: i64,
+    /// In `Measure::REPORTED` order.
+    pub measures: [i64; 7],
+}
+
+impl ReportFacts {
+    fn cell(&self) -> Cell {
+        let mut cell = [0; SLOTS];
+        for (measure, value) in Measure::REPORTED.iter().zip(self.measures) {
+            cell[measure.slot()] = value;
+        }
+        cell
+    }
+}
+
+/// Why an event cannot be applied.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error(
+        "project {id} has sector {sector:?} / region {region:?}, which the catalog does not know"
+    )]
+    UnknownCombo {
+        id: String,
+        sector: String,
+        region: String,
+    },
+}
+
+impl ProjectFacts {
+    /// The cube coordinate everything of this project is attributed to.
+    pub fn combo(&self) -> Option<Combo> {
+        Combo::of(&self.sector, &self.region)
+    }
+
+    /// The plan and status-count cells of this project.
+    fn footprint(&self) -> Deltas {
+        let mut deltas = Deltas::new();
+        let Some(combo) = self.combo() else {
+            return deltas;
+        };
+        for (period, amount) in plan_spread(
+            self.planned_investment,
+            self.planned_start,
+            self.planned_end,
+        ) {
+            deltas.add(period, combo, Measure::PlannedInvestment.slot(), amount);
+        }
+        for (period, status, change) in status_changes(&self.timeline) {
+            deltas.add(period, combo, status_slot(status), change);
+        }
+        deltas
+    }
+}
+
+/// Planned investment spread evenly over the planned months, start and end
+/// month included; the remainder goes to the earliest months, so the parts
+/// add up to the total exactly.
+pub fn plan_spread(total: i64, start: Period, end: Period) -> Vec<(Period, i64)> {
+    let months = i64::from(start.months_until(end).max(0)) + 1;
+    let (base, remainder) = (total / months, total % months);
+    (0..months)
+        .filter_map(|i| {
+            let period = start.add_months(i as i32)?;
+            Some((period, base + i64::from(i < remainder)))
+        })
+        .collect()
+}
+
+/// Count changes along a status history, in revision order: +1 for the
+/// first status in its month, then -1/+1 in the month of each change.
+pub fn status_changes(timeline: &BTreeMap<i64, (Period, usize)>) -> Vec<(Period, usize, i64)> {
+    let mut changes = Vec::new();
+    let mut current: Option<usize> = None;
+    for &(period, status) in timeline.values() {
+        if current == Some(status) {
+            continue;
+        }
+        if let Some(previous) = current {
+            changes.push((period, previous, -1));
+        }
+        changes.push((period, status, 1));
+        current = Some(status);
+    }
+    changes
+}
+
+/// A project's new facts and the cells that change with them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectChange {
+    pub facts: ProjectFacts,
+    pub deltas: Deltas,
+}
+
+/// Applies a project snapshot. `reports` lists the project's reports and is
+/// only called when the project moves to another sector or region. `None`
+/// when the snapshot tells nothing new.
+pub fn apply_snapshot(
+    current: Option<&ProjectFacts>,
+    snapshot: &ProjectSnapshot,
+    reports: impl FnOnce() -> Vec<(Period, ReportFacts)>,
+) -> Result<Option<ProjectChange>, LedgerError> {
+    let region = prefecture_of(&snapshot.region).map_or("", |r| r.code);
+    if Combo::of(&snapshot.sector, region).is_none() {
+        return Err(LedgerError::UnknownCombo {
+            id: snapshot.id.clone(),
+            sector: snapshot.sector.clone(),
+            region: snapshot.region.clone(),
+        });
+    }
+    let newer = current.is_none_or(|facts| snapshot.revision > facts.revision);
+    let mut facts = match current {
+        Some(facts) if !newer => facts.clone(),
+        _ => ProjectFacts {
+            revision: snapshot.revision,
+            sector: snapshot.sector.clone(),
+            region: region.to_owned(),
+            planned_investment: snapshot.planned_investment,
+            planned_start: snapshot.planned_start,
+            planned_end: snapshot.planned_end,
+            timeline: current.map(|f| f.timeline.clone()).unwrap_or_default(),
+        },
+    };
+    let known = facts.timeline.contains_key(&snapshot.revision);
+    if !newer && known {
+        return Ok(None);
+    }
+    facts
+        .timeline
+        .insert(snapshot.revision, (snapshot.month, snapshot.status));
+
+    let mut deltas = facts.footprint();
+    if let Some(current) = current {
+        let mut undo = Deltas::new();
+        undo.merge(&current.footprint());
+        for ((period, combo), cell) in undo.iter() {
+            deltas.add_cell(*period, *combo, cell, -1);
+        }
+        if let (Some(from), Some(to)) = (current.combo(), facts.combo())
+            && from != to
+        {
+            for (period, report) in reports() {
+                deltas.add_cell(period, from, &report.cell(), -1);
+                deltas.add_cell(period, to, &report.cell(), 1);
+            }
+        }
+    }
+    Ok(Some(ProjectChange { facts, deltas }))
+}
+
+/// Applies a report revision to a known project: the delta of the new
+/// values against the ones held. `None` when it is not newer.
+pub fn apply_report(
+    facts: &ProjectFacts,
+    current: Option<&ReportFacts>,
+    period: Period,
+    report: &ReportFacts,
+) -> Option<Deltas> {
+    if current.is_some_and(|held| report.revision <= held.revision) {
+        return None;
+    }
+    let combo = facts.combo()?;
+    let mut deltas = Deltas::new();
+    deltas.add_cell(period, combo, &report.cell(), 1);
+    if let Some(held) = current {
+        deltas.add_cell(period, combo, &held.cell(), -1);
+    }
+    Some(deltas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::cube::{CellSource, Cube, combo_index};
+
+    fn month(text: &str) -> Period {
+        Period::parse(text).unwrap()
+    }
+
+    fn snapshot(
+        revision: i64,
+        sector: &str,
+        region: &str,
+        status: usize,
+        at: &str,
+    ) -> ProjectSnapshot {
+        ProjectSnapshot {
+            id: "p1".into(),
+            revision,
+            sector: sector.into(),
+            region: region.into(),
+            planned_investment: 1000,
+            planned_start: month("2026-01"),
+            planned_end: month("2026-03"),
+            status,
+            month: month(at),
+        }
+    }
+
+    fn report(revision: i64, output: i64) -> ReportFacts {
+        ReportFacts {
+            revision,
+            measures: [0, output, 0, 0, 0, 0, 0],
+        }
+    }
+
+    #[test]
+    fn plans_spread_exactly() {
+        let parts = plan_spread(1000, month("2026-01"), month("2026-03"));
+        assert_eq!(
+            parts.iter().map(|p| p.1).collect::<Vec<_>>(),
+            [334, 333, 333]
+        );
+        assert_eq!(plan_spread(5, month("2026-01"), month("2026-01")).len(), 1);
+    }
+
+    #[test]
+    fn status_history_becomes_count_changes() {
+        let timeline = BTreeMap::from([
+            (1, (month("2026-01"), 0)),
+            (2, (month("2026-02"), 0)),
+            (3, (month("2026-03"), 2)),
+        ]);
+        assert_eq!(
+            status_changes(&timeline),
+            [
+                (month("2026-01"), 0, 1),
+                (month("2026-03"), 0, -1),
+                (month("2026-03"), 2, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn stale_and_repeated_snapshots_change_nothing() {
+        let first = apply_snapshot(
+            None,
+            &snapshot(2, "automobile", "220182", 1, "2026-01"),
+            Vec::new,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(first.facts.region, "220100", "counties roll up");
+        let again = apply_snapshot(
+            Some(&first.facts),
+            &snapshot(2, "automobile", "220100", 1, "2026-01"),
+            Vec::new,
+        );
+        assert_eq!(again, Ok(None));
+        // An older revision arriving late only adds to the status history.
+        let late = apply_snapshot(
+            Some(&first.facts),
+            &snapshot(1, "biotech", "220300", 0, "2025-12"),
+            || panic!("no move for an older revision"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(late.facts.sector, "automobile");
+        assert_eq!(late.facts.timeline.len(), 2);
+    }
+
+    #[test]
+    fn moving_a_project_moves_its_reports() {
+        let created = apply_snapshot(
+            None,
+            &snapshot(1, "automobile", "220100", 2, "2026-01"),
+            Vec::new,
+        )
+        .unwrap()
+        .unwrap();
+        let mut cube = Cube::new();
+        cube.apply(&created.deltas);
+        let jan = month("2026-01");
+        let deltas = apply_report(&created.facts, None, jan, &report(1, 70)).unwrap();
+        cube.apply(&deltas);
+
+        let moved = apply_snapshot(
+            Some(&created.facts),
+            &snapshot(2, "biotech", "220300", 2, "2026-02"),
+            || vec![(jan, report(1, 70))],
+        )
+        .unwrap()
+        .unwrap();
+        cube.apply(&moved.deltas);
+        let output = cube.totals(&[Measure::OutputValue.slot()], None, month("2026-12"));
+        let old = Combo::of("automobile", "220100").unwrap();
+        let new = Combo::of("biotech", "220300").unwrap();
+        assert_eq!(output[combo_index(old)], 0);
+        assert_eq!(output[combo_index(new)], 70);
+        let plan = cube.totals(&[Measure::PlannedInvestment.slot()], None, month("2026-12"));
+        assert_eq!(plan[combo_index(new)], 1000);
+        assert_eq!(
+            cube.totals(&[status_slot(2)], None, month("2026-12"))[combo_index(new)],
+            1
+        );
+    }
+
+    #[test]
+    fn revisions_apply_their_difference_once() {
+        let created = apply_snapshot(
+            None,
+            &snapshot(1, "automobile", "220100", 2, "2026-01"),
+            Vec::new,
+        )
+        .unwrap()
+        .unwrap();
+        let jan = month("2026-01");
+        let first = report(1, 70);
+        let second = report(2, 50);
+        let delta = apply_report(&created.facts, Some(&first), jan, &second).unwrap();
+        let combo = Combo::of("automobile", "220100").unwrap();
+        let mut cube = Cube::new();
+        cube.apply(&delta);
+        assert_eq!(cube.get(jan, combo)[Measure::OutputValue.slot()], -20);
+        assert_eq!(
+            apply_report(&created.facts, Some(&second), jan, &first),
+            None
+        );
+        assert_eq!(
+            apply_report(&created.facts, Some(&second), jan, &second),
+            None
+        );
+    }
+
+    #[test]
+    fn unknown_sectors_are_refused() {
+        let err = apply_snapshot(
+            None,
+            &snapshot(1, "shipbuilding", "220100", 0, "2026-01"),
+            Vec::new,
+        );
+        assert!(matches!(err, Err(LedgerError::UnknownCombo { .. })));
+    }
+}
