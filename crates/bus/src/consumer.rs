@@ -132,3 +132,32 @@ where
         }
     }
 }
+
+/// Deletes the durable consumer of `spec` so that the next
+/// [`run_consumer`] replays its stream from the start (a rebuild). A
+/// consumer or stream that does not exist is already reset.
+pub async fn reset_consumer(
+    client: async_nats::Client,
+    spec: &ConsumerSpec,
+) -> Result<(), async_nats::Error> {
+    use async_nats::jetstream::ErrorCode;
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    use async_nats::jetstream::stream::ConsumerErrorKind;
+
+    let jetstream = jetstream::new(client);
+    let stream = match jetstream.get_stream(spec.stream).await {
+        Ok(stream) => stream,
+        Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(ref e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
+        {
+            return Ok(());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    match stream.delete_consumer(&spec.durable_name).await {
+        Ok(_) => Ok(()),
+        Err(err) if matches!(err.kind(), ConsumerErrorKind::JetStream(ref e) if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -12,6 +12,24 @@ pub struct StreamSpec {
     pub subjects: &'static str,
 }
 
+/// The registry's stream: projects and progress reports.
+pub const REGISTRY_STREAM: StreamSpec = StreamSpec {
+    name: "JILIN_REGISTRY",
+    subjects: "jilin.registry.>",
+};
+
+/// The indicator service's stream: indicator value changes.
+pub const INDICATORS_STREAM: StreamSpec = StreamSpec {
+    name: "JILIN_INDICATORS",
+    subjects: "jilin.indicators.>",
+};
+
+/// The risk service's stream: alert changes.
+pub const RISK_STREAM: StreamSpec = StreamSpec {
+    name: "JILIN_RISK",
+    subjects: "jilin.risk.>",
+};
+
 /// How long JetStream remembers message ids to drop duplicates. A relay
 /// that lost a PubAck republishes the same id well within this window.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(30 * 60);

@@ -1,13 +1,16 @@
 //! What every Jilin service does the same way at run time: log with
 //! tracing, serve gRPC with health and reflection next to its own service,
-//! and shut down gracefully on SIGINT/SIGTERM.
+//! shut down gracefully on SIGINT/SIGTERM, and report errors as statuses
+//! with `google.rpc` details.
 
 mod server;
 mod shutdown;
+mod status;
 mod telemetry;
 
 pub use server::{GrpcServer, ServeError};
 pub use shutdown::wait_for_signal;
+pub use status::StatusDetails;
 pub use telemetry::{LogFormat, init_tracing};
 
 pub use tokio_util::sync::CancellationToken;

@@ -57,6 +57,15 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
         self.entries(self.tree.scan_prefix(prefix.as_bytes()))
     }
 
+    /// Every key, in order, without decoding the values.
+    pub fn keys(&self) -> Result<Vec<String>, StoreError> {
+        self.tree
+            .iter()
+            .keys()
+            .map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
+            .collect()
+    }
+
     /// Every entry whose key is strictly after `after` and starts with
     /// `prefix`, in key order, at most `limit` of them.
     pub fn scan_prefix_after(

@@ -1,1 +1,241 @@
+//! The indicator calculation service: follows the registry's events into an
+//! exact integer cube of the reported measures, evaluates indicator
+//! expressions over it on demand, and publishes changed values on
+//! JetStream stream `JILIN_INDICATORS`.
+//!
+//! Flow: [`ingest`] (registry events → [`domain::ledger`] → one transaction
+//! per event) keeps the cube; [`api`] → [`service`] → [`domain`] answers
+//! queries from it; [`publisher`] turns dirty months into coalesced value
+//! events. [`start`] wires it all, so tests start it exactly as `main` does.
+
+pub mod api;
+pub mod config;
+pub mod convert;
 pub mod domain;
+pub mod error;
+pub mod ingest;
+pub mod publisher;
+pub mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jilin_bus::{ConsumerSpec, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM};
+use jilin_proto::indicators::v1::indicator_service_server::{IndicatorServiceServer, SERVICE_NAME};
+use jilin_runtime::{CancellationToken, GrpcServer};
+use jilin_store::{Store, StoreError};
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+
+/// How long JetStream waits for an ack before redelivering an event.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Buffered value changes per watcher before it is told it fell behind.
+const WATCH_BUFFER: usize = 4096;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store in {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Nats {
+        url: String,
+        source: jilin_bus::async_nats::ConnectError,
+    },
+    #[error(transparent)]
+    Serve(#[from] jilin_runtime::ServeError),
+}
+
+/// A running indicator service: its address, and the handle to stop it.
+pub struct RunningIndicators {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
+    tables: store::Tables,
+    publisher: publisher::Publisher,
+}
+
+impl RunningIndicators {
+    /// The address the gRPC server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A checksum of every table and the outbox.
+    pub fn fingerprint(&self) -> Vec<u64> {
+        self.tables.fingerprint().expect("read the store")
+    }
+
+    /// A checksum of the state derived from registry events.
+    pub fn state_fingerprint(&self) -> Vec<u64> {
+        self.tables.state_fingerprint().expect("read the store")
+    }
+
+    /// Number of registry events applied so far.
+    pub fn applied_events(&self) -> usize {
+        self.tables.applied.len()
+    }
+
+    /// Events committed but not yet acknowledged by JetStream.
+    pub fn pending_events(&self) -> usize {
+        self.tables.store.outbox_len()
+    }
+
+    /// Runs one publication pass now instead of waiting for the next one.
+    pub async fn publish_now(&self) -> Result<usize, StoreError> {
+        self.publisher.publish_pending().await
+    }
+
+    /// Resolves when shutdown has been requested (e.g. by a signal).
+    pub async fn cancelled(&self) {
+        self.shutdown.cancelled().await
+    }
+
+    /// Graceful shutdown: health NOT_SERVING, drain calls and watch
+    /// streams, stop the consumer (unacked events are redelivered), the
+    /// publisher and the relay, flush the store.
+    pub async fn shutdown(self) -> Result<(), jilin_runtime::ServeError> {
+        self.shutdown.cancel();
+        let served = self.server.await.expect("the server task does not panic");
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Err(err) = self.tables.store.flush() {
+            tracing::error!(error = %err, "final flush failed");
+        }
+        tracing::info!("indicators stopped");
+        served
+    }
+}
+
+/// The durable consumer this service reads the registry through.
+pub fn consumer_spec(config: &Config) -> ConsumerSpec {
+    ConsumerSpec {
+        stream: REGISTRY_STREAM.name,
+        durable_name: config.consumer_name.clone(),
+        filter_subject: REGISTRY_STREAM.subjects.to_owned(),
+        ack_wait: ACK_WAIT,
+    }
+}
+
+/// Opens the store (rebuilding if asked), follows the registry, publishes
+/// value changes and serves the API until `shutdown` is cancelled.
+pub async fn start(
+    config: &Config,
+    shutdown: CancellationToken,
+) -> Result<RunningIndicators, StartError> {
+    let store_error = |source| StartError::Store {
+        path: config.data_dir.display().to_string(),
+        source,
+    };
+    let store = Store::open(&config.data_dir, &store::ALL).map_err(store_error)?;
+    let tables = store::Tables::open(store.clone()).map_err(store_error)?;
+    if config.rebuild {
+        tracing::warn!("rebuild requested: forgetting derived state, replaying JILIN_REGISTRY");
+        tables.clear_derived().await.map_err(store_error)?;
+    }
+    let cube = Arc::new(RwLock::new(tables.load_cube().map_err(store_error)?));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let client = jilin_bus::connect(&config.nats_url, "jilin-indicators")
+        .await
+        .map_err(|source| StartError::Nats {
+            url: config.nats_url.clone(),
+            source,
+        })?;
+
+    let changed = Arc::new(Notify::new());
+    let (watchers, _) = broadcast::channel(WATCH_BUFFER);
+    let indicators = service::Indicators::new(tables.clone(), cube.clone(), watchers.clone());
+    indicators.seed_builtins().await.map_err(store_error)?;
+    let ingest = ingest::Ingest::new(tables.clone(), cube.clone(), changed.clone());
+    let publisher = publisher::Publisher::new(tables.clone(), cube, changed.clone(), watchers);
+
+    let relay = OutboxRelay::new(store, client.clone(), INDICATORS_STREAM, publisher::SOURCE);
+    let tasks = vec![
+        tokio::spawn(relay.run(shutdown.clone())),
+        tokio::spawn(follow_registry(
+            client,
+            consumer_spec(config),
+            tables.clone(),
+            ingest,
+            shutdown.clone(),
+        )),
+        tokio::spawn(publisher.clone().run(shutdown.clone())),
+    ];
+    // Anything left dirty by a previous run is published soon.
+    changed.notify_one();
+
+    let routes = tonic::service::Routes::new(IndicatorServiceServer::new(api::IndicatorApi::new(
+        indicators,
+        shutdown.clone(),
+    )));
+    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
+    let server = tokio::spawn(server.serve(shutdown.clone()));
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "indicators serving");
+    Ok(RunningIndicators {
+        addr,
+        shutdown,
+        tasks,
+        server,
+        tables,
+        publisher,
+    })
+}
+
+/// Resets the durable consumer if a rebuild is pending, then applies
+/// registry events until shutdown.
+async fn follow_registry(
+    client: jilin_bus::async_nats::Client,
+    spec: ConsumerSpec,
+    tables: store::Tables,
+    ingest: ingest::Ingest,
+    shutdown: CancellationToken,
+) {
+    while matches!(tables.meta.get(store::REBUILD_PENDING), Ok(Some(true))) {
+        let reset = jilin_bus::reset_consumer(client.clone(), &spec).await;
+        let cleared = match reset {
+            Ok(()) => tables
+                .store
+                .write(|tx| tx.remove(&tables.meta, store::REBUILD_PENDING))
+                .await
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = cleared {
+            tracing::warn!(error = %err, "cannot reset the registry consumer yet; retrying");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+    jilin_bus::run_consumer(
+        client,
+        spec,
+        move |event| {
+            let ingest = ingest.clone();
+            async move { ingest.handle(event).await }
+        },
+        shutdown,
+    )
+    .await;
+}

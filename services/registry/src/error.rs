@@ -1,11 +1,9 @@
 //! Every way a registry call can fail, and its one mapping to a gRPC status
 //! with `google.rpc` details (AIP-193).
 
-use std::collections::HashMap;
-
+use jilin_runtime::StatusDetails;
 use jilin_store::StoreError;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::lifecycle::IllegalTransition;
 use crate::domain::{FieldViolation, Status as ProjectStatus};
@@ -51,80 +49,57 @@ impl RegistryError {
 impl From<RegistryError> for Status {
     fn from(err: RegistryError) -> Status {
         let message = err.to_string();
-        let mut details = ErrorDetails::new();
-        let info = |details: &mut ErrorDetails, reason: &str, metadata: &[(&str, String)]| {
-            let metadata: HashMap<String, String> = metadata
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect();
-            details.set_error_info(reason, ERROR_DOMAIN, metadata);
-        };
-        let code = match err {
-            RegistryError::InvalidArgument(violations) => {
-                for violation in &violations {
-                    details.add_bad_request_violation(&violation.field, &violation.description);
-                }
-                info(&mut details, "INVALID_FIELDS", &[]);
-                Code::InvalidArgument
-            }
-            RegistryError::NotFound(name) => {
-                info(&mut details, "RESOURCE_NOT_FOUND", &[("resource", name)]);
-                Code::NotFound
-            }
-            RegistryError::AlreadyExists(name) => {
-                info(
-                    &mut details,
-                    "RESOURCE_ALREADY_EXISTS",
-                    &[("resource", name)],
-                );
-                Code::AlreadyExists
-            }
-            RegistryError::StaleEtag { name, current, .. } => {
-                info(
-                    &mut details,
-                    "ETAG_MISMATCH",
-                    &[("resource", name), ("current_etag", current)],
-                );
-                Code::Aborted
-            }
+        let details = StatusDetails::new(ERROR_DOMAIN);
+        match err {
+            RegistryError::InvalidArgument(violations) => details
+                .field_violations(&violations)
+                .status(Code::InvalidArgument, message, "INVALID_FIELDS", &[]),
+            RegistryError::NotFound(name) => details.status(
+                Code::NotFound,
+                message,
+                "RESOURCE_NOT_FOUND",
+                &[("resource", name)],
+            ),
+            RegistryError::AlreadyExists(name) => details.status(
+                Code::AlreadyExists,
+                message,
+                "RESOURCE_ALREADY_EXISTS",
+                &[("resource", name)],
+            ),
+            RegistryError::StaleEtag { name, current, .. } => details.status(
+                Code::Aborted,
+                message,
+                "ETAG_MISMATCH",
+                &[("resource", name), ("current_etag", current)],
+            ),
             RegistryError::IllegalTransition { name, transition } => {
                 let allowed: Vec<_> = transition.allowed.iter().map(|s| s.as_str()).collect();
-                details.add_precondition_failure_violation(
-                    "ILLEGAL_TRANSITION",
-                    &name,
-                    transition.to_string(),
-                );
-                info(
-                    &mut details,
-                    "ILLEGAL_TRANSITION",
-                    &[
-                        ("resource", name),
-                        ("from", transition.from.as_str().to_owned()),
-                        ("to", transition.to.as_str().to_owned()),
-                        ("allowed", allowed.join(",")),
-                    ],
-                );
-                Code::FailedPrecondition
+                details
+                    .precondition("ILLEGAL_TRANSITION", &name, &transition.to_string())
+                    .status(
+                        Code::FailedPrecondition,
+                        message,
+                        "ILLEGAL_TRANSITION",
+                        &[
+                            ("resource", name),
+                            ("from", transition.from.as_str().to_owned()),
+                            ("to", transition.to.as_str().to_owned()),
+                            ("allowed", allowed.join(",")),
+                        ],
+                    )
             }
-            RegistryError::NotReporting { name, status } => {
-                details.add_precondition_failure_violation(
-                    "PROJECT_NOT_REPORTING",
-                    &name,
-                    &message,
-                );
-                info(
-                    &mut details,
+            RegistryError::NotReporting { name, status } => details
+                .precondition("PROJECT_NOT_REPORTING", &name, &message)
+                .status(
+                    Code::FailedPrecondition,
+                    message.clone(),
                     "PROJECT_NOT_REPORTING",
                     &[("resource", name), ("status", status.as_str().to_owned())],
-                );
-                Code::FailedPrecondition
-            }
+                ),
             RegistryError::Store(err) => {
                 tracing::error!(error = %err, "storage failure");
-                info(&mut details, "STORAGE_FAILURE", &[]);
-                Code::Internal
+                details.status(Code::Internal, message, "STORAGE_FAILURE", &[])
             }
-        };
-        Status::with_error_details(code, message, details)
+        }
     }
 }

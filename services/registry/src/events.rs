@@ -17,10 +17,7 @@ use crate::convert::{project_to_proto, report_to_proto, status_to_proto};
 use crate::domain::{ProgressReport, Project, Status};
 
 /// The registry's stream.
-pub const STREAM: StreamSpec = StreamSpec {
-    name: "JILIN_REGISTRY",
-    subjects: "jilin.registry.>",
-};
+pub const STREAM: StreamSpec = jilin_bus::REGISTRY_STREAM;
 
 /// CloudEvents `ce-source` of every registry event.
 pub const SOURCE: &str = "jilin/registry";

@@ -144,15 +144,28 @@ pub struct ProjectChange {
     pub deltas: Deltas,
 }
 
-/// Applies a project snapshot. `reports` lists the project's reports and is
-/// only called when the project moves to another sector or region. `None`
+/// Whether applying `snapshot` moves the project to another sector or
+/// region, so that [`apply_snapshot`] needs the project's reports.
+pub fn moves_project(current: Option<&ProjectFacts>, snapshot: &ProjectSnapshot) -> bool {
+    current.is_some_and(|facts| {
+        snapshot.revision > facts.revision
+            && (snapshot.sector != facts.sector || prefecture(&snapshot.region) != facts.region)
+    })
+}
+
+fn prefecture(region: &str) -> &'static str {
+    prefecture_of(region).map_or("", |r| r.code)
+}
+
+/// Applies a project snapshot. `reports` are the project's reports; they
+/// are only read when the project moves (see [`moves_project`]). `None`
 /// when the snapshot tells nothing new.
 pub fn apply_snapshot(
     current: Option<&ProjectFacts>,
     snapshot: &ProjectSnapshot,
-    reports: impl FnOnce() -> Vec<(Period, ReportFacts)>,
+    reports: &[(Period, ReportFacts)],
 ) -> Result<Option<ProjectChange>, LedgerError> {
-    let region = prefecture_of(&snapshot.region).map_or("", |r| r.code);
+    let region = prefecture(&snapshot.region);
     if Combo::of(&snapshot.sector, region).is_none() {
         return Err(LedgerError::UnknownCombo {
             id: snapshot.id.clone(),
@@ -191,9 +204,9 @@ pub fn apply_snapshot(
         if let (Some(from), Some(to)) = (current.combo(), facts.combo())
             && from != to
         {
-            for (period, report) in reports() {
-                deltas.add_cell(period, from, &report.cell(), -1);
-                deltas.add_cell(period, to, &report.cell(), 1);
+            for (period, report) in reports {
+                deltas.add_cell(*period, from, &report.cell(), -1);
+                deltas.add_cell(*period, to, &report.cell(), 1);
             }
         }
     }
@@ -288,7 +301,7 @@ mod tests {
         let first = apply_snapshot(
             None,
             &snapshot(2, "automobile", "220182", 1, "2026-01"),
-            Vec::new,
+            &[],
         )
         .unwrap()
         .unwrap();
@@ -296,18 +309,26 @@ mod tests {
         let again = apply_snapshot(
             Some(&first.facts),
             &snapshot(2, "automobile", "220100", 1, "2026-01"),
-            Vec::new,
+            &[],
         );
         assert_eq!(again, Ok(None));
         // An older revision arriving late only adds to the status history.
         let late = apply_snapshot(
             Some(&first.facts),
             &snapshot(1, "biotech", "220300", 0, "2025-12"),
-            || panic!("no move for an older revision"),
+            &[],
         )
         .unwrap()
         .unwrap();
         assert_eq!(late.facts.sector, "automobile");
+        assert!(!moves_project(
+            Some(&first.facts),
+            &snapshot(1, "biotech", "220300", 0, "2025-12")
+        ));
+        assert!(moves_project(
+            Some(&first.facts),
+            &snapshot(3, "automobile", "220300", 0, "2026-02")
+        ));
         assert_eq!(late.facts.timeline.len(), 2);
     }
 
@@ -316,7 +337,7 @@ mod tests {
         let created = apply_snapshot(
             None,
             &snapshot(1, "automobile", "220100", 2, "2026-01"),
-            Vec::new,
+            &[],
         )
         .unwrap()
         .unwrap();
@@ -329,7 +350,7 @@ mod tests {
         let moved = apply_snapshot(
             Some(&created.facts),
             &snapshot(2, "biotech", "220300", 2, "2026-02"),
-            || vec![(jan, report(1, 70))],
+            &[(jan, report(1, 70))],
         )
         .unwrap()
         .unwrap();
@@ -352,7 +373,7 @@ mod tests {
         let created = apply_snapshot(
             None,
             &snapshot(1, "automobile", "220100", 2, "2026-01"),
-            Vec::new,
+            &[],
         )
         .unwrap()
         .unwrap();
@@ -379,7 +400,7 @@ mod tests {
         let err = apply_snapshot(
             None,
             &snapshot(1, "shipbuilding", "220100", 0, "2026-01"),
-            Vec::new,
+            &[],
         );
         assert!(matches!(err, Err(LedgerError::UnknownCombo { .. })));
     }

@@ -1,0 +1,51 @@
+//! Configuration from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use jilin_runtime::LogFormat;
+
+/// The indicator service's settings; every flag has an environment variable.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "jilin-indicators",
+    version,
+    about = "Jilin indicator calculation gRPC service"
+)]
+pub struct Config {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "INDICATORS_LISTEN", default_value = "127.0.0.1:50052")]
+    pub listen: SocketAddr,
+    /// Directory of the sled store (created if missing).
+    #[arg(long, env = "INDICATORS_DATA_DIR", default_value = "./data/indicators")]
+    pub data_dir: PathBuf,
+    /// NATS server with JetStream. The service starts without it and
+    /// catches up when it is reachable.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Durable consumer name on JILIN_REGISTRY; two instances that must
+    /// each see every event need different names.
+    #[arg(long, env = "INDICATORS_CONSUMER", default_value = "jilin-indicators")]
+    pub consumer_name: String,
+    /// Forget the derived state and rebuild it by replaying JILIN_REGISTRY
+    /// from the start. Definitions and published values are kept.
+    #[arg(long, env = "INDICATORS_REBUILD")]
+    pub rebuild: bool,
+    /// Log line format: text or json. Levels come from RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Defaults for a test or an embedding: everything under `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf, nats_url: String) -> Self {
+        Self {
+            listen,
+            data_dir,
+            nats_url,
+            consumer_name: "jilin-indicators".into(),
+            rebuild: false,
+            log_format: LogFormat::default(),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Following the registry: each `JILIN_REGISTRY` event is decoded into a
+//! project snapshot (and report), applied through the domain ledger, and
+//! committed together with its id as applied and the months it dirtied, in
+//! one transaction. The in-memory cube follows after the commit; the
+//! consumer acks after that.
+
+use std::sync::{Arc, RwLock};
+
+use jilin_bus::{CloudEvent, HandlerError};
+use jilin_domain::Period;
+use jilin_proto::Name;
+use jilin_proto::events::v1 as events;
+use jilin_proto::registry::v1 as registry;
+use jilin_store::StoreError;
+use prost::Message;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::domain::cube::{Cube, Deltas};
+use crate::domain::labels::{Combo, SLOTS};
+use crate::domain::ledger::{self, LedgerError, ProjectSnapshot, ReportFacts};
+use crate::store::{StoredCell, Tables, cell_key, report_key};
+
+/// The cube queries read, updated after each commit.
+pub type SharedCube = Arc<RwLock<Cube>>;
+
+/// A registry event, as the indicators need it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fact {
+    Project(ProjectSnapshot),
+    Report {
+        project: ProjectSnapshot,
+        period: Period,
+        report: ReportFacts,
+    },
+}
+
+impl Fact {
+    fn project(&self) -> &ProjectSnapshot {
+        match self {
+            Fact::Project(project) | Fact::Report { project, .. } => project,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("undecodable event: {0}")]
+    Undecodable(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<IngestError> for HandlerError {
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::Store(err) => HandlerError::Retry(err.to_string()),
+            other => HandlerError::Reject(other.to_string()),
+        }
+    }
+}
+
+/// Applies registry events to the store and the in-memory cube.
+#[derive(Clone)]
+pub struct Ingest {
+    tables: Tables,
+    cube: SharedCube,
+    changed: Arc<Notify>,
+}
+
+impl Ingest {
+    pub fn new(tables: Tables, cube: SharedCube, changed: Arc<Notify>) -> Self {
+        Self {
+            tables,
+            cube,
+            changed,
+        }
+    }
+
+    /// The consumer's handler: decode, apply, commit.
+    pub async fn handle(&self, event: CloudEvent) -> Result<(), HandlerError> {
+        let fact = decode(&event.event_type, &event.payload)?;
+        self.apply(&event.id, &fact).await?;
+        Ok(())
+    }
+
+    /// Applies one fact under its event id; returns whether anything
+    /// changed. A repeated id or a stale revision changes nothing.
+    pub async fn apply(&self, event_id: &str, fact: &Fact) -> Result<bool, IngestError> {
+        let tables = &self.tables;
+        let snapshot = fact.project();
+        let current = tables.projects.get(&snapshot.id)?;
+        let reports = if ledger::moves_project(current.as_ref(), snapshot) {
+            tables.reports_of(&snapshot.id)?
+        } else {
+            Vec::new()
+        };
+        let deltas = tables
+            .store
+            .write(|tx| -> Result<Option<Deltas>, IngestError> {
+                if tx.get(&tables.applied, event_id)?.is_some() {
+                    return Ok(None);
+                }
+                tx.insert(&tables.applied, event_id, &())?;
+                let current = tx.get(&tables.projects, &snapshot.id)?;
+                let mut deltas = Deltas::new();
+                let facts = match ledger::apply_snapshot(current.as_ref(), snapshot, &reports)? {
+                    Some(change) => {
+                        tx.insert(&tables.projects, &snapshot.id, &change.facts)?;
+                        deltas.merge(&change.deltas);
+                        change.facts
+                    }
+                    None => current.expect("an unchanged project is a known one"),
+                };
+                if let Fact::Report { period, report, .. } = fact {
+                    let key = report_key(&snapshot.id, *period);
+                    let held = tx.get(&tables.reports, &key)?;
+                    if let Some(change) =
+                        ledger::apply_report(&facts, held.as_ref(), *period, report)
+                    {
+                        tx.insert(&tables.reports, &key, report)?;
+                        deltas.merge(&change);
+                    }
+                }
+                for ((period, combo), delta) in deltas.iter() {
+                    write_cell(tables, tx, *period, *combo, delta)?;
+                }
+                for period in deltas.periods() {
+                    tx.insert(&tables.dirty, &period.to_string(), &event_id.to_owned())?;
+                }
+                Ok(Some(deltas))
+            })
+            .await?;
+        let Some(deltas) = deltas.filter(|d| !d.is_empty()) else {
+            return Ok(false);
+        };
+        self.cube
+            .write()
+            .expect("no panic while holding the cube")
+            .apply(&deltas);
+        self.changed.notify_one();
+        Ok(true)
+    }
+}
+
+fn write_cell(
+    tables: &Tables,
+    tx: &jilin_store::Tx<'_>,
+    period: Period,
+    combo: Combo,
+    delta: &[i64; SLOTS],
+) -> Result<(), StoreError> {
+    let key = cell_key(period, combo);
+    let mut slots = tx
+        .get(&tables.cells, &key)?
+        .map_or(vec![0; SLOTS], |cell| cell.slots);
+    for (slot, amount) in slots.iter_mut().zip(delta) {
+        *slot += amount;
+    }
+    if slots.iter().all(|&v| v == 0) {
+        tx.remove(&tables.cells, &key)
+    } else {
+        let cell = StoredCell {
+            period,
+            sector: jilin_domain::SECTORS[combo.sector].code.to_owned(),
+            region: jilin_domain::REGIONS[combo.region].code.to_owned(),
+            slots,
+        };
+        tx.insert(&tables.cells, &key, &cell)
+    }
+}
+
+/// Decodes a registry event by its `ce-type`.
+pub fn decode(event_type: &str, payload: &[u8]) -> Result<Fact, IngestError> {
+    let bad =
+        |err: &dyn std::fmt::Display| IngestError::Undecodable(format!("{event_type}: {err}"));
+    let project = |project: Option<registry::Project>| {
+        snapshot(&project.ok_or_else(|| bad(&"no project"))?).map_err(|e| bad(&e))
+    };
+    if event_type == events::ProjectCreated::full_name() {
+        let event = events::ProjectCreated::decode(payload).map_err(|e| bad(&e))?;
+        Ok(Fact::Project(project(event.project)?))
+    } else if event_type == events::ProjectUpdated::full_name() {
+        let event = events::ProjectUpdated::decode(payload).map_err(|e| bad(&e))?;
+        Ok(Fact::Project(project(event.project)?))
+    } else if event_type == events::ProjectTransitioned::full_name() {
+        let event = events::ProjectTransitioned::decode(payload).map_err(|e| bad(&e))?;
+        Ok(Fact::Project(project(event.project)?))
+    } else if event_type == events::ProgressReported::full_name() {
+        let event = events::ProgressReported::decode(payload).map_err(|e| bad(&e))?;
+        let report = event.report.ok_or_else(|| bad(&"no report"))?;
+        let period = Period::parse(&report.period).ok_or_else(|| bad(&"bad period"))?;
+        Ok(Fact::Report {
+            project: project(event.project)?,
+            period,
+            report: report_facts(&report),
+        })
+    } else {
+        Err(bad(&"not a registry event type"))
+    }
+}
+
+/// A registry report's measures, in `Measure::REPORTED` order.
+pub fn report_facts(report: &registry::ProgressReport) -> ReportFacts {
+    ReportFacts {
+        revision: report.revision,
+        measures: [
+            report.investment_completed_yuan,
+            report.output_value_yuan,
+            report.value_added_yuan,
+            report.energy_kgce,
+            report.employment,
+            report.rd_spend_yuan,
+            report.export_value_yuan,
+        ],
+    }
+}
+
+/// A registry project as a ledger snapshot.
+pub fn snapshot(project: &registry::Project) -> Result<ProjectSnapshot, String> {
+    let id = project
+        .name
+        .strip_prefix("projects/")
+        .ok_or("project name is not projects/{id}")?;
+    let month_of_date = |date: &str| {
+        date.get(..7)
+            .and_then(Period::parse)
+            .ok_or_else(|| format!("bad date {date:?}"))
+    };
+    let changed = project
+        .update_time
+        .or(project.create_time)
+        .ok_or("project has no update_time")?;
+    let changed = OffsetDateTime::from_unix_timestamp(changed.seconds)
+        .map_err(|e| format!("bad update_time: {e}"))?;
+    let status = usize::try_from(project.status - 1)
+        .ok()
+        .filter(|index| *index < crate::domain::labels::STATUSES.len())
+        .ok_or_else(|| format!("bad status {}", project.status))?;
+    Ok(ProjectSnapshot {
+        id: id.to_owned(),
+        revision: project.revision,
+        sector: project.sector.clone(),
+        region: project.region_code.clone(),
+        planned_investment: project.planned_investment_yuan,
+        planned_start: month_of_date(&project.planned_start_date)?,
+        planned_end: month_of_date(&project.planned_end_date)?,
+        status,
+        month: Period::of_date(changed.date()),
+    })
+}

@@ -1,0 +1,362 @@
+//! The indicator use cases: definitions (list, get, create, update,
+//! delete, one transaction each), queries and explanations over the
+//! in-memory cube, and subscriptions to published changes.
+
+use std::sync::Arc;
+
+use jilin_domain::{FieldViolation, Period};
+use jilin_store::StoreError;
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+
+use crate::domain::builtins::builtins;
+use crate::domain::definition::{self, Concept, Definition, Draft, IndicatorSet};
+use crate::domain::eval::{Evaluator, Scope, Term};
+use crate::domain::labels::Matcher;
+use crate::domain::query::{self, Bucket, PointValue, QuerySpec, SeriesValues};
+use crate::error::IndicatorError;
+use crate::ingest::SharedCube;
+use crate::publisher::ValueChange;
+use crate::store::Tables;
+
+/// Fields of a built-in indicator that may change.
+pub const BUILT_IN_MUTABLE: [&str; 4] =
+    ["display_name", "display_name_zh", "description", "targets"];
+
+/// Every field `UpdateIndicator` accepts in its mask.
+pub const MUTABLE_FIELDS: [&str; 8] = [
+    "display_name",
+    "display_name_zh",
+    "description",
+    "unit",
+    "direction",
+    "concept",
+    "expression",
+    "targets",
+];
+
+/// One value with everything that went into it.
+#[derive(Clone, Debug)]
+pub struct Explained {
+    pub definition: Definition,
+    pub parsed_expression: String,
+    pub point: PointValue,
+    pub terms: Vec<Term>,
+}
+
+/// The use cases, over the tables and the shared cube.
+#[derive(Clone)]
+pub struct Indicators {
+    tables: Tables,
+    cube: SharedCube,
+    watchers: broadcast::Sender<Arc<ValueChange>>,
+}
+
+impl Indicators {
+    pub fn new(
+        tables: Tables,
+        cube: SharedCube,
+        watchers: broadcast::Sender<Arc<ValueChange>>,
+    ) -> Self {
+        Self {
+            tables,
+            cube,
+            watchers,
+        }
+    }
+
+    /// Stores the built-ins that are not stored yet (all of them at first
+    /// start); edited ones are left as they are.
+    pub async fn seed_builtins(&self) -> Result<usize, StoreError> {
+        let tables = &self.tables;
+        let all = builtins(OffsetDateTime::now_utc());
+        tables
+            .store
+            .write(|tx| {
+                let mut seeded = 0;
+                for definition in &all {
+                    if tx.get(&tables.definitions, &definition.id)?.is_none() {
+                        tx.insert(&tables.definitions, &definition.id, definition)?;
+                        seeded += 1;
+                    }
+                }
+                Ok::<_, StoreError>(seeded)
+            })
+            .await
+    }
+
+    /// Every definition, compiled.
+    pub fn indicator_set(&self) -> Result<IndicatorSet, StoreError> {
+        let (set, broken) = IndicatorSet::compile(self.all()?);
+        for problem in broken {
+            tracing::error!(%problem, "stored indicator does not parse; skipped");
+        }
+        Ok(set)
+    }
+
+    fn all(&self) -> Result<Vec<Definition>, StoreError> {
+        Ok(self
+            .tables
+            .definitions
+            .scan_prefix("")?
+            .into_iter()
+            .map(|(_, definition)| definition)
+            .collect())
+    }
+
+    pub fn list(&self, concept: Option<Concept>) -> Result<Vec<Definition>, IndicatorError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|d| concept.is_none_or(|c| d.concept == c))
+            .collect())
+    }
+
+    pub fn get(&self, id: &str) -> Result<Definition, IndicatorError> {
+        self.tables
+            .definitions
+            .get(id)?
+            .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))
+    }
+
+    pub async fn create(&self, id: &str, draft: &Draft) -> Result<Definition, IndicatorError> {
+        let set = self.indicator_set()?;
+        definition::validate(id, draft, &set, "indicator.")
+            .map_err(IndicatorError::InvalidArgument)?;
+        let now = OffsetDateTime::now_utc();
+        let definition = Definition {
+            id: id.to_owned(),
+            display_name: draft.display_name.clone(),
+            display_name_zh: draft.display_name_zh.clone(),
+            description: draft.description.clone(),
+            unit: draft.unit.clone(),
+            direction: draft.direction.expect("validated"),
+            concept: draft.concept.expect("validated"),
+            expression: draft.expression.clone(),
+            targets: draft.targets.iter().copied().collect(),
+            built_in: false,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        let months = self.months_with_data();
+        let tables = &self.tables;
+        tables
+            .store
+            .write(|tx| {
+                if tx.get(&tables.definitions, id)?.is_some() {
+                    return Err(IndicatorError::AlreadyExists(definition.name()));
+                }
+                tx.insert(&tables.definitions, id, &definition)?;
+                mark_dirty(tables, tx, &months)?;
+                Ok(definition.clone())
+            })
+            .await
+    }
+
+    /// Applies the `mask` fields of `patch` to indicator `id`.
+    pub async fn update(
+        &self,
+        id: &str,
+        patch: &Draft,
+        mask: &[String],
+        etag: Option<&str>,
+    ) -> Result<Definition, IndicatorError> {
+        let current = self.get(id)?;
+        if current.built_in && mask.iter().any(|f| !BUILT_IN_MUTABLE.contains(&f.as_str())) {
+            return Err(IndicatorError::BuiltIn {
+                name: current.name(),
+                what: "only display_name, display_name_zh, description and targets can change",
+            });
+        }
+        let mut draft = crate::convert::draft_of(&current);
+        for field in mask {
+            match field.as_str() {
+                "display_name" => draft.display_name = patch.display_name.clone(),
+                "display_name_zh" => draft.display_name_zh = patch.display_name_zh.clone(),
+                "description" => draft.description = patch.description.clone(),
+                "unit" => draft.unit = patch.unit.clone(),
+                "direction" => draft.direction = patch.direction,
+                "concept" => draft.concept = patch.concept,
+                "expression" => draft.expression = patch.expression.clone(),
+                "targets" => draft.targets = patch.targets.clone(),
+                _ => {}
+            }
+        }
+        let set = self.indicator_set()?;
+        definition::validate(id, &draft, &set, "indicator.")
+            .map_err(IndicatorError::InvalidArgument)?;
+        let recompute = draft.expression != current.expression;
+        let months = if recompute {
+            self.months_with_data()
+        } else {
+            Vec::new()
+        };
+        let tables = &self.tables;
+        tables
+            .store
+            .write(|tx| {
+                let stored = tx
+                    .get(&tables.definitions, id)?
+                    .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
+                check_etag(&stored, etag)?;
+                let updated = Definition {
+                    display_name: draft.display_name.clone(),
+                    display_name_zh: draft.display_name_zh.clone(),
+                    description: draft.description.clone(),
+                    unit: draft.unit.clone(),
+                    direction: draft.direction.expect("validated"),
+                    concept: draft.concept.expect("validated"),
+                    expression: draft.expression.clone(),
+                    targets: draft.targets.iter().copied().collect(),
+                    revision: stored.revision + 1,
+                    update_time: OffsetDateTime::now_utc(),
+                    ..stored
+                };
+                tx.insert(&tables.definitions, id, &updated)?;
+                mark_dirty(tables, tx, &months)?;
+                Ok(updated)
+            })
+            .await
+    }
+
+    pub async fn delete(&self, id: &str, etag: Option<&str>) -> Result<(), IndicatorError> {
+        let current = self.get(id)?;
+        if current.built_in {
+            return Err(IndicatorError::BuiltIn {
+                name: current.name(),
+                what: "built-in indicators cannot be deleted",
+            });
+        }
+        let referrers = self.indicator_set()?.referrers(id);
+        if !referrers.is_empty() {
+            return Err(IndicatorError::Referenced {
+                name: current.name(),
+                referrers,
+            });
+        }
+        let tables = &self.tables;
+        tables
+            .store
+            .write(|tx| {
+                let stored = tx
+                    .get(&tables.definitions, id)?
+                    .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
+                check_etag(&stored, etag)?;
+                tx.remove(&tables.definitions, id)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The series of a query.
+    pub fn query(
+        &self,
+        id: &str,
+        spec: &QuerySpec,
+    ) -> Result<(Definition, Vec<SeriesValues>), IndicatorError> {
+        let set = self.indicator_set()?;
+        let indicator = set
+            .get(id)
+            .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
+        let cube = self.cube.read().expect("no panic while holding the cube");
+        let series = query::run(&*cube, &set, indicator, spec);
+        Ok((indicator.definition.clone(), series))
+    }
+
+    /// One value and the aggregates behind it.
+    pub fn explain(
+        &self,
+        id: &str,
+        bucket: &Bucket,
+        filter: Vec<Matcher>,
+    ) -> Result<Explained, IndicatorError> {
+        let set = self.indicator_set()?;
+        let indicator = set
+            .get(id)
+            .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
+        let cube = self.cube.read().expect("no panic while holding the cube");
+        let evaluator = Evaluator {
+            cells: &*cube,
+            indicators: &set,
+        };
+        let scope = Scope {
+            first: bucket.first,
+            last: bucket.last,
+            matchers: filter.clone(),
+        };
+        let (_, terms) = evaluator.explain(&indicator.expr, &scope);
+        let point = query::point(&*cube, &set, indicator, bucket, filter);
+        Ok(Explained {
+            definition: indicator.definition.clone(),
+            parsed_expression: indicator.expr.to_string(),
+            point,
+            terms,
+        })
+    }
+
+    /// Published value changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ValueChange>> {
+        self.watchers.subscribe()
+    }
+
+    fn months_with_data(&self) -> Vec<Period> {
+        let cube = self.cube.read().expect("no panic while holding the cube");
+        let Some((mut month, last)) = cube.span() else {
+            return Vec::new();
+        };
+        let mut months = Vec::new();
+        while month <= last {
+            months.push(month);
+            match month.next() {
+                Some(next) => month = next,
+                None => break,
+            }
+        }
+        months
+    }
+}
+
+fn check_etag(stored: &Definition, etag: Option<&str>) -> Result<(), IndicatorError> {
+    match etag {
+        Some(given) if given != stored.etag() => Err(IndicatorError::StaleEtag {
+            name: stored.name(),
+            given: given.to_owned(),
+            current: stored.etag(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Marks months for the publisher to recompute.
+fn mark_dirty(
+    tables: &Tables,
+    tx: &jilin_store::Tx<'_>,
+    months: &[Period],
+) -> Result<(), StoreError> {
+    let nonce = uuid::Uuid::now_v7().to_string();
+    for month in months {
+        tx.insert(&tables.dirty, &month.to_string(), &nonce)?;
+    }
+    Ok(())
+}
+
+/// Field violations for a bad query range.
+pub fn check_range(start: Option<Period>, end: Option<Period>) -> Vec<FieldViolation> {
+    let mut violations = jilin_domain::Violations::new();
+    violations.check(start.is_some(), "start_period", "required, a month YYYY-MM");
+    violations.check(end.is_some(), "end_period", "required, a month YYYY-MM");
+    if let (Some(start), Some(end)) = (start, end) {
+        violations.check(
+            start <= end,
+            "end_period",
+            "must not be before start_period",
+        );
+        violations.check(
+            start.months_until(end) < query::MAX_MONTHS,
+            "end_period",
+            format!("a query spans at most {} months", query::MAX_MONTHS),
+        );
+    }
+    violations.into_vec()
+}
