@@ -18,30 +18,13 @@ use tokio::sync::Notify;
 
 use crate::domain::cube::{Cube, Deltas};
 use crate::domain::labels::{Combo, SLOTS};
-use crate::domain::ledger::{self, LedgerError, ProjectSnapshot, ReportFacts};
+use crate::domain::ledger::{
+    self, Fact, Known, LedgerError, ProjectFacts, ProjectSnapshot, ReportFacts,
+};
 use crate::store::{StoredCell, Tables, cell_key, report_key};
 
 /// The cube queries read, updated after each commit.
 pub type SharedCube = Arc<RwLock<Cube>>;
-
-/// A registry event, as the indicators need it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Fact {
-    Project(ProjectSnapshot),
-    Report {
-        project: ProjectSnapshot,
-        period: Period,
-        report: ReportFacts,
-    },
-}
-
-impl Fact {
-    fn project(&self) -> &ProjectSnapshot {
-        match self {
-            Fact::Project(project) | Fact::Report { project, .. } => project,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -90,13 +73,6 @@ impl Ingest {
     /// changed. A repeated id or a stale revision changes nothing.
     pub async fn apply(&self, event_id: &str, fact: &Fact) -> Result<bool, IngestError> {
         let tables = &self.tables;
-        let snapshot = fact.project();
-        let current = tables.projects.get(&snapshot.id)?;
-        let reports = if ledger::moves_project(current.as_ref(), snapshot) {
-            tables.reports_of(&snapshot.id)?
-        } else {
-            Vec::new()
-        };
         let deltas = tables
             .store
             .write(|tx| -> Result<Option<Deltas>, IngestError> {
@@ -104,33 +80,21 @@ impl Ingest {
                     return Ok(None);
                 }
                 tx.insert(&tables.applied, event_id, &())?;
-                let current = tx.get(&tables.projects, &snapshot.id)?;
-                let mut deltas = Deltas::new();
-                let facts = match ledger::apply_snapshot(current.as_ref(), snapshot, &reports)? {
-                    Some(change) => {
-                        tx.insert(&tables.projects, &snapshot.id, &change.facts)?;
-                        deltas.merge(&change.deltas);
-                        change.facts
-                    }
-                    None => current.expect("an unchanged project is a known one"),
-                };
-                if let Fact::Report { period, report, .. } = fact {
-                    let key = report_key(&snapshot.id, *period);
-                    let held = tx.get(&tables.reports, &key)?;
-                    if let Some(change) =
-                        ledger::apply_report(&facts, held.as_ref(), *period, report)
-                    {
-                        tx.insert(&tables.reports, &key, report)?;
-                        deltas.merge(&change);
-                    }
+                let outcome = ledger::apply_fact(&InTransaction { tables, tx }, fact)?;
+                let id = &fact.project().id;
+                if let Some(project) = &outcome.project {
+                    tx.insert(&tables.projects, id, project)?;
                 }
-                for ((period, combo), delta) in deltas.iter() {
+                if let Some((period, report)) = &outcome.report {
+                    tx.insert(&tables.reports, &report_key(id, *period), report)?;
+                }
+                for ((period, combo), delta) in outcome.deltas.iter() {
                     write_cell(tables, tx, *period, *combo, delta)?;
                 }
-                for period in deltas.periods() {
+                for period in outcome.deltas.periods() {
                     tx.insert(&tables.dirty, &period.to_string(), &event_id.to_owned())?;
                 }
-                Ok(Some(deltas))
+                Ok(Some(outcome.deltas))
             })
             .await?;
         let Some(deltas) = deltas.filter(|d| !d.is_empty()) else {
@@ -142,6 +106,30 @@ impl Ingest {
             .apply(&deltas);
         self.changed.notify_one();
         Ok(true)
+    }
+}
+
+/// What is known, read inside the applying transaction. A project's
+/// reports are read from the table directly: only the consumer writes
+/// them, and it applies one event at a time.
+struct InTransaction<'a, 'tx> {
+    tables: &'a Tables,
+    tx: &'a jilin_store::Tx<'tx>,
+}
+
+impl Known for InTransaction<'_, '_> {
+    type Error = IngestError;
+
+    fn project(&self, id: &str) -> Result<Option<ProjectFacts>, IngestError> {
+        Ok(self.tx.get(&self.tables.projects, id)?)
+    }
+
+    fn report(&self, id: &str, period: Period) -> Result<Option<ReportFacts>, IngestError> {
+        Ok(self.tx.get(&self.tables.reports, &report_key(id, period))?)
+    }
+
+    fn reports_of(&self, id: &str) -> Result<Vec<(Period, ReportFacts)>, IngestError> {
+        Ok(self.tables.reports_of(id)?)
     }
 }
 

@@ -213,6 +213,71 @@ pub fn apply_snapshot(
     Ok(Some(ProjectChange { facts, deltas }))
 }
 
+/// A registry event, as the indicators need it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fact {
+    Project(ProjectSnapshot),
+    Report {
+        project: ProjectSnapshot,
+        period: Period,
+        report: ReportFacts,
+    },
+}
+
+impl Fact {
+    pub fn project(&self) -> &ProjectSnapshot {
+        match self {
+            Fact::Project(project) | Fact::Report { project, .. } => project,
+        }
+    }
+}
+
+/// Read access to what is already known, wherever it is kept.
+pub trait Known {
+    type Error: From<LedgerError>;
+    fn project(&self, id: &str) -> Result<Option<ProjectFacts>, Self::Error>;
+    fn report(&self, id: &str, period: Period) -> Result<Option<ReportFacts>, Self::Error>;
+    fn reports_of(&self, id: &str) -> Result<Vec<(Period, ReportFacts)>, Self::Error>;
+}
+
+/// What applying one fact changes: the project's facts, the report, and
+/// the cells.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub project: Option<ProjectFacts>,
+    pub report: Option<(Period, ReportFacts)>,
+    pub deltas: Deltas,
+}
+
+/// Applies one fact to what is known: the project snapshot first (so a
+/// report of an unknown project still lands), then the report.
+pub fn apply_fact<K: Known>(known: &K, fact: &Fact) -> Result<Outcome, K::Error> {
+    let snapshot = fact.project();
+    let current = known.project(&snapshot.id)?;
+    let reports = if moves_project(current.as_ref(), snapshot) {
+        known.reports_of(&snapshot.id)?
+    } else {
+        Vec::new()
+    };
+    let mut outcome = Outcome::default();
+    let facts = match apply_snapshot(current.as_ref(), snapshot, &reports)? {
+        Some(change) => {
+            outcome.deltas.merge(&change.deltas);
+            outcome.project = Some(change.facts.clone());
+            change.facts
+        }
+        None => current.expect("an unchanged project is a known one"),
+    };
+    if let Fact::Report { period, report, .. } = fact {
+        let held = known.report(&snapshot.id, *period)?;
+        if let Some(deltas) = apply_report(&facts, held.as_ref(), *period, report) {
+            outcome.deltas.merge(&deltas);
+            outcome.report = Some((*period, *report));
+        }
+    }
+    Ok(outcome)
+}
+
 /// Applies a report revision to a known project: the delta of the new
 /// values against the ones held. `None` when it is not newer.
 pub fn apply_report(
