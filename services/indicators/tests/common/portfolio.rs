@@ -179,7 +179,7 @@ impl Portfolio {
                 ));
             }
         }
-        events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        events.sort_by_key(|(month, kind, _)| (*month, *kind));
         events.into_iter().map(|(_, _, event)| event).collect()
     }
 
