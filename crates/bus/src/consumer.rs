@@ -43,6 +43,8 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// Small batches: a slow handler must not leave prefetched messages waiting
 /// past `ack_wait`.
 const BATCH: usize = 32;
+/// How long shutdown waits for the rest of a pulled batch to hand back.
+const HAND_BACK_WAIT: Duration = Duration::from_millis(50);
 
 /// Follows `spec` until `shutdown`, calling `handler` for each event in
 /// stream order. Survives broker restarts by re-attaching to the durable.
@@ -100,7 +102,10 @@ where
         .await?;
     loop {
         let message = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => {
+                hand_back(&mut messages).await;
+                return Ok(());
+            }
             next = messages.next() => match next {
                 Some(message) => message?,
                 None => return Err("message stream ended".into()),
@@ -129,6 +134,20 @@ where
                 tracing::error!(%id, %reason, "event rejected for good");
                 message.ack_with(AckKind::Term).await?;
             }
+        }
+    }
+}
+
+/// At shutdown, returns the messages already pulled but not handled, so
+/// the next run gets them at once instead of after `ack_wait`. Bounded to
+/// one batch: a nak'd message may be redelivered to this very stream.
+async fn hand_back(messages: &mut pull::Stream) {
+    for _ in 0..BATCH {
+        match tokio::time::timeout(HAND_BACK_WAIT, messages.next()).await {
+            Ok(Some(Ok(message))) => {
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+            }
+            _ => return,
         }
     }
 }

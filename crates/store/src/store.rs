@@ -76,6 +76,8 @@ impl Store {
     /// more than once when transactions conflict, so it must not have side
     /// effects outside `tx`; it must pass every `StoreError` it gets from
     /// `tx` back out. Returning `Err` aborts with nothing written.
+    /// Inside `change`, read only through `tx`: reading a [`Table`] directly
+    /// there deadlocks (sled holds its commit lock while `change` runs).
     pub async fn write<R, E>(&self, change: impl Fn(&Tx<'_>) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StoreError>,

@@ -73,6 +73,17 @@ impl Ingest {
     /// changed. A repeated id or a stale revision changes nothing.
     pub async fn apply(&self, event_id: &str, fact: &Fact) -> Result<bool, IngestError> {
         let tables = &self.tables;
+        // sled cannot iterate a tree inside a transaction over it, so the
+        // reports a move needs are read first. Only this consumer writes
+        // projects and reports, one event at a time: they cannot change in
+        // between.
+        let snapshot = fact.project();
+        let current = tables.projects.get(&snapshot.id)?;
+        let reports = if ledger::moves_project(current.as_ref(), snapshot) {
+            tables.reports_of(&snapshot.id)?
+        } else {
+            Vec::new()
+        };
         let deltas = tables
             .store
             .write(|tx| -> Result<Option<Deltas>, IngestError> {
@@ -80,7 +91,12 @@ impl Ingest {
                     return Ok(None);
                 }
                 tx.insert(&tables.applied, event_id, &())?;
-                let outcome = ledger::apply_fact(&InTransaction { tables, tx }, fact)?;
+                let known = InTransaction {
+                    tables,
+                    tx,
+                    reports: &reports,
+                };
+                let outcome = ledger::apply_fact(&known, fact)?;
                 let id = &fact.project().id;
                 if let Some(project) = &outcome.project {
                     tx.insert(&tables.projects, id, project)?;
@@ -109,12 +125,12 @@ impl Ingest {
     }
 }
 
-/// What is known, read inside the applying transaction. A project's
-/// reports are read from the table directly: only the consumer writes
-/// them, and it applies one event at a time.
+/// What is known, read inside the applying transaction; a project's
+/// reports were read just before it.
 struct InTransaction<'a, 'tx> {
     tables: &'a Tables,
     tx: &'a jilin_store::Tx<'tx>,
+    reports: &'a [(Period, ReportFacts)],
 }
 
 impl Known for InTransaction<'_, '_> {
@@ -128,8 +144,8 @@ impl Known for InTransaction<'_, '_> {
         Ok(self.tx.get(&self.tables.reports, &report_key(id, period))?)
     }
 
-    fn reports_of(&self, id: &str) -> Result<Vec<(Period, ReportFacts)>, IngestError> {
-        Ok(self.tables.reports_of(id)?)
+    fn reports_of(&self, _id: &str) -> Result<Vec<(Period, ReportFacts)>, IngestError> {
+        Ok(self.reports.to_vec())
     }
 }
 

@@ -31,8 +31,11 @@ use tokio::task::JoinHandle;
 
 pub use config::Config;
 
-/// How long JetStream waits for an ack before redelivering an event.
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long JetStream waits for an ack before redelivering an event. An
+/// event takes milliseconds to apply; what this bounds in practice is how
+/// long events pulled by a stopped instance wait before the next one gets
+/// them (a repeat is harmless: applying is idempotent).
+const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Buffered value changes per watcher before it is told it fell behind.
 const WATCH_BUFFER: usize = 4096;
 

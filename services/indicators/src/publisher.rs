@@ -26,8 +26,10 @@ use crate::domain::query::{self, Bucket, Granularity, GroupBy};
 use crate::ingest::SharedCube;
 use crate::store::{Published, Tables, published_key};
 
-/// How long the publisher lets a burst of events settle.
-const COALESCE: Duration = Duration::from_millis(200);
+/// A burst of events has settled when none came for this long.
+const QUIET: Duration = Duration::from_millis(250);
+/// The longest a change waits for its burst to settle.
+const MAX_DELAY: Duration = Duration::from_secs(2);
 /// Checks for leftovers (e.g. after a crash) at least this often.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// Subject prefix of value events; the indicator id follows.
@@ -84,9 +86,19 @@ impl Publisher {
                 _ = self.changed.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(COALESCE) => {}
+            // Let the burst settle: wait for a quiet moment, but publish
+            // at least every MAX_DELAY while events keep coming.
+            let burst = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = self.changed.notified() => {
+                        if burst.elapsed() >= MAX_DELAY {
+                            break;
+                        }
+                    }
+                    _ = tokio::time::sleep(QUIET) => break,
+                }
             }
             if let Err(err) = self.publish_pending().await {
                 tracing::error!(error = %err, "publishing indicator values failed; will retry");
@@ -117,12 +129,20 @@ impl Publisher {
             tracing::error!(%problem, "stored indicator does not parse; skipped");
         }
         let now = OffsetDateTime::now_utc();
-        let changes = {
-            let cube = self.cube.read().expect("no panic while holding the cube");
-            let today = Period::of_date(now.date());
-            let last = reach(latest, cube.span().map(|(_, last)| last), today);
-            self.compute(&*cube, &indicators, first, last, now)?
-        };
+        // Evaluate a copy, so ingest is never blocked behind a whole pass.
+        let cube = self
+            .cube
+            .read()
+            .expect("no panic while holding the cube")
+            .clone();
+        let today = Period::of_date(now.date());
+        let last = reach(latest, cube.span().map(|(_, last)| last), today);
+        let started = std::time::Instant::now();
+        let changes = self.compute(&cube, &indicators, first, last, now)?;
+        tracing::debug!(
+            %first, %last, changes = changes.len(), elapsed = ?started.elapsed(),
+            "indicator values recomputed"
+        );
         let entries: Vec<OutboxEntry> = changes.iter().map(outbox_entry).collect();
         let tables = &self.tables;
         tables

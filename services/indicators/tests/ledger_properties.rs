@@ -112,7 +112,7 @@ proptest! {
         let shuffled = replay(&shuffle_with_duplicates(&events, order));
         prop_assert_eq!(&shuffled.cube, &in_order.cube);
         prop_assert_eq!(&shuffled.projects, &in_order.projects);
-        assert_same_answers(&Naive(&portfolio), &shuffled.cube);
+        assert_same_answers(&Naive::new(&portfolio), &shuffled.cube);
     }
 }
 
@@ -134,7 +134,7 @@ fn a_filtered_query_matches_too() {
         };
         assert_eq!(
             query::run(&memory.cube, &indicators, indicator, &spec),
-            query::run(&Naive(&portfolio), &indicators, indicator, &spec),
+            query::run(&Naive::new(&portfolio), &indicators, indicator, &spec),
             "{}",
             indicator.definition.id
         );

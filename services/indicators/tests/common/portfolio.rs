@@ -248,53 +248,68 @@ pub fn shuffle_with_duplicates(events: &[Event], seed: u64) -> Vec<Event> {
     out
 }
 
-/// The naive recomputation: totals straight from the final raw data.
-pub struct Naive<'a>(pub &'a Portfolio);
+/// The naive recomputation: totals straight from the final raw data, i.e.
+/// the latest revision of every report and of every project, with no
+/// knowledge of events, deltas or their order.
+pub struct Naive<'a> {
+    portfolio: &'a Portfolio,
+    /// (month, combo index) → the seven reported measures and the plan.
+    monthly: BTreeMap<(Period, usize), [i128; 8]>,
+}
+
+impl<'a> Naive<'a> {
+    pub fn new(portfolio: &'a Portfolio) -> Self {
+        let mut monthly: BTreeMap<(Period, usize), [i128; 8]> = BTreeMap::new();
+        for ((id, period), reports) in &portfolio.reports {
+            let latest = reports.iter().max_by_key(|r| r.revision).unwrap();
+            let cell = monthly
+                .entry((*period, combo_index(portfolio.combo_of(id))))
+                .or_default();
+            for (slot, value) in latest.measures.iter().enumerate() {
+                cell[slot] += i128::from(*value);
+            }
+        }
+        for id in portfolio.projects.keys() {
+            let latest = portfolio.latest(id);
+            let months = i64::from(latest.start.months_until(latest.end)) + 1;
+            for i in 0..months {
+                let period = latest.start.add_months(i as i32).unwrap();
+                let share = latest.planned / months + i64::from(i < latest.planned % months);
+                let cell = monthly
+                    .entry((period, combo_index(portfolio.combo_of(id))))
+                    .or_default();
+                cell[7] += i128::from(share);
+            }
+        }
+        Self { portfolio, monthly }
+    }
+}
+
+fn combo_index(combo: Combo) -> usize {
+    combo.sector * REGIONS.len() + combo.region
+}
 
 impl CellSource for Naive<'_> {
     fn totals(&self, slots: &[usize], first: Option<Period>, last: Period) -> ComboTotals {
-        let portfolio = self.0;
-        let combos = SECTORS.len() * REGIONS.len();
-        let index = |combo: Combo| combo.sector * REGIONS.len() + combo.region;
+        let mut totals = vec![0i128; SECTORS.len() * REGIONS.len()];
         let in_range = |period: Period| first.is_none_or(|f| f <= period) && period <= last;
-        let mut totals = vec![0i128; combos];
         for &slot in slots {
-            match slot {
-                0..=6 => {
-                    for ((id, period), reports) in &portfolio.reports {
-                        if in_range(*period) {
-                            let latest = reports.iter().max_by_key(|r| r.revision).unwrap();
-                            totals[index(portfolio.combo_of(id))] +=
-                                i128::from(latest.measures[slot]);
-                        }
+            if slot < 8 {
+                for ((period, combo), cell) in &self.monthly {
+                    if in_range(*period) {
+                        totals[*combo] += cell[slot];
                     }
                 }
-                7 => {
-                    for id in portfolio.projects.keys() {
-                        let latest = portfolio.latest(id);
-                        let months = i64::from(latest.start.months_until(latest.end)) + 1;
-                        for i in 0..months {
-                            let period = latest.start.add_months(i as i32).unwrap();
-                            let share =
-                                latest.planned / months + i64::from(i < latest.planned % months);
-                            if in_range(period) {
-                                totals[index(portfolio.combo_of(id))] += i128::from(share);
-                            }
-                        }
-                    }
-                }
-                status_slot => {
-                    assert!(first.is_none(), "counts are read as stocks");
-                    let status = status_slot - 8;
-                    for (id, revisions) in &portfolio.projects {
-                        let at_end = revisions
-                            .iter()
-                            .filter(|r| r.month <= last)
-                            .max_by_key(|r| r.revision);
-                        if at_end.is_some_and(|r| r.status == status) {
-                            totals[index(portfolio.combo_of(id))] += 1;
-                        }
-                    }
+                continue;
+            }
+            assert!(first.is_none(), "counts are read as stocks");
+            for (id, revisions) in &self.portfolio.projects {
+                let at_end = revisions
+                    .iter()
+                    .filter(|r| r.month <= last)
+                    .max_by_key(|r| r.revision);
+                if at_end.is_some_and(|r| r.status == slot - 8) {
+                    totals[combo_index(self.portfolio.combo_of(id))] += 1;
                 }
             }
         }
