@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the system locally: a JetStream nats-server with its store under
-# ./data/nats (unless NATS_URL already answers), then the registry service.
-# Ctrl-C stops everything; data stays in ./data.
+# ./data/nats (unless NATS_URL already answers), then the registry and the
+# indicator service. Ctrl-C stops everything; data stays in ./data.
 set -euo pipefail
 
 DATA_DIR="${DATA_DIR:-./data}"
@@ -12,7 +12,10 @@ NATS_PORT="${NATS_HOSTPORT##*:}"
 mkdir -p "$DATA_DIR"
 
 nats_pid=""
+service_pids=()
 cleanup() {
+    for pid in "${service_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${service_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [[ -n "$nats_pid" ]]; then kill "$nats_pid" 2>/dev/null || true; wait "$nats_pid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT INT TERM
@@ -30,8 +33,15 @@ else
     done
 fi
 
+NATS_URL="$NATS_URL" REGISTRY_DATA_DIR="$DATA_DIR/registry" ./target/release/jilin-registry &
+service_pids+=($!)
+NATS_URL="$NATS_URL" INDICATORS_DATA_DIR="$DATA_DIR/indicators" ./target/release/jilin-indicators &
+service_pids+=($!)
+
 echo
-echo "registry: grpc://127.0.0.1:50051   (try: grpcurl -plaintext 127.0.0.1:50051 list)"
-echo "events:   nats sub 'jilin.registry.>' --server $NATS_URL"
+echo "registry:   grpc://127.0.0.1:50051   (try: grpcurl -plaintext 127.0.0.1:50051 list)"
+echo "indicators: grpc://127.0.0.1:50052   (try: grpcurl -plaintext -d '{\"name\":\"indicators/revitalization_index\",\"start_period\":\"2026-01\",\"end_period\":\"2026-12\"}' 127.0.0.1:50052 jilin.indicators.v1.IndicatorService/QueryIndicator)"
+echo "events:     nats sub 'jilin.>' --server $NATS_URL"
 echo
-NATS_URL="$NATS_URL" REGISTRY_DATA_DIR="$DATA_DIR/registry" ./target/release/jilin-registry
+# Whichever service stops first (or Ctrl-C) stops the rest.
+wait -n "${service_pids[@]}"

@@ -1,16 +1,18 @@
 //! A durable, idempotent JetStream consumer for services that follow other
 //! services' streams.
 //!
-//! The handler must apply the event and record its id as applied in one
-//! store transaction, and return only after that commit; the message is
-//! acked after the handler returns `Ok`. A crash between commit and ack
-//! means a redelivery, which the handler recognises by the recorded id.
+//! The handler receives the events that are ready (up to one batch, in
+//! stream order), must apply them and record their ids as applied in one
+//! store transaction, and return only after that commit, with one result
+//! per event; each message is acked after its `Ok`. A crash between commit
+//! and ack means a redelivery, which the handler recognises by the
+//! recorded id. Batching lets a replay share one disk flush per batch.
 
 use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::CloudEvent;
@@ -46,22 +48,36 @@ const BATCH: usize = 32;
 /// How long shutdown waits for the rest of a pulled batch to hand back.
 const HAND_BACK_WAIT: Duration = Duration::from_millis(50);
 
-/// Follows `spec` until `shutdown`, calling `handler` for each event in
-/// stream order. Survives broker restarts by re-attaching to the durable.
+/// Follows `spec` until `shutdown`, calling `handler` with each batch of
+/// ready events in stream order. Survives broker restarts by re-attaching to the durable.
 pub async fn run_consumer<H, Fut>(
     client: async_nats::Client,
     spec: ConsumerSpec,
     mut handler: H,
     shutdown: CancellationToken,
 ) where
-    H: FnMut(CloudEvent) -> Fut,
-    Fut: Future<Output = Result<(), HandlerError>>,
+    H: FnMut(Vec<CloudEvent>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), HandlerError>>>,
 {
     let jetstream = jetstream::new(client);
+    let mut told_waiting = false;
     while !shutdown.is_cancelled() {
         match consume(&jetstream, &spec, &mut handler, &shutdown).await {
             Ok(()) => return,
-            Err(err) => {
+            Err(Interrupted::NoStream) => {
+                if !told_waiting {
+                    tracing::info!(
+                        stream = spec.stream,
+                        "waiting for the stream's owner to create it"
+                    );
+                    told_waiting = true;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(RECONNECT_DELAY) => {}
+                }
+            }
+            Err(Interrupted::Failed(err)) => {
                 tracing::warn!(error = %err, consumer = %spec.durable_name, "consumer interrupted; reattaching");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -77,12 +93,43 @@ async fn consume<H, Fut>(
     spec: &ConsumerSpec,
     handler: &mut H,
     shutdown: &CancellationToken,
+) -> Result<(), Interrupted>
+where
+    H: FnMut(Vec<CloudEvent>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), HandlerError>>>,
+{
+    let stream = match jetstream.get_stream(spec.stream).await {
+        Ok(stream) => stream,
+        Err(err) if is_stream_not_found(&err) => return Err(Interrupted::NoStream),
+        Err(err) => return Err(Interrupted::Failed(err.into())),
+    };
+    follow(stream, spec, handler, shutdown)
+        .await
+        .map_err(Interrupted::Failed)
+}
+
+/// Why following a stream stopped.
+enum Interrupted {
+    /// The stream does not exist (yet): its owner has not started.
+    NoStream,
+    Failed(async_nats::Error),
+}
+
+fn is_stream_not_found(err: &jetstream::context::GetStreamError) -> bool {
+    use jetstream::context::GetStreamErrorKind;
+    matches!(err.kind(), GetStreamErrorKind::JetStream(ref e) if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
+}
+
+async fn follow<H, Fut>(
+    stream: jetstream::stream::Stream,
+    spec: &ConsumerSpec,
+    handler: &mut H,
+    shutdown: &CancellationToken,
 ) -> Result<(), async_nats::Error>
 where
-    H: FnMut(CloudEvent) -> Fut,
-    Fut: Future<Output = Result<(), HandlerError>>,
+    H: FnMut(Vec<CloudEvent>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), HandlerError>>>,
 {
-    let stream = jetstream.get_stream(spec.stream).await?;
     let consumer = stream
         .get_or_create_consumer(
             &spec.durable_name,
@@ -101,7 +148,7 @@ where
         .messages()
         .await?;
     loop {
-        let message = tokio::select! {
+        let first = tokio::select! {
             _ = shutdown.cancelled() => {
                 hand_back(&mut messages).await;
                 return Ok(());
@@ -111,28 +158,49 @@ where
                 None => return Err("message stream ended".into()),
             },
         };
-        let event = match CloudEvent::from_message(
-            message.subject.as_str(),
-            message.headers.as_ref(),
-            message.payload.clone(),
-        ) {
-            Ok(event) => event,
-            Err(err) => {
-                tracing::error!(error = %err, "terminating a message that is not a CloudEvent");
-                message.ack_with(AckKind::Term).await?;
-                continue;
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match messages.next().now_or_never() {
+                Some(Some(message)) => batch.push(message?),
+                Some(None) => return Err("message stream ended".into()),
+                None => break,
             }
-        };
-        let id = event.id.clone();
-        match handler(event).await {
-            Ok(()) => message.ack().await?,
-            Err(HandlerError::Retry(reason)) => {
-                tracing::warn!(%id, %reason, "event not applied; will be redelivered");
-                message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await?;
+        }
+        let mut accepted = Vec::with_capacity(batch.len());
+        let mut events = Vec::with_capacity(batch.len());
+        for message in batch {
+            match CloudEvent::from_message(
+                message.subject.as_str(),
+                message.headers.as_ref(),
+                message.payload.clone(),
+            ) {
+                Ok(event) => {
+                    events.push(event);
+                    accepted.push(message);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "terminating a message that is not a CloudEvent");
+                    message.ack_with(AckKind::Term).await?;
+                }
             }
-            Err(HandlerError::Reject(reason)) => {
-                tracing::error!(%id, %reason, "event rejected for good");
-                message.ack_with(AckKind::Term).await?;
+        }
+        if events.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
+        let results = handler(events).await;
+        assert_eq!(results.len(), ids.len(), "one result per event");
+        for ((message, id), result) in accepted.into_iter().zip(ids).zip(results) {
+            match result {
+                Ok(()) => message.ack().await?,
+                Err(HandlerError::Retry(reason)) => {
+                    tracing::warn!(%id, %reason, "event not applied; will be redelivered");
+                    message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await?;
+                }
+                Err(HandlerError::Reject(reason)) => {
+                    tracing::error!(%id, %reason, "event rejected for good");
+                    message.ack_with(AckKind::Term).await?;
+                }
             }
         }
     }
@@ -159,22 +227,17 @@ pub async fn reset_consumer(
     client: async_nats::Client,
     spec: &ConsumerSpec,
 ) -> Result<(), async_nats::Error> {
-    use async_nats::jetstream::ErrorCode;
-    use async_nats::jetstream::context::GetStreamErrorKind;
-    use async_nats::jetstream::stream::ConsumerErrorKind;
+    use jetstream::stream::ConsumerErrorKind;
 
     let jetstream = jetstream::new(client);
     let stream = match jetstream.get_stream(spec.stream).await {
         Ok(stream) => stream,
-        Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(ref e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-        {
-            return Ok(());
-        }
+        Err(err) if is_stream_not_found(&err) => return Ok(()),
         Err(err) => return Err(err.into()),
     };
     match stream.delete_consumer(&spec.durable_name).await {
         Ok(_) => Ok(()),
-        Err(err) if matches!(err.kind(), ConsumerErrorKind::JetStream(ref e) if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => {
+        Err(err) if matches!(err.kind(), ConsumerErrorKind::JetStream(ref e) if e.error_code() == jetstream::ErrorCode::CONSUMER_NOT_FOUND) => {
             Ok(())
         }
         Err(err) => Err(err.into()),

@@ -105,22 +105,27 @@ async fn relayed_events_reach_a_consumer_in_order_and_a_failed_apply_is_redelive
         tokio::spawn(run_consumer(
             client.clone(),
             spec,
-            move |event| {
+            move |events: Vec<jilin_bus::CloudEvent>| {
                 let deliveries = deliveries.clone();
                 let applied = applied.clone();
                 async move {
-                    let first_try = {
-                        let mut seen = deliveries.lock().unwrap();
-                        seen.push(event.id.clone());
-                        seen.iter().filter(|id| **id == event.id).count() == 1
-                    };
-                    assert_eq!(event.source, "jilin/test");
-                    assert_eq!(event.subject, format!("things/{}", event.id));
-                    if event.id == "e2" && first_try {
-                        return Err(HandlerError::Retry("simulated busy store".into()));
+                    let mut results = Vec::new();
+                    for event in events {
+                        let first_try = {
+                            let mut seen = deliveries.lock().unwrap();
+                            seen.push(event.id.clone());
+                            seen.iter().filter(|id| **id == event.id).count() == 1
+                        };
+                        assert_eq!(event.source, "jilin/test");
+                        assert_eq!(event.subject, format!("things/{}", event.id));
+                        if event.id == "e2" && first_try {
+                            results.push(Err(HandlerError::Retry("simulated busy store".into())));
+                            continue;
+                        }
+                        applied.lock().unwrap().push(event.id.clone());
+                        results.push(Ok(()));
                     }
-                    applied.lock().unwrap().push(event.id.clone());
-                    Ok(())
+                    results
                 }
             },
             shutdown.clone(),

@@ -4,6 +4,7 @@
 //! one transaction. The in-memory cube follows after the commit; the
 //! consumer acks after that.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use jilin_bus::{CloudEvent, HandlerError};
@@ -62,60 +63,92 @@ impl Ingest {
         }
     }
 
-    /// The consumer's handler: decode, apply, commit.
-    pub async fn handle(&self, event: CloudEvent) -> Result<(), HandlerError> {
-        let fact = decode(&event.event_type, &event.payload)?;
-        self.apply(&event.id, &fact).await?;
-        Ok(())
+    /// The consumer's handler: decodes a batch, refuses what can never
+    /// apply, and applies the rest in one transaction.
+    pub async fn handle(&self, events: Vec<CloudEvent>) -> Vec<Result<(), HandlerError>> {
+        let mut results: Vec<Result<(), HandlerError>> = Vec::with_capacity(events.len());
+        let mut batch = Vec::new();
+        for event in &events {
+            match decode(&event.event_type, &event.payload).and_then(|fact| {
+                ledger::check(fact.project())?;
+                Ok(fact)
+            }) {
+                Ok(fact) => {
+                    batch.push((event.id.clone(), fact));
+                    results.push(Ok(()));
+                }
+                Err(err) => results.push(Err(err.into())),
+            }
+        }
+        if let Err(err) = self.apply_batch(&batch).await {
+            let reason = err.to_string();
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(HandlerError::Retry(reason.clone()));
+            }
+        }
+        results
     }
 
     /// Applies one fact under its event id; returns whether anything
     /// changed. A repeated id or a stale revision changes nothing.
     pub async fn apply(&self, event_id: &str, fact: &Fact) -> Result<bool, IngestError> {
+        self.apply_batch(&[(event_id.to_owned(), fact.clone())])
+            .await
+    }
+
+    /// Applies facts in order, in one transaction, each under its event id;
+    /// returns whether anything changed.
+    pub async fn apply_batch(&self, batch: &[(String, Fact)]) -> Result<bool, IngestError> {
+        if batch.is_empty() {
+            return Ok(false);
+        }
         let tables = &self.tables;
-        // sled cannot iterate a tree inside a transaction over it, so the
-        // reports a move needs are read first. Only this consumer writes
-        // projects and reports, one event at a time: they cannot change in
-        // between.
-        let snapshot = fact.project();
-        let current = tables.projects.get(&snapshot.id)?;
-        let reports = if ledger::moves_project(current.as_ref(), snapshot) {
-            tables.reports_of(&snapshot.id)?
-        } else {
-            Vec::new()
-        };
+        let moving = self.reports_of_moving_projects(batch)?;
         let deltas = tables
             .store
-            .write(|tx| -> Result<Option<Deltas>, IngestError> {
-                if tx.get(&tables.applied, event_id)?.is_some() {
-                    return Ok(None);
+            .write(|tx| -> Result<Deltas, IngestError> {
+                let mut reports = moving.clone();
+                let mut deltas = Deltas::new();
+                for (event_id, fact) in batch {
+                    if tx.get(&tables.applied, event_id)?.is_some() {
+                        continue;
+                    }
+                    tx.insert(&tables.applied, event_id, &())?;
+                    let id = &fact.project().id;
+                    let held: Vec<_> = reports
+                        .get(id)
+                        .map(|r| r.iter().map(|(p, f)| (*p, *f)).collect())
+                        .unwrap_or_default();
+                    let known = InTransaction {
+                        tables,
+                        tx,
+                        reports: &held,
+                    };
+                    let outcome = ledger::apply_fact(&known, fact)?;
+                    if let Some(project) = &outcome.project {
+                        tx.insert(&tables.projects, id, project)?;
+                    }
+                    if let Some((period, report)) = &outcome.report {
+                        tx.insert(&tables.reports, &report_key(id, *period), report)?;
+                        reports
+                            .entry(id.clone())
+                            .or_default()
+                            .insert(*period, *report);
+                    }
+                    for period in outcome.deltas.periods() {
+                        tx.insert(&tables.dirty, &period.to_string(), event_id)?;
+                    }
+                    deltas.merge(&outcome.deltas);
                 }
-                tx.insert(&tables.applied, event_id, &())?;
-                let known = InTransaction {
-                    tables,
-                    tx,
-                    reports: &reports,
-                };
-                let outcome = ledger::apply_fact(&known, fact)?;
-                let id = &fact.project().id;
-                if let Some(project) = &outcome.project {
-                    tx.insert(&tables.projects, id, project)?;
-                }
-                if let Some((period, report)) = &outcome.report {
-                    tx.insert(&tables.reports, &report_key(id, *period), report)?;
-                }
-                for ((period, combo), delta) in outcome.deltas.iter() {
+                for ((period, combo), delta) in deltas.iter() {
                     write_cell(tables, tx, *period, *combo, delta)?;
                 }
-                for period in outcome.deltas.periods() {
-                    tx.insert(&tables.dirty, &period.to_string(), &event_id.to_owned())?;
-                }
-                Ok(Some(outcome.deltas))
+                Ok(deltas)
             })
             .await?;
-        let Some(deltas) = deltas.filter(|d| !d.is_empty()) else {
+        if deltas.is_empty() {
             return Ok(false);
-        };
+        }
         self.cube
             .write()
             .expect("no panic while holding the cube")
@@ -123,10 +156,36 @@ impl Ingest {
         self.changed.notify_one();
         Ok(true)
     }
+
+    /// The stored reports of every project the batch may move to another
+    /// sector or region. sled cannot iterate a tree inside a transaction
+    /// over it, so they are read first; only this consumer writes projects
+    /// and reports, one batch at a time, so they cannot change in between.
+    /// A project moves only if some snapshot in the batch differs from
+    /// what is stored.
+    fn reports_of_moving_projects(
+        &self,
+        batch: &[(String, Fact)],
+    ) -> Result<HashMap<String, BTreeMap<Period, ReportFacts>>, IngestError> {
+        let mut reports = HashMap::new();
+        for (_, fact) in batch {
+            let snapshot = fact.project();
+            if reports.contains_key(&snapshot.id) {
+                continue;
+            }
+            let stored = self.tables.projects.get(&snapshot.id)?;
+            if ledger::places_elsewhere(stored.as_ref(), snapshot) {
+                let held = self.tables.reports_of(&snapshot.id)?;
+                reports.insert(snapshot.id.clone(), held.into_iter().collect());
+            }
+        }
+        Ok(reports)
+    }
 }
 
 /// What is known, read inside the applying transaction; a project's
-/// reports were read just before it.
+/// reports come from the pre-read list plus those applied earlier in the
+/// same batch.
 struct InTransaction<'a, 'tx> {
     tables: &'a Tables,
     tx: &'a jilin_store::Tx<'tx>,

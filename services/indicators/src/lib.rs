@@ -234,9 +234,9 @@ async fn follow_registry(
     jilin_bus::run_consumer(
         client,
         spec,
-        move |event| {
+        move |events| {
             let ingest = ingest.clone();
-            async move { ingest.handle(event).await }
+            async move { ingest.handle(events).await }
         },
         shutdown,
     )

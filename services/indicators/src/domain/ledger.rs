@@ -144,12 +144,31 @@ pub struct ProjectChange {
     pub deltas: Deltas,
 }
 
+/// Refuses a snapshot whose sector or region the catalog does not know:
+/// no later event can make it apply.
+pub fn check(snapshot: &ProjectSnapshot) -> Result<(), LedgerError> {
+    match Combo::of(&snapshot.sector, prefecture(&snapshot.region)) {
+        Some(_) => Ok(()),
+        None => Err(LedgerError::UnknownCombo {
+            id: snapshot.id.clone(),
+            sector: snapshot.sector.clone(),
+            region: snapshot.region.clone(),
+        }),
+    }
+}
+
 /// Whether applying `snapshot` moves the project to another sector or
 /// region, so that [`apply_snapshot`] needs the project's reports.
 pub fn moves_project(current: Option<&ProjectFacts>, snapshot: &ProjectSnapshot) -> bool {
+    current.is_some_and(|facts| snapshot.revision > facts.revision)
+        && places_elsewhere(current, snapshot)
+}
+
+/// Whether `snapshot` puts a known project in another sector or region,
+/// whatever its revision.
+pub fn places_elsewhere(current: Option<&ProjectFacts>, snapshot: &ProjectSnapshot) -> bool {
     current.is_some_and(|facts| {
-        snapshot.revision > facts.revision
-            && (snapshot.sector != facts.sector || prefecture(&snapshot.region) != facts.region)
+        snapshot.sector != facts.sector || prefecture(&snapshot.region) != facts.region
     })
 }
 
@@ -165,14 +184,8 @@ pub fn apply_snapshot(
     snapshot: &ProjectSnapshot,
     reports: &[(Period, ReportFacts)],
 ) -> Result<Option<ProjectChange>, LedgerError> {
+    check(snapshot)?;
     let region = prefecture(&snapshot.region);
-    if Combo::of(&snapshot.sector, region).is_none() {
-        return Err(LedgerError::UnknownCombo {
-            id: snapshot.id.clone(),
-            sector: snapshot.sector.clone(),
-            region: snapshot.region.clone(),
-        });
-    }
     let newer = current.is_none_or(|facts| snapshot.revision > facts.revision);
     let mut facts = match current {
         Some(facts) if !newer => facts.clone(),
