@@ -5,68 +5,21 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
-
 use common::portfolio::{Event, Naive, Portfolio, shuffle_with_duplicates};
 use jilin_domain::Period;
 use jilin_indicators::domain::builtins::builtins;
-use jilin_indicators::domain::cube::{CellSource, Cube};
+use jilin_indicators::domain::cube::CellSource;
 use jilin_indicators::domain::definition::IndicatorSet;
-use jilin_indicators::domain::ledger::{self, Known, LedgerError, ProjectFacts, ReportFacts};
 use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
+use jilin_indicators::domain::replay::InMemory;
 use proptest::prelude::*;
 
-/// The ledger kept in memory, applied exactly as the service applies it.
-#[derive(Default)]
-struct Memory {
-    applied: HashSet<String>,
-    projects: HashMap<String, ProjectFacts>,
-    reports: HashMap<(String, Period), ReportFacts>,
-    cube: Cube,
-}
-
-impl Known for Memory {
-    type Error = LedgerError;
-
-    fn project(&self, id: &str) -> Result<Option<ProjectFacts>, LedgerError> {
-        Ok(self.projects.get(id).cloned())
-    }
-
-    fn report(&self, id: &str, period: Period) -> Result<Option<ReportFacts>, LedgerError> {
-        Ok(self.reports.get(&(id.to_owned(), period)).copied())
-    }
-
-    fn reports_of(&self, id: &str) -> Result<Vec<(Period, ReportFacts)>, LedgerError> {
-        Ok(self
-            .reports
-            .iter()
-            .filter(|((project, _), _)| project == id)
-            .map(|((_, period), report)| (*period, *report))
-            .collect())
-    }
-}
-
-impl Memory {
-    fn apply(&mut self, event: &Event) {
-        if !self.applied.insert(event.id.clone()) {
-            return;
-        }
-        let outcome = ledger::apply_fact(self, &event.fact).expect("generated facts apply");
-        let id = event.fact.project().id.clone();
-        if let Some(project) = outcome.project {
-            self.projects.insert(id.clone(), project);
-        }
-        if let Some((period, report)) = outcome.report {
-            self.reports.insert((id, period), report);
-        }
-        self.cube.apply(&outcome.deltas);
-    }
-}
-
-fn replay(events: &[Event]) -> Memory {
-    let mut memory = Memory::default();
+fn replay(events: &[Event]) -> InMemory {
+    let mut memory = InMemory::default();
     for event in events {
-        memory.apply(event);
+        memory
+            .apply(&event.id, &event.fact)
+            .expect("generated facts apply");
     }
     memory
 }

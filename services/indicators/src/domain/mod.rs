@@ -13,3 +13,4 @@ pub mod labels;
 pub mod ledger;
 pub mod parser;
 pub mod query;
+pub mod replay;

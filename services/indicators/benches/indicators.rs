@@ -1,0 +1,155 @@
+//! Benchmarks of the indicator service's two hot paths.
+//!
+//! - `query/*`: QueryIndicator's evaluation (what the handler runs after
+//!   decoding) of the built-in ratio `pillar_output_share` over 36 months,
+//!   for a portfolio of 1k and of 100k projects with 36 monthly reports
+//!   each. The cube is sized by months × sectors × regions, not by
+//!   projects, so the two should cost about the same.
+//! - `replay/*`: rebuild throughput in events per second: 1M events through
+//!   the ledger and cube in memory, and 50k events through the service's
+//!   store path (one sled transaction and one flush per batch of 32, as
+//!   the consumer applies them).
+//!
+//! Run: `cargo bench -p jilin-indicators`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use jilin_domain::{Period, REGIONS, SECTORS};
+use jilin_indicators::domain::builtins::builtins;
+use jilin_indicators::domain::definition::IndicatorSet;
+use jilin_indicators::domain::ledger::{Fact, ProjectSnapshot, ReportFacts};
+use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
+use jilin_indicators::domain::replay::InMemory;
+use jilin_indicators::ingest::Ingest;
+use jilin_indicators::store::{ALL, Tables};
+use jilin_store::Store;
+
+const MONTHS: i32 = 36;
+
+fn month(text: &str) -> Period {
+    Period::parse(text).unwrap()
+}
+
+/// `projects` projects, each created then reporting for 36 months: the
+/// registry's events in its order, `1 + 36` per project.
+fn portfolio_events(projects: usize) -> Vec<(String, Fact)> {
+    let first = month("2024-01");
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut events = Vec::with_capacity(projects * (MONTHS as usize + 1));
+    for p in 0..projects {
+        let snapshot = ProjectSnapshot {
+            id: format!("p{p}"),
+            revision: 1,
+            sector: SECTORS[next() as usize % SECTORS.len()].code.into(),
+            region: REGIONS[next() as usize % REGIONS.len()].code.into(),
+            planned_investment: 1_000_000_000 + (next() % 1_000_000_000) as i64,
+            planned_start: first,
+            planned_end: first.add_months(MONTHS - 1).unwrap(),
+            status: 2,
+            month: first,
+        };
+        events.push((format!("p{p}-r1"), Fact::Project(snapshot.clone())));
+        for m in 0..MONTHS {
+            let output = (next() % 100_000_000) as i64;
+            let report = ReportFacts {
+                revision: 1,
+                measures: [
+                    output / 3,
+                    output,
+                    output / 4,
+                    output / 1000,
+                    200,
+                    output / 50,
+                    output / 10,
+                ],
+            };
+            events.push((
+                format!("p{p}-m{m}"),
+                Fact::Report {
+                    project: snapshot.clone(),
+                    period: first.add_months(m).unwrap(),
+                    report,
+                },
+            ));
+        }
+    }
+    events
+}
+
+fn replayed(events: &[(String, Fact)]) -> InMemory {
+    let mut memory = InMemory::default();
+    for (id, fact) in events {
+        memory.apply(id, fact).unwrap();
+    }
+    memory
+}
+
+fn query(c: &mut Criterion) {
+    let (indicators, _) = IndicatorSet::compile(builtins(time::OffsetDateTime::UNIX_EPOCH));
+    let share = indicators.get("pillar_output_share").unwrap();
+    let mut group = c.benchmark_group("query");
+    for projects in [1_000, 100_000] {
+        let cube = replayed(&portfolio_events(projects)).cube;
+        for (name, group_by) in [("province", GroupBy::None), ("by_region", GroupBy::Region)] {
+            let spec = QuerySpec {
+                start: month("2024-01"),
+                end: month("2026-12"),
+                granularity: Granularity::Month,
+                group_by,
+                filter: Vec::new(),
+            };
+            group.bench_with_input(
+                BenchmarkId::new(format!("pillar_output_share_{name}"), projects),
+                &spec,
+                |b, spec| b.iter(|| query::run(&cube, &indicators, share, spec)),
+            );
+        }
+    }
+    group.finish();
+}
+
+fn replay(c: &mut Criterion) {
+    let mut group = c.benchmark_group("replay");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+
+    let million = portfolio_events(27_028);
+    group.throughput(Throughput::Elements(million.len() as u64));
+    group.bench_function(BenchmarkId::new("ledger_in_memory", million.len()), |b| {
+        b.iter(|| replayed(&million))
+    });
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let events = portfolio_events(1_352);
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function(BenchmarkId::new("store_batches_of_32", events.len()), |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(dir.path(), &ALL).unwrap();
+                let tables = Tables::open(store).unwrap();
+                let ingest = Ingest::new(tables, Default::default(), Default::default());
+                let started = Instant::now();
+                runtime.block_on(async {
+                    for batch in events.chunks(32) {
+                        ingest.apply_batch(batch).await.unwrap();
+                    }
+                });
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, query, replay);
+criterion_main!(benches);
