@@ -23,6 +23,14 @@ pub struct Config {
     /// catches up when it is reachable.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// The registry's gRPC address, read when JILIN_REGISTRY has lost its
+    /// oldest events and the store must catch up from the registry itself.
+    #[arg(
+        long,
+        env = "INDICATORS_REGISTRY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub registry_url: String,
     /// Durable consumer name on JILIN_REGISTRY; two instances that must
     /// each see every event need different names.
     #[arg(long, env = "INDICATORS_CONSUMER", default_value = "jilin-indicators")]
@@ -43,6 +51,7 @@ impl Config {
             listen,
             data_dir,
             nats_url,
+            registry_url: "http://127.0.0.1:50051".into(),
             consumer_name: "jilin-indicators".into(),
             rebuild: false,
             log_format: LogFormat::default(),

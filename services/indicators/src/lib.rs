@@ -9,6 +9,7 @@
 //! events. [`start`] wires it all, so tests start it exactly as `main` does.
 
 pub mod api;
+pub mod bootstrap;
 pub mod config;
 pub mod convert;
 pub mod domain;
@@ -178,6 +179,7 @@ pub async fn start(
         tokio::spawn(follow_registry(
             client,
             consumer_spec(config),
+            config.registry_url.clone(),
             tables.clone(),
             ingest,
             shutdown.clone(),
@@ -204,11 +206,13 @@ pub async fn start(
     })
 }
 
-/// Resets the durable consumer if a rebuild is pending, then applies
-/// registry events until shutdown.
+/// Resets the durable consumer if a rebuild is pending, catches up from
+/// the registry if the stream lost its oldest events, then applies registry
+/// events until shutdown.
 async fn follow_registry(
     client: jilin_bus::async_nats::Client,
     spec: ConsumerSpec,
+    registry_url: String,
     tables: store::Tables,
     ingest: ingest::Ingest,
     shutdown: CancellationToken,
@@ -231,6 +235,16 @@ async fn follow_registry(
             }
         }
     }
+    if let Some(needed) = bootstrap_needed(&client, &tables, &shutdown).await
+        && needed
+    {
+        match bootstrap::from_registry(&registry_url, &ingest, &shutdown).await {
+            Ok(_) | Err(bootstrap::BootstrapError::Shutdown) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "bootstrap from the registry failed; following the stream only")
+            }
+        }
+    }
     jilin_bus::run_consumer(
         client,
         spec,
@@ -241,4 +255,22 @@ async fn follow_registry(
         shutdown,
     )
     .await;
+}
+
+/// Whether to bootstrap, retrying until NATS answers; `None` at shutdown.
+async fn bootstrap_needed(
+    client: &jilin_bus::async_nats::Client,
+    tables: &store::Tables,
+    shutdown: &CancellationToken,
+) -> Option<bool> {
+    loop {
+        match bootstrap::needed(client, tables).await {
+            Ok(needed) => return Some(needed),
+            Err(err) => tracing::warn!(error = %err, "cannot inspect JILIN_REGISTRY yet; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
 }

@@ -4,136 +4,18 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{PATIENCE, TestSystem};
+use common::registry_api::{project, report, start_registry, submit, under_construction};
+use common::{PATIENCE, TestSystem, wait_for_value};
 use futures::StreamExt;
 use jilin_proto::Name;
 use jilin_proto::events::v1 as events;
 use jilin_proto::indicators::v1 as pb;
-use jilin_proto::registry::v1 as registry;
-use jilin_runtime::CancellationToken;
 use prost::Message;
-use registry::registry_service_client::RegistryServiceClient;
-
-fn project(sector: &str, region: &str) -> registry::Project {
-    registry::Project {
-        display_name: format!("{sector} plant"),
-        sector: sector.into(),
-        region_code: region.into(),
-        agency: "jilin-drc".into(),
-        planned_investment_yuan: 1_200_000_000,
-        planned_start_date: "2025-07-01".into(),
-        planned_end_date: "2026-12-31".into(),
-        ..Default::default()
-    }
-}
-
-fn report(period: &str, output: i64) -> registry::ProgressReport {
-    registry::ProgressReport {
-        period: period.into(),
-        investment_completed_yuan: 50_000_000,
-        output_value_yuan: output,
-        value_added_yuan: output / 4,
-        energy_kgce: 20_000,
-        employment: 300,
-        rd_spend_yuan: 1_000_000,
-        export_value_yuan: output / 10,
-        physical_progress_percent: 40,
-        ..Default::default()
-    }
-}
-
-async fn under_construction(
-    client: &mut RegistryServiceClient<tonic::transport::Channel>,
-    id: &str,
-    project: registry::Project,
-) -> String {
-    let created = client
-        .create_project(registry::CreateProjectRequest {
-            project_id: id.into(),
-            project: Some(project),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    for status in [
-        registry::project::Status::Approved,
-        registry::project::Status::UnderConstruction,
-    ] {
-        client
-            .transition_project(registry::TransitionProjectRequest {
-                name: created.name.clone(),
-                status: status.into(),
-                reason: "on schedule".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    created.name
-}
-
-async fn submit(
-    client: &mut RegistryServiceClient<tonic::transport::Channel>,
-    parent: &str,
-    report: registry::ProgressReport,
-) {
-    client
-        .report_progress(registry::ReportProgressRequest {
-            parent: parent.into(),
-            report: Some(report),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
-}
-
-/// Polls QueryIndicator until the month's province value is `expected`.
-async fn wait_for_value(system: &mut TestSystem, indicator: &str, month: &str, expected: f64) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let response = system
-            .query(
-                indicator,
-                month,
-                month,
-                pb::Granularity::Month,
-                pb::GroupBy::None,
-                "",
-            )
-            .await
-            .unwrap();
-        let value = response.series[0].points[0].value;
-        if value == Some(expected) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{indicator} {month} stayed {value:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_report_over_grpc_moves_the_value_the_stream_and_the_watchers() {
     let mut system = TestSystem::spawn().await;
-    let registry = jilin_registry::start(
-        &jilin_registry::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: system.data.path().join("registry"),
-            nats_url: system.nats.url(),
-            log_format: Default::default(),
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let mut registry_client = RegistryServiceClient::connect(format!("http://{}", registry.addr()))
-        .await
-        .unwrap();
+    let (registry, mut registry_client) = start_registry(&system.nats, system.data.path()).await;
 
     let nats = system.nats_client().await;
     let mut published = nats

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod portfolio;
+pub mod registry_api;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -273,5 +274,32 @@ fn project(snapshot: &ProjectSnapshot) -> registry::Project {
             nanos: 0,
         }),
         ..Default::default()
+    }
+}
+
+/// Polls QueryIndicator until the month's province value is `expected`.
+pub async fn wait_for_value(system: &mut TestSystem, indicator: &str, month: &str, expected: f64) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let response = system
+            .query(
+                indicator,
+                month,
+                month,
+                pb::Granularity::Month,
+                pb::GroupBy::None,
+                "",
+            )
+            .await
+            .unwrap();
+        let value = response.series[0].points[0].value;
+        if value == Some(expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{indicator} {month} stayed {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

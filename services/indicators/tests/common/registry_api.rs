@@ -1,0 +1,101 @@
+//! Driving a real registry over gRPC, for tests that need it running.
+
+use std::path::Path;
+
+use jilin_proto::registry::v1 as registry;
+use jilin_registry::RunningRegistry;
+use jilin_runtime::CancellationToken;
+use jilin_testkit::NatsServer;
+use registry::registry_service_client::RegistryServiceClient;
+use tonic::transport::Channel;
+
+pub type RegistryClient = RegistryServiceClient<Channel>;
+
+/// The registry on 127.0.0.1:0 with its store under `data/registry`.
+pub async fn start_registry(nats: &NatsServer, data: &Path) -> (RunningRegistry, RegistryClient) {
+    let running = jilin_registry::start(
+        &jilin_registry::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.join("registry"),
+            nats_url: nats.url(),
+            log_format: Default::default(),
+        },
+        CancellationToken::new(),
+    )
+    .await
+    .expect("registry starts");
+    let client = RegistryServiceClient::connect(format!("http://{}", running.addr()))
+        .await
+        .expect("connect to the registry");
+    (running, client)
+}
+
+pub fn project(sector: &str, region: &str) -> registry::Project {
+    registry::Project {
+        display_name: format!("{sector} plant"),
+        sector: sector.into(),
+        region_code: region.into(),
+        agency: "jilin-drc".into(),
+        planned_investment_yuan: 1_200_000_000,
+        planned_start_date: "2025-07-01".into(),
+        planned_end_date: "2026-12-31".into(),
+        ..Default::default()
+    }
+}
+
+pub fn report(period: &str, output: i64) -> registry::ProgressReport {
+    registry::ProgressReport {
+        period: period.into(),
+        investment_completed_yuan: 50_000_000,
+        output_value_yuan: output,
+        value_added_yuan: output / 4,
+        energy_kgce: 20_000,
+        employment: 300,
+        rd_spend_yuan: 1_000_000,
+        export_value_yuan: output / 10,
+        physical_progress_percent: 40,
+        ..Default::default()
+    }
+}
+
+pub async fn under_construction(
+    client: &mut RegistryClient,
+    id: &str,
+    project: registry::Project,
+) -> String {
+    let created = client
+        .create_project(registry::CreateProjectRequest {
+            project_id: id.into(),
+            project: Some(project),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for status in [
+        registry::project::Status::Approved,
+        registry::project::Status::UnderConstruction,
+    ] {
+        client
+            .transition_project(registry::TransitionProjectRequest {
+                name: created.name.clone(),
+                status: status.into(),
+                reason: "on schedule".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    created.name
+}
+
+pub async fn submit(client: &mut RegistryClient, parent: &str, report: registry::ProgressReport) {
+    client
+        .report_progress(registry::ReportProgressRequest {
+            parent: parent.into(),
+            report: Some(report),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+}
