@@ -1,8 +1,9 @@
 //! The service fed a generated registry history over a real nats-server, in
 //! shuffled order with duplicates: every built-in indicator equals the
 //! naive recomputation, a rebuild from the stream gives identical state, a
-//! restart mid-stream applies nothing twice and loses nothing, and an event
-//! committed but never acknowledged is not applied again.
+//! restart mid-stream applies nothing twice and loses nothing (also after a
+//! `kill -9` of the real binary), and an event committed but never
+//! acknowledged is not applied again.
 
 mod common;
 
@@ -154,5 +155,61 @@ async fn an_event_committed_but_never_acked_is_not_applied_again() {
     assert_eq!(crashy.applied_events(), events.len());
     assert_eq!(crashy.state_fingerprint(), reference.state_fingerprint());
     crashy.shutdown().await.unwrap();
+    reference.shutdown().await.unwrap();
+}
+
+/// Progress of durable consumer `name`: the last stream sequence acked.
+async fn acked(system: &TestSystem, name: &str) -> u64 {
+    let jetstream = jilin_bus::async_nats::jetstream::new(system.nats_client().await);
+    let Ok(stream) = jetstream.get_stream("JILIN_REGISTRY").await else {
+        return 0;
+    };
+    let Ok(mut consumer) = stream
+        .get_consumer::<jilin_bus::async_nats::jetstream::consumer::pull::Config>(name)
+        .await
+    else {
+        return 0;
+    };
+    consumer
+        .info()
+        .await
+        .map_or(0, |info| info.ack_floor.stream_sequence)
+}
+
+#[tokio::test]
+async fn kill_9_mid_stream_loses_nothing_and_applies_nothing_twice() {
+    let system = TestSystem::spawn().await;
+    let portfolio = Portfolio::generate(31, 30, 24);
+    let events = portfolio.events();
+    system.publish(&events, true).await;
+
+    let config = system.config("killed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jilin-indicators"))
+        .args(["--listen", "127.0.0.1:0", "--consumer-name", "killed"])
+        .arg("--data-dir")
+        .arg(&config.data_dir)
+        .args(["--nats-url", &system.nats.url()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start jilin-indicators");
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while acked(&system, "killed").await < events.len() as u64 / 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the binary never made progress"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let restarted = start_indicators(&config).await;
+    system.wait_consumed("killed").await;
+    let reference = start_indicators(&system.config("reference")).await;
+    system.wait_consumed("reference").await;
+    assert_eq!(restarted.applied_events(), events.len());
+    assert_eq!(restarted.state_fingerprint(), reference.state_fingerprint());
+    restarted.shutdown().await.unwrap();
     reference.shutdown().await.unwrap();
 }
