@@ -1,13 +1,16 @@
-//! What every Jilin service does the same way at run time: log with
-//! tracing, serve gRPC with health and reflection next to its own service,
+//! What every Jilin service does the same way at run time: start (store,
+//! listener, NATS), log with tracing, serve gRPC with health and reflection
+//! next to its own service,
 //! shut down gracefully on SIGINT/SIGTERM, and report errors as statuses
 //! with `google.rpc` details.
 
+mod lifecycle;
 mod server;
 mod shutdown;
 mod status;
 mod telemetry;
 
+pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
 pub use server::{GrpcServer, ServeError};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;

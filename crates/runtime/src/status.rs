@@ -55,4 +55,50 @@ impl StatusDetails {
         self.details.set_error_info(reason, self.domain, metadata);
         Status::with_error_details(code, message, self.details)
     }
+
+    /// INVALID_ARGUMENT naming every bad field.
+    pub fn invalid_fields(self, message: String, violations: &[FieldViolation]) -> Status {
+        self.field_violations(violations).status(
+            Code::InvalidArgument,
+            message,
+            "INVALID_FIELDS",
+            &[],
+        )
+    }
+
+    /// NOT_FOUND for `resource`.
+    pub fn not_found(self, message: String, resource: String) -> Status {
+        self.status(
+            Code::NotFound,
+            message,
+            "RESOURCE_NOT_FOUND",
+            &[("resource", resource)],
+        )
+    }
+
+    /// ALREADY_EXISTS for `resource`.
+    pub fn already_exists(self, message: String, resource: String) -> Status {
+        self.status(
+            Code::AlreadyExists,
+            message,
+            "RESOURCE_ALREADY_EXISTS",
+            &[("resource", resource)],
+        )
+    }
+
+    /// ABORTED: the caller's etag of `resource` is stale.
+    pub fn stale_etag(self, message: String, resource: String, current: String) -> Status {
+        self.status(
+            Code::Aborted,
+            message,
+            "ETAG_MISMATCH",
+            &[("resource", resource), ("current_etag", current)],
+        )
+    }
+
+    /// INTERNAL for a storage failure, logged here.
+    pub fn storage_failure(self, message: String) -> Status {
+        tracing::error!(error = %message, "storage failure");
+        self.status(Code::Internal, message, "STORAGE_FAILURE", &[])
+    }
 }

@@ -133,20 +133,6 @@ pub fn draft_from_proto(indicator: &pb::Indicator) -> Draft {
     }
 }
 
-/// The current fields of a definition as a draft, for masked updates.
-pub fn draft_of(definition: &Definition) -> Draft {
-    Draft {
-        display_name: definition.display_name.clone(),
-        display_name_zh: definition.display_name_zh.clone(),
-        description: definition.description.clone(),
-        unit: definition.unit.clone(),
-        direction: Some(definition.direction),
-        concept: Some(definition.concept),
-        expression: definition.expression.clone(),
-        targets: definition.targets.iter().map(|(y, v)| (*y, *v)).collect(),
-    }
-}
-
 pub fn point_to_proto(point: &PointValue) -> pb::Point {
     pb::Point {
         period: point.period.clone(),

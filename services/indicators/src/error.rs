@@ -49,27 +49,14 @@ impl From<IndicatorError> for Status {
         let message = err.to_string();
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
-            IndicatorError::InvalidArgument(violations) => details
-                .field_violations(&violations)
-                .status(Code::InvalidArgument, message, "INVALID_FIELDS", &[]),
-            IndicatorError::NotFound(name) => details.status(
-                Code::NotFound,
-                message,
-                "RESOURCE_NOT_FOUND",
-                &[("resource", name)],
-            ),
-            IndicatorError::AlreadyExists(name) => details.status(
-                Code::AlreadyExists,
-                message,
-                "RESOURCE_ALREADY_EXISTS",
-                &[("resource", name)],
-            ),
-            IndicatorError::StaleEtag { name, current, .. } => details.status(
-                Code::Aborted,
-                message,
-                "ETAG_MISMATCH",
-                &[("resource", name), ("current_etag", current)],
-            ),
+            IndicatorError::InvalidArgument(violations) => {
+                details.invalid_fields(message, &violations)
+            }
+            IndicatorError::NotFound(name) => details.not_found(message, name),
+            IndicatorError::AlreadyExists(name) => details.already_exists(message, name),
+            IndicatorError::StaleEtag { name, current, .. } => {
+                details.stale_etag(message, name, current)
+            }
             IndicatorError::BuiltIn { name, .. } => details
                 .precondition("BUILT_IN_INDICATOR", &name, &message)
                 .status(
@@ -86,10 +73,7 @@ impl From<IndicatorError> for Status {
                     "INDICATOR_REFERENCED",
                     &[("resource", name), ("referrers", referrers.join(","))],
                 ),
-            IndicatorError::Store(err) => {
-                tracing::error!(error = %err, "storage failure");
-                details.status(Code::Internal, message, "STORAGE_FAILURE", &[])
-            }
+            IndicatorError::Store(_) => details.storage_failure(message),
         }
     }
 }

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use jilin_bus::{ConsumerSpec, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM};
 use jilin_proto::indicators::v1::indicator_service_server::{IndicatorServiceServer, SERVICE_NAME};
-use jilin_runtime::{CancellationToken, GrpcServer};
-use jilin_store::{Store, StoreError};
+use jilin_runtime::{CancellationToken, GrpcServer, bind, connect_nats, open_store};
+use jilin_store::StoreError;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
@@ -40,24 +40,7 @@ const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Buffered value changes per watcher before it is told it fell behind.
 const WATCH_BUFFER: usize = 4096;
 
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot open the store in {path}: {source}")]
-    Store { path: String, source: StoreError },
-    #[error("cannot connect to NATS at {url}: {source}")]
-    Nats {
-        url: String,
-        source: jilin_bus::async_nats::ConnectError,
-    },
-    #[error(transparent)]
-    Serve(#[from] jilin_runtime::ServeError),
-}
+pub use jilin_runtime::StartError;
 
 /// A running indicator service: its address, and the handle to stop it.
 pub struct RunningIndicators {
@@ -67,6 +50,16 @@ pub struct RunningIndicators {
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
     tables: store::Tables,
     publisher: publisher::Publisher,
+}
+
+impl jilin_runtime::RunningService for RunningIndicators {
+    async fn cancelled(&self) {
+        RunningIndicators::cancelled(self).await
+    }
+
+    async fn shutdown(self) -> Result<(), jilin_runtime::ServeError> {
+        RunningIndicators::shutdown(self).await
+    }
 }
 
 impl RunningIndicators {
@@ -138,38 +131,30 @@ pub async fn start(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<RunningIndicators, StartError> {
-    let store_error = |source| StartError::Store {
-        path: config.data_dir.display().to_string(),
-        source,
-    };
-    let store = Store::open(&config.data_dir, &store::ALL).map_err(store_error)?;
+    let store_error = StartError::store(&config.data_dir);
+    let store = open_store(&config.data_dir, &store::ALL)?;
     let tables = store::Tables::open(store.clone()).map_err(store_error)?;
     if config.rebuild {
         tracing::warn!("rebuild requested: forgetting derived state, replaying JILIN_REGISTRY");
-        tables.clear_derived().await.map_err(store_error)?;
+        tables
+            .clear_derived()
+            .await
+            .map_err(StartError::store(&config.data_dir))?;
     }
-    let cube = Arc::new(RwLock::new(tables.load_cube().map_err(store_error)?));
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.listen,
-        source,
-    })?;
-    let client = jilin_bus::connect(&config.nats_url, "jilin-indicators")
-        .await
-        .map_err(|source| StartError::Nats {
-            url: config.nats_url.clone(),
-            source,
-        })?;
+    let cube = tables
+        .load_cube()
+        .map_err(StartError::store(&config.data_dir))?;
+    let cube = Arc::new(RwLock::new(cube));
+    let (listener, addr) = bind(config.listen).await?;
+    let client = connect_nats(&config.nats_url, "jilin-indicators").await?;
 
     let changed = Arc::new(Notify::new());
     let (watchers, _) = broadcast::channel(WATCH_BUFFER);
     let indicators = service::Indicators::new(tables.clone(), cube.clone(), watchers.clone());
-    indicators.seed_builtins().await.map_err(store_error)?;
+    indicators
+        .seed_builtins()
+        .await
+        .map_err(StartError::store(&config.data_dir))?;
     let ingest = ingest::Ingest::new(tables.clone(), cube.clone(), changed.clone());
     let publisher = publisher::Publisher::new(tables.clone(), cube, changed.clone(), watchers);
 

@@ -123,22 +123,7 @@ impl Indicators {
         let set = self.indicator_set()?;
         definition::validate(id, draft, &set, "indicator.")
             .map_err(IndicatorError::InvalidArgument)?;
-        let now = OffsetDateTime::now_utc();
-        let definition = Definition {
-            id: id.to_owned(),
-            display_name: draft.display_name.clone(),
-            display_name_zh: draft.display_name_zh.clone(),
-            description: draft.description.clone(),
-            unit: draft.unit.clone(),
-            direction: draft.direction.expect("validated"),
-            concept: draft.concept.expect("validated"),
-            expression: draft.expression.clone(),
-            targets: draft.targets.iter().copied().collect(),
-            built_in: false,
-            revision: 1,
-            create_time: now,
-            update_time: now,
-        };
+        let definition = Definition::new(id, draft, OffsetDateTime::now_utc());
         let months = self.months_with_data();
         let tables = &self.tables;
         tables
@@ -169,7 +154,7 @@ impl Indicators {
                 what: "only display_name, display_name_zh, description and targets can change",
             });
         }
-        let mut draft = crate::convert::draft_of(&current);
+        let mut draft = current.draft();
         for field in mask {
             match field.as_str() {
                 "display_name" => draft.display_name = patch.display_name.clone(),
@@ -196,23 +181,10 @@ impl Indicators {
         tables
             .store
             .write(|tx| {
-                let stored = tx
-                    .get(&tables.definitions, id)?
-                    .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
-                check_etag(&stored, etag)?;
-                let updated = Definition {
-                    display_name: draft.display_name.clone(),
-                    display_name_zh: draft.display_name_zh.clone(),
-                    description: draft.description.clone(),
-                    unit: draft.unit.clone(),
-                    direction: draft.direction.expect("validated"),
-                    concept: draft.concept.expect("validated"),
-                    expression: draft.expression.clone(),
-                    targets: draft.targets.iter().copied().collect(),
-                    revision: stored.revision + 1,
-                    update_time: OffsetDateTime::now_utc(),
-                    ..stored
-                };
+                let mut updated = current_in(tables, tx, id, etag)?;
+                updated.set_fields(&draft);
+                updated.revision += 1;
+                updated.update_time = OffsetDateTime::now_utc();
                 tx.insert(&tables.definitions, id, &updated)?;
                 mark_dirty(tables, tx, &months)?;
                 Ok(updated)
@@ -239,10 +211,7 @@ impl Indicators {
         tables
             .store
             .write(|tx| {
-                let stored = tx
-                    .get(&tables.definitions, id)?
-                    .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
-                check_etag(&stored, etag)?;
+                current_in(tables, tx, id, etag)?;
                 tx.remove(&tables.definitions, id)?;
                 Ok(())
             })
@@ -317,14 +286,24 @@ impl Indicators {
     }
 }
 
-fn check_etag(stored: &Definition, etag: Option<&str>) -> Result<(), IndicatorError> {
+/// The stored definition inside a transaction, if `etag` (when given)
+/// is still current.
+fn current_in(
+    tables: &Tables,
+    tx: &jilin_store::Tx<'_>,
+    id: &str,
+    etag: Option<&str>,
+) -> Result<Definition, IndicatorError> {
+    let stored = tx
+        .get(&tables.definitions, id)?
+        .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
     match etag {
         Some(given) if given != stored.etag() => Err(IndicatorError::StaleEtag {
             name: stored.name(),
             given: given.to_owned(),
             current: stored.etag(),
         }),
-        _ => Ok(()),
+        _ => Ok(stored),
     }
 }
 

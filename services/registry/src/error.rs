@@ -51,27 +51,14 @@ impl From<RegistryError> for Status {
         let message = err.to_string();
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
-            RegistryError::InvalidArgument(violations) => details
-                .field_violations(&violations)
-                .status(Code::InvalidArgument, message, "INVALID_FIELDS", &[]),
-            RegistryError::NotFound(name) => details.status(
-                Code::NotFound,
-                message,
-                "RESOURCE_NOT_FOUND",
-                &[("resource", name)],
-            ),
-            RegistryError::AlreadyExists(name) => details.status(
-                Code::AlreadyExists,
-                message,
-                "RESOURCE_ALREADY_EXISTS",
-                &[("resource", name)],
-            ),
-            RegistryError::StaleEtag { name, current, .. } => details.status(
-                Code::Aborted,
-                message,
-                "ETAG_MISMATCH",
-                &[("resource", name), ("current_etag", current)],
-            ),
+            RegistryError::InvalidArgument(violations) => {
+                details.invalid_fields(message, &violations)
+            }
+            RegistryError::NotFound(name) => details.not_found(message, name),
+            RegistryError::AlreadyExists(name) => details.already_exists(message, name),
+            RegistryError::StaleEtag { name, current, .. } => {
+                details.stale_etag(message, name, current)
+            }
             RegistryError::IllegalTransition { name, transition } => {
                 let allowed: Vec<_> = transition.allowed.iter().map(|s| s.as_str()).collect();
                 details
@@ -96,10 +83,7 @@ impl From<RegistryError> for Status {
                     "PROJECT_NOT_REPORTING",
                     &[("resource", name), ("status", status.as_str().to_owned())],
                 ),
-            RegistryError::Store(err) => {
-                tracing::error!(error = %err, "storage failure");
-                details.status(Code::Internal, message, "STORAGE_FAILURE", &[])
-            }
+            RegistryError::Store(_) => details.storage_failure(message),
         }
     }
 }

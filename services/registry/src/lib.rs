@@ -21,37 +21,12 @@ use std::net::SocketAddr;
 
 use jilin_bus::OutboxRelay;
 use jilin_proto::registry::v1::registry_service_server::{RegistryServiceServer, SERVICE_NAME};
-use jilin_runtime::{CancellationToken, GrpcServer};
-use jilin_store::Store;
+use jilin_runtime::{CancellationToken, GrpcServer, bind, connect_nats, open_store};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
 
-/// Why the service could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot open the store in {path}: {source}")]
-    Store {
-        path: String,
-        source: jilin_store::StoreError,
-    },
-    #[error("cannot connect to NATS at {url}: {source}")]
-    Nats {
-        url: String,
-        source: async_nats_error::ConnectError,
-    },
-    #[error(transparent)]
-    Serve(#[from] jilin_runtime::ServeError),
-}
-
-mod async_nats_error {
-    pub use jilin_bus::async_nats::ConnectError;
-}
+pub use jilin_runtime::StartError;
 
 /// A running registry: its address, and the handle to stop it.
 pub struct RunningRegistry {
@@ -60,6 +35,16 @@ pub struct RunningRegistry {
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
     relay: JoinHandle<()>,
     tables: store::Tables,
+}
+
+impl jilin_runtime::RunningService for RunningRegistry {
+    async fn cancelled(&self) {
+        RunningRegistry::cancelled(self).await
+    }
+
+    async fn shutdown(self) -> Result<(), jilin_runtime::ServeError> {
+        RunningRegistry::shutdown(self).await
+    }
 }
 
 impl RunningRegistry {
@@ -105,7 +90,7 @@ pub async fn start(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<RunningRegistry, StartError> {
-    let store = Store::open(
+    let store = open_store(
         &config.data_dir,
         &[
             store::PROJECTS,
@@ -113,32 +98,10 @@ pub async fn start(
             store::HISTORY,
             store::REQUESTS,
         ],
-    )
-    .map_err(|source| StartError::Store {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let tables = store::Tables::open(store.clone()).map_err(|source| StartError::Store {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.listen,
-        source,
-    })?;
-
-    let client = jilin_bus::connect(&config.nats_url, "jilin-registry")
-        .await
-        .map_err(|source| StartError::Nats {
-            url: config.nats_url.clone(),
-            source,
-        })?;
+    )?;
+    let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
+    let (listener, addr) = bind(config.listen).await?;
+    let client = connect_nats(&config.nats_url, "jilin-registry").await?;
     let relay = OutboxRelay::new(store, client, events::STREAM, events::SOURCE);
     let relay = tokio::spawn(relay.run(shutdown.clone()));
 

@@ -236,7 +236,7 @@ fn targets(target: Option<(f64, f64)>) -> BTreeMap<i32, f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::definition::{Draft, IndicatorSet, validate};
+    use crate::domain::definition::{IndicatorSet, validate};
 
     #[test]
     fn every_builtin_is_a_valid_definition() {
@@ -244,16 +244,7 @@ mod tests {
         let (set, broken) = IndicatorSet::compile(all.clone());
         assert!(broken.is_empty(), "{broken:?}");
         for definition in &all {
-            let draft = Draft {
-                display_name: definition.display_name.clone(),
-                display_name_zh: definition.display_name_zh.clone(),
-                description: definition.description.clone(),
-                unit: definition.unit.clone(),
-                direction: Some(definition.direction),
-                concept: Some(definition.concept),
-                expression: definition.expression.clone(),
-                targets: definition.targets.iter().map(|(y, v)| (*y, *v)).collect(),
-            };
+            let draft = definition.draft();
             validate(&definition.id, &draft, &set, "")
                 .unwrap_or_else(|v| panic!("{}: {v:?}", definition.id));
         }

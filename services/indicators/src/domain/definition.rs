@@ -62,6 +62,53 @@ impl Definition {
     pub fn target(&self, year: i32) -> Option<f64> {
         self.targets.get(&year).copied()
     }
+
+    /// Its user-settable fields, as a draft to patch.
+    pub fn draft(&self) -> Draft {
+        Draft {
+            display_name: self.display_name.clone(),
+            display_name_zh: self.display_name_zh.clone(),
+            description: self.description.clone(),
+            unit: self.unit.clone(),
+            direction: Some(self.direction),
+            concept: Some(self.concept),
+            expression: self.expression.clone(),
+            targets: self.targets.iter().map(|(y, v)| (*y, *v)).collect(),
+        }
+    }
+
+    /// A new user-defined indicator from a draft that passed [`validate`].
+    pub fn new(id: &str, draft: &Draft, now: OffsetDateTime) -> Self {
+        let mut definition = Definition {
+            id: id.to_owned(),
+            display_name: String::new(),
+            display_name_zh: String::new(),
+            description: String::new(),
+            unit: String::new(),
+            direction: Direction::HigherIsBetter,
+            concept: Concept::Structure,
+            expression: String::new(),
+            targets: BTreeMap::new(),
+            built_in: false,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        definition.set_fields(draft);
+        definition
+    }
+
+    /// Takes every field of a draft that passed [`validate`].
+    pub fn set_fields(&mut self, draft: &Draft) {
+        self.display_name = draft.display_name.clone();
+        self.display_name_zh = draft.display_name_zh.clone();
+        self.description = draft.description.clone();
+        self.unit = draft.unit.clone();
+        self.direction = draft.direction.unwrap_or(self.direction);
+        self.concept = draft.concept.unwrap_or(self.concept);
+        self.expression = draft.expression.clone();
+        self.targets = draft.targets.iter().copied().collect();
+    }
 }
 
 /// How far `value` reaches `target`: `value / target` when higher is

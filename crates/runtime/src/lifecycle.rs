@@ -1,0 +1,103 @@
+//! Starting and running a service the same way everywhere: open its store,
+//! bind its listener, connect to NATS (each failure a [`StartError`]), and
+//! run it from `main` until SIGINT/SIGTERM, then shut it down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use jilin_store::{Store, StoreError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{ServeError, wait_for_signal};
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store in {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Nats {
+        url: String,
+        source: jilin_bus::async_nats::ConnectError,
+    },
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+impl StartError {
+    /// A store failure in `dir`.
+    pub fn store(dir: &Path) -> impl FnOnce(StoreError) -> StartError + '_ {
+        move |source| StartError::Store {
+            path: dir.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Opens the service's store with its tables.
+pub fn open_store(dir: &Path, tables: &[&'static str]) -> Result<Store, StartError> {
+    Store::open(dir, tables).map_err(StartError::store(dir))
+}
+
+/// Binds the gRPC listener; returns it with the address it really got
+/// (a port of 0 picks a free one).
+pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let error = |source| StartError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let local = listener.local_addr().map_err(error)?;
+    Ok((listener, local))
+}
+
+/// Connects to NATS as `name` (or keeps trying in the background).
+pub async fn connect_nats(
+    url: &str,
+    name: &str,
+) -> Result<jilin_bus::async_nats::Client, StartError> {
+    jilin_bus::connect(url, name)
+        .await
+        .map_err(|source| StartError::Nats {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+/// A started service, as `main` drives it.
+pub trait RunningService {
+    /// Resolves when shutdown has been requested.
+    fn cancelled(&self) -> impl Future<Output = ()>;
+    /// Stops gracefully.
+    fn shutdown(self) -> impl Future<Output = Result<(), ServeError>>;
+}
+
+/// The body of every service's `main`: runs `started` until SIGINT/SIGTERM
+/// cancels `shutdown`, then shuts it down.
+pub async fn run_until_signal<S: RunningService>(
+    name: &str,
+    started: Result<S, StartError>,
+    shutdown: CancellationToken,
+) -> ExitCode {
+    let running = match started {
+        Ok(running) => running,
+        Err(err) => {
+            tracing::error!(error = %err, "{name} failed to start");
+            return ExitCode::FAILURE;
+        }
+    };
+    tokio::spawn(wait_for_signal(shutdown));
+    running.cancelled().await;
+    match running.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "{name} stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
