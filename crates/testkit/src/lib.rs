@@ -3,7 +3,10 @@
 //! [`NatsServer`] runs a real `nats-server -js` on a free loopback port with
 //! its JetStream store in a temp dir, so tests run in parallel without
 //! sharing state, and can stop and restart it (same port, same store) to
-//! test what happens when the broker goes away.
+//! test what happens when the broker goes away. [`grpc`] asks a running
+//! service for its health and its reflected services.
+
+pub mod grpc;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -366,46 +366,20 @@ async fn bad_queries_name_every_bad_field() {
 
 #[tokio::test]
 async fn health_and_reflection_name_the_indicator_service() {
-    use futures::StreamExt;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use jilin_testkit::grpc;
+    use tonic_health::pb::health_check_response::ServingStatus;
 
     let system = TestSystem::spawn().await;
-    let channel =
-        tonic::transport::Channel::from_shared(format!("http://{}", system.running().addr()))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-    let status = tonic_health::pb::health_client::HealthClient::new(channel.clone())
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "jilin.indicators.v1.IndicatorService".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let channel = grpc::channel(system.running().addr()).await;
+    let service = "jilin.indicators.v1.IndicatorService";
     assert_eq!(
-        status.status(),
-        tonic_health::pb::health_check_response::ServingStatus::Serving
+        grpc::health(channel.clone(), service).await,
+        ServingStatus::Serving
     );
-    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = ServerReflectionClient::new(channel)
-        .server_reflection_info(futures::stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(services)) =
-        responses.next().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list")
-    };
-    let names: Vec<_> = services.service.iter().map(|s| s.name.as_str()).collect();
+    let names = grpc::reflected_services(channel).await;
+    assert!(names.iter().any(|n| n == service), "{names:?}");
     assert!(
-        names.contains(&"jilin.indicators.v1.IndicatorService"),
+        names.iter().any(|n| n == "grpc.health.v1.Health"),
         "{names:?}"
     );
 }

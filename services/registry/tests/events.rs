@@ -179,61 +179,27 @@ async fn a_restarted_service_keeps_every_write_and_resumes_the_relay() {
 
 #[tokio::test]
 async fn health_and_reflection_are_served() {
-    let app = TestApp::spawn().await;
-    let url = format!("http://{}", app.running().addr());
-
-    let channel = tonic::transport::Channel::from_shared(url)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "jilin.registry.v1.RegistryService".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        status.status(),
-        tonic_health::pb::health_check_response::ServingStatus::Serving
-    );
-
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use jilin_testkit::grpc;
+    use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let mut reflection = ServerReflectionClient::new(channel);
-    let ask = |request: MessageRequest| ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(request),
-    };
-    let requests = vec![
-        ask(MessageRequest::ListServices(String::new())),
-        ask(MessageRequest::FileContainingSymbol(
-            "jilin.events.v1.ProgressReported".into(),
-        )),
-    ];
-    let mut responses = reflection
-        .server_reflection_info(futures::stream::iter(requests))
-        .await
-        .unwrap()
-        .into_inner();
-    use futures::StreamExt;
-    let Some(MessageResponse::ListServicesResponse(services)) =
-        responses.next().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list")
-    };
-    let names: Vec<_> = services.service.iter().map(|s| s.name.as_str()).collect();
+
+    let app = TestApp::spawn().await;
+    let channel = grpc::channel(app.running().addr()).await;
+    let service = "jilin.registry.v1.RegistryService";
+    assert_eq!(
+        grpc::health(channel.clone(), service).await,
+        ServingStatus::Serving
+    );
+    let names = grpc::reflected_services(channel.clone()).await;
+    assert!(names.iter().any(|n| n == service), "{names:?}");
     assert!(
-        names.contains(&"jilin.registry.v1.RegistryService"),
+        names.iter().any(|n| n == "grpc.health.v1.Health"),
         "{names:?}"
     );
-    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    let symbol = MessageRequest::FileContainingSymbol("jilin.events.v1.ProgressReported".into());
     let Some(MessageResponse::FileDescriptorResponse(files)) =
-        responses.next().await.unwrap().unwrap().message_response
+        grpc::reflect(channel, vec![symbol]).await.pop()
     else {
         panic!("the event message is served by reflection")
     };
