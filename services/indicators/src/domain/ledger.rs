@@ -340,6 +340,19 @@ mod tests {
         }
     }
 
+    /// A project first seen with this snapshot.
+    fn created(
+        revision: i64,
+        sector: &str,
+        region: &str,
+        status: usize,
+        at: &str,
+    ) -> ProjectChange {
+        apply_snapshot(None, &snapshot(revision, sector, region, status, at), &[])
+            .unwrap()
+            .expect("a new project changes something")
+    }
+
     fn report(revision: i64, output: i64) -> ReportFacts {
         ReportFacts {
             revision,
@@ -376,13 +389,7 @@ mod tests {
 
     #[test]
     fn stale_and_repeated_snapshots_change_nothing() {
-        let first = apply_snapshot(
-            None,
-            &snapshot(2, "automobile", "220182", 1, "2026-01"),
-            &[],
-        )
-        .unwrap()
-        .unwrap();
+        let first = created(2, "automobile", "220182", 1, "2026-01");
         assert_eq!(first.facts.region, "220100", "counties roll up");
         let again = apply_snapshot(
             Some(&first.facts),
@@ -412,13 +419,7 @@ mod tests {
 
     #[test]
     fn moving_a_project_moves_its_reports() {
-        let created = apply_snapshot(
-            None,
-            &snapshot(1, "automobile", "220100", 2, "2026-01"),
-            &[],
-        )
-        .unwrap()
-        .unwrap();
+        let created = created(1, "automobile", "220100", 2, "2026-01");
         let mut cube = Cube::new();
         cube.apply(&created.deltas);
         let jan = month("2026-01");
@@ -448,13 +449,7 @@ mod tests {
 
     #[test]
     fn revisions_apply_their_difference_once() {
-        let created = apply_snapshot(
-            None,
-            &snapshot(1, "automobile", "220100", 2, "2026-01"),
-            &[],
-        )
-        .unwrap()
-        .unwrap();
+        let created = created(1, "automobile", "220100", 2, "2026-01");
         let jan = month("2026-01");
         let first = report(1, 70);
         let second = report(2, 50);
