@@ -1,0 +1,319 @@
+//! Rules are data: a kind (what is measured), severity bands with
+//! thresholds (WARNING = yellow, CRITICAL = red), how many consecutive
+//! periods a breach must last before it fires (`for_periods`), how long a
+//! firing alert survives a clear reading (`keep_firing_for_periods`),
+//! labels and a summary template.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Yellow or red.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// How a measured value is compared with a band's threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Comparison {
+    AtLeast,
+    Above,
+    AtMost,
+    Below,
+}
+
+impl Comparison {
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::AtLeast => value >= threshold,
+            Comparison::Above => value > threshold,
+            Comparison::AtMost => value <= threshold,
+            Comparison::Below => value < threshold,
+        }
+    }
+}
+
+/// One severity band: the rule is at `severity` when the value compares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub severity: Severity,
+    pub comparison: Comparison,
+    pub threshold: f64,
+}
+
+/// What an indicator rule compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndicatorMeasure {
+    /// The value itself.
+    Value,
+    /// Value minus the target of its year (positive = above target).
+    AboveTarget,
+    /// The share of the year elapsed (in %) minus the value, for rates
+    /// that should keep pace with the calendar.
+    BehindYearElapsed,
+}
+
+/// What a rule measures. Project rules have subject `projects/{id}`;
+/// indicator rules `indicators/{id}` (with a group).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RuleKind {
+    /// Percentage points of physical progress behind the elapsed share of
+    /// the planned start → end span.
+    ScheduleLag,
+    /// Percent by which cumulative investment trails the elapsed share of
+    /// the planned investment.
+    InvestmentLag,
+    /// Whole months an APPROVED project is past its planned start.
+    NotStarted,
+    /// Months an UNDER_CONSTRUCTION project has not reported.
+    StalledReporting,
+    /// Percent by which cumulative investment exceeds the plan.
+    CostOverrun,
+    /// Days the most overdue unmet milestone is past due.
+    OverdueMilestone,
+    /// Percent by which the project's energy intensity exceeds its
+    /// sector's (from the indicator service).
+    EnergyAboveBenchmark,
+    /// 1 while the project is SUSPENDED.
+    Suspended,
+    /// An indicator value for a group (empty = the province).
+    Indicator {
+        indicator: String,
+        group: String,
+        measure: IndicatorMeasure,
+    },
+}
+
+/// A rule as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    pub kind: RuleKind,
+    /// At most one band per severity.
+    pub bands: Vec<Band>,
+    /// Consecutive breaching periods before PENDING turns FIRING (≥ 1).
+    pub for_periods: u32,
+    /// Clear periods a FIRING alert waits before it resolves.
+    pub keep_firing_for_periods: u32,
+    pub labels: BTreeMap<String, String>,
+    /// e.g. `{subject} is {value} points behind schedule`.
+    pub summary: String,
+    pub revision: i64,
+}
+
+impl Rule {
+    /// The highest severity whose band the value falls in.
+    pub fn classify(&self, value: f64) -> Option<Severity> {
+        self.bands
+            .iter()
+            .filter(|band| band.comparison.holds(value, band.threshold))
+            .map(|band| band.severity)
+            .max()
+    }
+
+    /// The threshold of a severity's band.
+    pub fn threshold(&self, severity: Severity) -> Option<f64> {
+        self.bands
+            .iter()
+            .find(|band| band.severity == severity)
+            .map(|band| band.threshold)
+    }
+}
+
+fn band(severity: Severity, comparison: Comparison, threshold: f64) -> Band {
+    Band {
+        severity,
+        comparison,
+        threshold,
+    }
+}
+
+fn rule(id: &str, kind: RuleKind, bands: Vec<Band>, for_periods: u32, summary: &str) -> Rule {
+    Rule {
+        id: id.into(),
+        kind,
+        bands,
+        for_periods,
+        keep_firing_for_periods: 0,
+        labels: BTreeMap::new(),
+        summary: summary.into(),
+        revision: 1,
+    }
+}
+
+/// The built-in rule pack, after the provinces' red-yellow-green schemes.
+pub fn builtin_rules() -> Vec<Rule> {
+    use Comparison::*;
+    use Severity::*;
+    let indicator = |indicator: &str, measure| RuleKind::Indicator {
+        indicator: indicator.into(),
+        group: String::new(),
+        measure,
+    };
+    vec![
+        rule(
+            "schedule_lag",
+            RuleKind::ScheduleLag,
+            vec![band(Warning, AtLeast, 10.0), band(Critical, Above, 30.0)],
+            1,
+            "{subject} is {value} points behind its time-elapsed schedule",
+        ),
+        rule(
+            "investment_lag",
+            RuleKind::InvestmentLag,
+            vec![band(Warning, AtLeast, 20.0), band(Critical, AtLeast, 50.0)],
+            1,
+            "{subject} has invested {value}% less than its schedule calls for",
+        ),
+        rule(
+            "not_started",
+            RuleKind::NotStarted,
+            vec![band(Warning, AtLeast, 1.0), band(Critical, AtLeast, 3.0)],
+            1,
+            "{subject} has not started {value} months after its planned start",
+        ),
+        rule(
+            "stalled_reporting",
+            RuleKind::StalledReporting,
+            vec![band(Warning, AtLeast, 2.0), band(Critical, AtLeast, 3.0)],
+            1,
+            "{subject} has not reported for {value} months",
+        ),
+        rule(
+            "cost_overrun",
+            RuleKind::CostOverrun,
+            vec![band(Warning, AtLeast, 10.0), band(Critical, AtLeast, 30.0)],
+            1,
+            "{subject} has invested {value}% more than planned",
+        ),
+        rule(
+            "overdue_milestone",
+            RuleKind::OverdueMilestone,
+            vec![band(Warning, AtLeast, 1.0), band(Critical, AtLeast, 90.0)],
+            1,
+            "{subject} has a milestone {value} days overdue",
+        ),
+        rule(
+            "energy_above_benchmark",
+            RuleKind::EnergyAboveBenchmark,
+            vec![band(Warning, AtLeast, 20.0), band(Critical, AtLeast, 50.0)],
+            1,
+            "{subject} uses {value}% more energy per unit of value added than its sector",
+        ),
+        rule(
+            "suspended",
+            RuleKind::Suspended,
+            vec![band(Warning, AtLeast, 1.0)],
+            1,
+            "{subject} is suspended",
+        ),
+        rule(
+            "sustained_output_decline",
+            indicator("output_growth", IndicatorMeasure::Value),
+            vec![band(Critical, Below, 0.0)],
+            2,
+            "output has fallen year on year for two consecutive months ({value}%)",
+        ),
+        rule(
+            "sector_over_reliance",
+            indicator("sector_concentration", IndicatorMeasure::Value),
+            vec![band(Warning, Above, 0.25)],
+            1,
+            "output relies on few sectors (HHI {value})",
+        ),
+        rule(
+            "energy_intensity_over_target",
+            indicator("energy_intensity", IndicatorMeasure::AboveTarget),
+            vec![band(Warning, Above, 0.0)],
+            1,
+            "energy intensity is {value} kgce/10k yuan above its yearly target",
+        ),
+        rule(
+            "investment_completion_behind",
+            indicator(
+                "investment_completion_rate",
+                IndicatorMeasure::BehindYearElapsed,
+            ),
+            vec![band(Warning, AtLeast, 20.0)],
+            1,
+            "investment completion is {value} points behind the share of the year elapsed",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtin(id: &str) -> Rule {
+        builtin_rules().into_iter().find(|r| r.id == id).unwrap()
+    }
+
+    #[test]
+    fn schedule_lag_bands_at_their_boundaries() {
+        let rule = builtin("schedule_lag");
+        for (value, expected) in [
+            (9.99, None),
+            (10.0, Some(Severity::Warning)),
+            (10.01, Some(Severity::Warning)),
+            (29.99, Some(Severity::Warning)),
+            (30.0, Some(Severity::Warning)),
+            (30.01, Some(Severity::Critical)),
+        ] {
+            assert_eq!(rule.classify(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn investment_lag_and_cost_overrun_include_their_thresholds() {
+        let lag = builtin("investment_lag");
+        assert_eq!(lag.classify(19.99), None);
+        assert_eq!(lag.classify(20.0), Some(Severity::Warning));
+        assert_eq!(lag.classify(49.99), Some(Severity::Warning));
+        assert_eq!(lag.classify(50.0), Some(Severity::Critical));
+        let overrun = builtin("cost_overrun");
+        assert_eq!(overrun.classify(9.99), None);
+        assert_eq!(overrun.classify(10.0), Some(Severity::Warning));
+        assert_eq!(overrun.classify(30.0), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn month_counting_rules() {
+        let not_started = builtin("not_started");
+        assert_eq!(not_started.classify(0.0), None);
+        assert_eq!(not_started.classify(1.0), Some(Severity::Warning));
+        assert_eq!(not_started.classify(2.0), Some(Severity::Warning));
+        assert_eq!(not_started.classify(3.0), Some(Severity::Critical));
+        let stalled = builtin("stalled_reporting");
+        assert_eq!(stalled.classify(1.0), None);
+        assert_eq!(stalled.classify(2.0), Some(Severity::Warning));
+        assert_eq!(stalled.classify(3.0), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn portfolio_rules() {
+        let decline = builtin("sustained_output_decline");
+        assert_eq!(decline.for_periods, 2);
+        assert_eq!(decline.classify(0.0), None);
+        assert_eq!(decline.classify(-0.01), Some(Severity::Critical));
+        let hhi = builtin("sector_over_reliance");
+        assert_eq!(hhi.classify(0.25), None);
+        assert_eq!(hhi.classify(0.2501), Some(Severity::Warning));
+        assert_eq!(hhi.threshold(Severity::Warning), Some(0.25));
+        assert_eq!(hhi.threshold(Severity::Critical), None);
+    }
+
+    #[test]
+    fn builtin_ids_are_unique_with_one_band_per_severity() {
+        let rules = builtin_rules();
+        for rule in &rules {
+            assert_eq!(rules.iter().filter(|r| r.id == rule.id).count(), 1);
+            for severity in [Severity::Warning, Severity::Critical] {
+                assert!(rule.bands.iter().filter(|b| b.severity == severity).count() <= 1);
+            }
+            assert!(rule.for_periods >= 1);
+        }
+    }
+}
