@@ -30,6 +30,26 @@ pub enum Change {
     Acknowledged,
 }
 
+impl Change {
+    /// The NATS subject a change is published on, e.g.
+    /// `jilin.risk.alert.firing.critical`; `None` for changes that are only
+    /// recorded (pending, de-escalated).
+    pub fn subject(self, severity: Severity) -> Option<String> {
+        let change = match self {
+            Change::Firing => "firing",
+            Change::Resolved => "resolved",
+            Change::Acknowledged => "acknowledged",
+            Change::Escalated => "escalated",
+            Change::Pending | Change::DeEscalated => return None,
+        };
+        let severity = match severity {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        };
+        Some(format!("jilin.risk.alert.{change}.{severity}"))
+    }
+}
+
 /// One recorded change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
@@ -298,6 +318,20 @@ mod tests {
         assert_eq!(alert.unwrap().state, State::Firing);
         let (_, changes) = feed(&lag, &[Some(12.0), Some(0.0), Some(0.0)]);
         assert_eq!(changes, [Change::Firing, Change::Resolved]);
+    }
+
+    #[test]
+    fn changes_map_to_subjects_subscribers_can_filter_on() {
+        assert_eq!(
+            Change::Firing.subject(Severity::Critical).as_deref(),
+            Some("jilin.risk.alert.firing.critical")
+        );
+        assert_eq!(
+            Change::Acknowledged.subject(Severity::Warning).as_deref(),
+            Some("jilin.risk.alert.acknowledged.warning")
+        );
+        assert_eq!(Change::Pending.subject(Severity::Warning), None);
+        assert_eq!(Change::DeEscalated.subject(Severity::Warning), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use jilin_domain::{FieldViolation, Violations};
 use serde::{Deserialize, Serialize};
 
 /// Yellow or red.
@@ -120,6 +121,75 @@ impl Rule {
             .find(|band| band.severity == severity)
             .map(|band| band.threshold)
     }
+}
+
+/// The longest `for_periods` / `keep_firing_for_periods` accepted.
+pub const MAX_PERIODS: u32 = 24;
+
+/// Checks a rule as edited (UpdateRule) or created (CreateRule): one or two
+/// bands, at most one per severity, finite thresholds, both bands facing
+/// the same way with red beyond yellow, periods in range, a summary.
+pub fn validate(rule: &Rule) -> Result<(), Vec<FieldViolation>> {
+    let mut violations = Violations::new();
+    violations.check(
+        (1..=2).contains(&rule.bands.len()),
+        "rule.bands",
+        "one band per severity: WARNING, CRITICAL or both",
+    );
+    for (index, band) in rule.bands.iter().enumerate() {
+        violations.check(
+            band.threshold.is_finite(),
+            format!("rule.bands[{index}].threshold"),
+            "must be a finite number",
+        );
+    }
+    if let [first, second] = rule.bands.as_slice() {
+        violations.check(
+            first.severity != second.severity,
+            "rule.bands[1].severity",
+            "at most one band per severity",
+        );
+        let upward = |c: Comparison| matches!(c, Comparison::AtLeast | Comparison::Above);
+        let same_way = upward(first.comparison) == upward(second.comparison);
+        violations.check(
+            same_way,
+            "rule.bands[1].comparison",
+            "both bands must face the same way",
+        );
+        if let (true, Some(warning), Some(critical)) = (
+            same_way,
+            rule.threshold(Severity::Warning).filter(|t| t.is_finite()),
+            rule.threshold(Severity::Critical).filter(|t| t.is_finite()),
+        ) {
+            let beyond = if upward(first.comparison) {
+                critical >= warning
+            } else {
+                critical <= warning
+            };
+            violations.check(
+                beyond,
+                "rule.bands",
+                "the CRITICAL threshold must lie beyond the WARNING one",
+            );
+        }
+    }
+    violations.check(
+        (1..=MAX_PERIODS).contains(&rule.for_periods),
+        "rule.for_periods",
+        format!("1 to {MAX_PERIODS} periods"),
+    );
+    violations.check(
+        rule.keep_firing_for_periods <= MAX_PERIODS,
+        "rule.keep_firing_for_periods",
+        format!("at most {MAX_PERIODS} periods"),
+    );
+    let length = rule.summary.chars().count();
+    violations.check(
+        (1..=500).contains(&length),
+        "rule.summary",
+        "required, at most 500 characters",
+    );
+    violations.into_result(())
 }
 
 fn band(severity: Severity, comparison: Comparison, threshold: f64) -> Band {
@@ -303,6 +373,40 @@ mod tests {
         assert_eq!(hhi.classify(0.2501), Some(Severity::Warning));
         assert_eq!(hhi.threshold(Severity::Warning), Some(0.25));
         assert_eq!(hhi.threshold(Severity::Critical), None);
+    }
+
+    #[test]
+    fn edits_are_validated_field_by_field() {
+        for rule in builtin_rules() {
+            assert_eq!(validate(&rule), Ok(()), "{}", rule.id);
+        }
+        let mut bad = builtin("schedule_lag");
+        bad.bands[1].threshold = 5.0; // red before yellow
+        bad.for_periods = 0;
+        bad.summary.clear();
+        let fields: Vec<_> = validate(&bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["rule.bands", "rule.for_periods", "rule.summary"]);
+
+        let mut mixed = builtin("schedule_lag");
+        mixed.bands[1].comparison = Comparison::Below;
+        mixed.bands[0].threshold = f64::NAN;
+        let fields: Vec<_> = validate(&mixed)
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["rule.bands[0].threshold", "rule.bands[1].comparison"]
+        );
+
+        let mut twice = builtin("schedule_lag");
+        twice.bands[1].severity = Severity::Warning;
+        assert!(validate(&twice).is_err());
     }
 
     #[test]
