@@ -17,6 +17,13 @@ pub mod indicators {
     }
 }
 
+/// `jilin.risk.v1`: the risk monitoring service (contract; issue 4).
+pub mod risk {
+    pub mod v1 {
+        tonic::include_proto!("jilin.risk.v1");
+    }
+}
+
 /// `jilin.events.v1`: the event payloads published on JetStream.
 pub mod events {
     pub mod v1 {
