@@ -187,6 +187,8 @@ impl Publisher {
         last: Period,
         now: OffsetDateTime,
     ) -> Result<Vec<ValueChange>, StoreError> {
+        // Every group and indicator of a month reads the same totals.
+        let cells = &crate::domain::cube::Memo::new(cells);
         let mut changes = Vec::new();
         let slices: Vec<(GroupBy, query::Group)> = [GroupBy::None, GroupBy::Region, GroupBy::Group]
             .into_iter()

@@ -3,7 +3,8 @@
 //! falling due and the change in project counts per status. Ratios are never
 //! stored; expressions read sums out of the cube at query time.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use jilin_domain::Period;
 
@@ -22,6 +23,39 @@ pub trait CellSource {
     /// months `first..=last` (from the beginning of time when `first` is
     /// `None`).
     fn totals(&self, slots: &[usize], first: Option<Period>, last: Period) -> ComboTotals;
+}
+
+/// A cell source that remembers what it answered: the points and groups
+/// of one query or publication pass ask for the same month ranges over
+/// and over (a breakdown filters the same per-combination totals), so each
+/// is read from the underlying source once.
+pub struct Memo<'a> {
+    source: &'a dyn CellSource,
+    seen: RefCell<HashMap<TotalsKey, ComboTotals>>,
+}
+
+/// The arguments of one `totals` call.
+type TotalsKey = (Vec<usize>, Option<Period>, Period);
+
+impl<'a> Memo<'a> {
+    pub fn new(source: &'a dyn CellSource) -> Self {
+        Self {
+            source,
+            seen: RefCell::default(),
+        }
+    }
+}
+
+impl CellSource for Memo<'_> {
+    fn totals(&self, slots: &[usize], first: Option<Period>, last: Period) -> ComboTotals {
+        let key = (slots.to_vec(), first, last);
+        if let Some(totals) = self.seen.borrow().get(&key) {
+            return totals.clone();
+        }
+        let totals = self.source.totals(slots, first, last);
+        self.seen.borrow_mut().insert(key, totals.clone());
+        totals
+    }
 }
 
 /// Index of a combination in `Combo::all()` order.
@@ -116,19 +150,15 @@ impl Cube {
             .map_or([0; SLOTS], |row| row[combo_index(combo)])
     }
 
-    /// Applies deltas, returning each changed cell's new value (all zero
-    /// means the cell is gone).
-    pub fn apply(&mut self, deltas: &Deltas) -> Vec<(Period, Combo, Cell)> {
-        let mut changed = Vec::new();
+    /// Applies deltas; a cell whose slots all reach zero is gone.
+    pub fn apply(&mut self, deltas: &Deltas) {
         for ((period, combo), delta) in deltas.iter() {
             let mut cell = self.get(*period, *combo);
             for (slot, amount) in delta.iter().enumerate() {
                 cell[slot] += amount;
             }
             self.set(*period, *combo, cell);
-            changed.push((*period, *combo, cell));
         }
-        changed
     }
 
     /// The first and last month holding data.
@@ -198,5 +228,32 @@ mod tests {
         );
         cube.apply(&undo);
         assert_eq!(cube.span(), Some((month("2026-03"), month("2026-03"))));
+    }
+
+    #[test]
+    fn a_memo_reads_each_range_once_and_answers_the_same() {
+        struct Counting(std::cell::Cell<usize>, Cube);
+        impl CellSource for Counting {
+            fn totals(&self, slots: &[usize], first: Option<Period>, last: Period) -> ComboTotals {
+                self.0.set(self.0.get() + 1);
+                self.1.totals(slots, first, last)
+            }
+        }
+        let combo = Combo::of("automobile", "220100").unwrap();
+        let mut deltas = Deltas::new();
+        deltas.add(month("2026-01"), combo, 1, 9);
+        let mut cube = Cube::new();
+        cube.apply(&deltas);
+        let source = Counting(std::cell::Cell::new(0), cube.clone());
+        let memo = Memo::new(&source);
+        let jan = month("2026-01");
+        for _ in 0..3 {
+            assert_eq!(
+                memo.totals(&[1], Some(jan), jan),
+                cube.totals(&[1], Some(jan), jan)
+            );
+        }
+        assert_eq!(memo.totals(&[1], None, jan), cube.totals(&[1], None, jan));
+        assert_eq!(source.0.get(), 2, "one read per distinct range");
     }
 }

@@ -8,7 +8,7 @@ use jilin_domain::Period;
 use super::cube::{CellSource, ComboTotals, combo_index};
 use super::definition::{IndicatorSet, attainment};
 use super::expr::{BinaryOp, Expr, Selector};
-use super::labels::{Combo, Dimension, Matcher, Measure, count_slots, display_matchers};
+use super::labels::{Combo, Dimension, Matcher, Measure, count_slots};
 
 /// `attain` caps an over-achieved target at this ratio, so that one
 /// indicator far above its target cannot mask another far below (JRC
@@ -176,11 +176,6 @@ fn months_of(measure: Measure, scope: &Scope) -> Option<Period> {
     })
 }
 
-/// Describes a term's filter for people.
-pub fn describe_matchers(matchers: &[Matcher]) -> String {
-    display_matchers(matchers)
-}
-
 fn arithmetic(op: BinaryOp, left: f64, right: f64) -> Option<f64> {
     let value = match op {
         BinaryOp::Add => left + right,
@@ -241,6 +236,7 @@ fn coefficient_of_variation(values: &[i128]) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::domain::cube::{Cube, Deltas};
+    use crate::domain::labels::display_matchers;
     use crate::domain::parser::parse_expression;
 
     fn month(text: &str) -> Period {
@@ -366,7 +362,7 @@ mod tests {
         assert_eq!(terms.len(), 2);
         assert_eq!(terms[0].expression, "sum(output_value{group=\"pillar\"})");
         assert_eq!(
-            describe_matchers(&terms[0].matchers),
+            display_matchers(&terms[0].matchers),
             "group=\"pillar\", region=\"220100\""
         );
         assert_eq!(terms[1].value, Some(40.0));

@@ -165,11 +165,9 @@ impl Dimension {
 
     /// The dimension's value of a (sector, region) combination.
     pub fn member_of(self, combo: Combo) -> &'static str {
-        match self {
-            Dimension::Sector => SECTORS[combo.sector].code,
-            Dimension::Region => REGIONS[combo.region].code,
-            Dimension::Group => SECTORS[combo.sector].group,
-        }
+        combo
+            .label_value(self.label())
+            .expect("every dimension is a spatial label")
     }
 }
 

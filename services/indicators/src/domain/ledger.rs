@@ -209,9 +209,7 @@ pub fn apply_snapshot(
 
     let mut deltas = facts.footprint();
     if let Some(current) = current {
-        let mut undo = Deltas::new();
-        undo.merge(&current.footprint());
-        for ((period, combo), cell) in undo.iter() {
+        for ((period, combo), cell) in current.footprint().iter() {
             deltas.add_cell(*period, *combo, cell, -1);
         }
         if let (Some(from), Some(to)) = (current.combo(), facts.combo())

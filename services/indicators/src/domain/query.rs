@@ -3,7 +3,7 @@
 
 use jilin_domain::{GROUPS, Period, REGIONS, SECTORS};
 
-use super::cube::CellSource;
+use super::cube::{CellSource, Memo};
 use super::definition::{Compiled, IndicatorSet, attainment};
 use super::eval::{Evaluator, Scope};
 use super::labels::{Combo, Dimension, Matcher};
@@ -198,6 +198,7 @@ pub fn run(
     indicator: &Compiled,
     spec: &QuerySpec,
 ) -> Vec<SeriesValues> {
+    let cells = &Memo::new(cells);
     let buckets = buckets(spec.start, spec.end, spec.granularity);
     groups(spec.group_by, &spec.filter)
         .into_iter()
