@@ -2,7 +2,7 @@
 //! delete, one transaction each), queries and explanations over the
 //! in-memory cube, and subscriptions to published changes.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use jilin_domain::{FieldViolation, Period};
 use jilin_store::StoreError;
@@ -50,6 +50,8 @@ pub struct Indicators {
     tables: Tables,
     cube: SharedCube,
     watchers: broadcast::Sender<Arc<ValueChange>>,
+    /// The definitions, compiled once per change rather than per query.
+    compiled: Arc<RwLock<Arc<IndicatorSet>>>,
 }
 
 impl Indicators {
@@ -62,6 +64,7 @@ impl Indicators {
             tables,
             cube,
             watchers,
+            compiled: Arc::default(),
         }
     }
 
@@ -70,7 +73,7 @@ impl Indicators {
     pub async fn seed_builtins(&self) -> Result<usize, StoreError> {
         let tables = &self.tables;
         let all = builtins(OffsetDateTime::now_utc());
-        tables
+        let seeded = tables
             .store
             .write(|tx| {
                 let mut seeded = 0;
@@ -82,10 +85,32 @@ impl Indicators {
                 }
                 Ok::<_, StoreError>(seeded)
             })
-            .await
+            .await?;
+        self.recompile()?;
+        Ok(seeded)
     }
 
-    /// Every definition, compiled.
+    /// The compiled definitions queries evaluate.
+    fn compiled(&self) -> Arc<IndicatorSet> {
+        self.compiled
+            .read()
+            .expect("no panic while holding the definitions")
+            .clone()
+    }
+
+    /// Compiles the stored definitions again, after a change. The last
+    /// call reads the table after every committed change, so concurrent
+    /// changes end with every one of them compiled.
+    fn recompile(&self) -> Result<(), StoreError> {
+        let set = Arc::new(self.indicator_set()?);
+        *self
+            .compiled
+            .write()
+            .expect("no panic while holding the definitions") = set;
+        Ok(())
+    }
+
+    /// Every stored definition, compiled now.
     pub fn indicator_set(&self) -> Result<IndicatorSet, StoreError> {
         let (set, broken) = IndicatorSet::compile(self.all()?);
         for problem in broken {
@@ -126,9 +151,9 @@ impl Indicators {
         let definition = Definition::new(id, draft, OffsetDateTime::now_utc());
         let months = self.months_with_data();
         let tables = &self.tables;
-        tables
+        let created = tables
             .store
-            .write(|tx| {
+            .write(|tx| -> Result<_, IndicatorError> {
                 if tx.get(&tables.definitions, id)?.is_some() {
                     return Err(IndicatorError::AlreadyExists(definition.name()));
                 }
@@ -136,7 +161,9 @@ impl Indicators {
                 mark_dirty(tables, tx, &months)?;
                 Ok(definition.clone())
             })
-            .await
+            .await?;
+        self.recompile()?;
+        Ok(created)
     }
 
     /// Applies the `mask` fields of `patch` to indicator `id`.
@@ -178,9 +205,9 @@ impl Indicators {
             Vec::new()
         };
         let tables = &self.tables;
-        tables
+        let updated = tables
             .store
-            .write(|tx| {
+            .write(|tx| -> Result<_, IndicatorError> {
                 let mut updated = current_in(tables, tx, id, etag)?;
                 updated.set_fields(&draft);
                 updated.revision += 1;
@@ -189,7 +216,9 @@ impl Indicators {
                 mark_dirty(tables, tx, &months)?;
                 Ok(updated)
             })
-            .await
+            .await?;
+        self.recompile()?;
+        Ok(updated)
     }
 
     pub async fn delete(&self, id: &str, etag: Option<&str>) -> Result<(), IndicatorError> {
@@ -210,12 +239,14 @@ impl Indicators {
         let tables = &self.tables;
         tables
             .store
-            .write(|tx| {
+            .write(|tx| -> Result<_, IndicatorError> {
                 current_in(tables, tx, id, etag)?;
                 tx.remove(&tables.definitions, id)?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.recompile()?;
+        Ok(())
     }
 
     /// The series of a query.
@@ -224,7 +255,7 @@ impl Indicators {
         id: &str,
         spec: &QuerySpec,
     ) -> Result<(Definition, Vec<SeriesValues>), IndicatorError> {
-        let set = self.indicator_set()?;
+        let set = self.compiled();
         let indicator = set
             .get(id)
             .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
@@ -240,7 +271,7 @@ impl Indicators {
         bucket: &Bucket,
         filter: Vec<Matcher>,
     ) -> Result<Explained, IndicatorError> {
-        let set = self.indicator_set()?;
+        let set = self.compiled();
         let indicator = set
             .get(id)
             .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
