@@ -5,6 +5,9 @@
 //! same alert. Severity changes while firing are escalations or
 //! de-escalations; an escalation clears an acknowledgement.
 
+use std::collections::BTreeMap;
+
+use jilin_domain::Period;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -66,6 +69,10 @@ pub struct Transition {
 pub struct Reading {
     /// The measured value; `None` when the rule does not apply.
     pub value: Option<f64>,
+    /// The reporting period it belongs to: `for` and `keep_firing_for`
+    /// count periods, so a re-evaluation within the same period replaces
+    /// the reading instead of adding one, and an older period is ignored.
+    pub period: Period,
     pub at: OffsetDateTime,
 }
 
@@ -90,6 +97,14 @@ pub struct Alert {
     pub start: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub end: Option<OffsetDateTime>,
+    /// The period of the latest reading.
+    pub period: Option<Period>,
+    /// The rule's labels and the subject's (region, sector, group, agency).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The rule's summary filled in with the latest reading.
+    #[serde(default)]
+    pub summary: String,
     pub history: Vec<Transition>,
 }
 
@@ -121,12 +136,20 @@ pub fn observe(
 ) -> (Option<Alert>, Vec<Change>) {
     let severity = reading.value.and_then(|value| rule.classify(value));
     let mut changes = Vec::new();
+    let last_period = current.and_then(|alert| alert.period);
+    if last_period.is_some_and(|last| reading.period < last) {
+        return (current.cloned(), changes);
+    }
+    // Within the period already counted, a reading of the same kind
+    // (breach or clear) replaces the last one instead of adding to it.
+    let new_period = last_period != Some(reading.period);
     let Some(severity) = severity else {
         let Some(alert) = current else {
             return (None, changes);
         };
         let mut alert = alert.clone();
         alert.value = reading.value;
+        alert.period = Some(reading.period);
         alert.breaching = 0;
         match alert.state {
             State::Pending => {
@@ -136,7 +159,9 @@ pub fn observe(
                 alert.record(Change::Resolved, reading.at, "cleared before firing");
             }
             State::Firing => {
-                alert.clear += 1;
+                if new_period || alert.clear == 0 {
+                    alert.clear += 1;
+                }
                 if alert.clear > rule.keep_firing_for_periods {
                     alert.state = State::Resolved;
                     alert.end = Some(reading.at);
@@ -164,12 +189,18 @@ pub fn observe(
             acknowledged_by: None,
             start: reading.at,
             end: None,
+            period: None,
+            labels: previous.map(|p| p.labels.clone()).unwrap_or_default(),
+            summary: String::new(),
             history: previous.map(|p| p.history.clone()).unwrap_or_default(),
         },
     };
-    alert.breaching += 1;
+    if new_period || alert.breaching == 0 {
+        alert.breaching += 1;
+    }
     alert.clear = 0;
     alert.value = reading.value;
+    alert.period = Some(reading.period);
     alert.threshold = rule.threshold(severity);
     alert.rule_revision = rule.revision;
     match alert.state {
@@ -235,6 +266,11 @@ mod tests {
         OffsetDateTime::UNIX_EPOCH + time::Duration::days(day)
     }
 
+    /// One period per reading in `feed`.
+    fn month(index: i32) -> Period {
+        Period::parse("2026-01").unwrap().add_months(index).unwrap()
+    }
+
     /// Feeds readings, returning the alert after each and every change.
     fn feed(rule: &Rule, values: &[Option<f64>]) -> (Option<Alert>, Vec<Change>) {
         let mut alert = None;
@@ -242,6 +278,7 @@ mod tests {
         for (day, value) in values.iter().enumerate() {
             let reading = Reading {
                 value: *value,
+                period: month(day as i32),
                 at: at(day as i64),
             };
             let (next, changes) = observe(alert.as_ref(), rule, "projects/p1", &reading);
@@ -321,6 +358,34 @@ mod tests {
     }
 
     #[test]
+    fn readings_within_one_period_replace_each_other() {
+        let decline = rule("sustained_output_decline");
+        let read = |alert: Option<&Alert>, value: f64, period: i32| {
+            let reading = Reading {
+                value: Some(value),
+                period: month(period),
+                at: at(period.into()),
+            };
+            observe(alert, &decline, "indicators/output_growth", &reading)
+        };
+        let (alert, _) = read(None, -1.0, 0);
+        let (alert, changes) = read(alert.as_ref(), -2.0, 0);
+        assert!(changes.is_empty(), "a re-evaluation is not a second period");
+        assert_eq!(alert.as_ref().unwrap().breaching, 1);
+        let (alert, changes) = read(alert.as_ref(), -2.0, 1);
+        assert_eq!(changes, [Change::Firing]);
+        let (same, changes) = read(alert.as_ref(), 3.0, 0);
+        assert!(changes.is_empty(), "an older period is ignored");
+        assert_eq!(same, alert);
+        // A clear reading then a breach within one period: the breach counts.
+        let (alert, changes) = read(alert.as_ref(), 1.0, 2);
+        assert_eq!(changes, [Change::Resolved]);
+        let (alert, changes) = read(alert.as_ref(), -1.0, 2);
+        assert!(changes.is_empty(), "pending again, for one period");
+        assert_eq!(alert.unwrap().episode, 2);
+    }
+
+    #[test]
     fn changes_map_to_subjects_subscribers_can_filter_on() {
         assert_eq!(
             Change::Firing.subject(Severity::Critical).as_deref(),
@@ -359,6 +424,7 @@ mod tests {
         );
         let reading = Reading {
             value: Some(40.0),
+            period: month(2),
             at: at(2),
         };
         let (escalated, changes) = observe(Some(&acked), &lag, "projects/p1", &reading);

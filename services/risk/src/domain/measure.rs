@@ -3,12 +3,13 @@
 //! clear.
 
 use jilin_domain::Period;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::rules::RuleKind;
 
 /// The life-cycle status of a project, as the registry reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProjectStatus {
     Proposed,
     Approved,

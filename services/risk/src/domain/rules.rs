@@ -8,6 +8,16 @@ use std::collections::BTreeMap;
 
 use jilin_domain::{FieldViolation, Violations};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A measured value as people read it: three decimals below 1, one above.
+pub fn format_value(value: f64) -> String {
+    if value.abs() < 1.0 {
+        format!("{value:.3}")
+    } else {
+        format!("{value:.1}")
+    }
+}
 
 /// Yellow or red.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,9 +61,11 @@ pub enum IndicatorMeasure {
     Value,
     /// Value minus the target of its year (positive = above target).
     AboveTarget,
-    /// The share of the year elapsed (in %) minus the value, for rates
-    /// that should keep pace with the calendar.
-    BehindYearElapsed,
+    /// Target of its year minus the value (positive = short of target),
+    /// for rates that should keep pace with their plan. The investment
+    /// completion rate already divides by the plan falling due by its
+    /// month, so its time-elapsed share is its target, 100 %.
+    BelowTarget,
 }
 
 /// What a rule measures. Project rules have subject `projects/{id}`;
@@ -102,6 +114,15 @@ pub struct Rule {
     /// e.g. `{subject} is {value} points behind schedule`.
     pub summary: String,
     pub revision: i64,
+    /// Seeded from the built-in pack (its kind cannot change).
+    #[serde(default)]
+    pub built_in: bool,
+    #[serde(default = "unix_epoch", with = "time::serde::rfc3339")]
+    pub update_time: OffsetDateTime,
+}
+
+fn unix_epoch() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH
 }
 
 impl Rule {
@@ -112,6 +133,25 @@ impl Rule {
             .filter(|band| band.comparison.holds(value, band.threshold))
             .map(|band| band.severity)
             .max()
+    }
+
+    /// The opaque version tag clients send back on update.
+    pub fn etag(&self) -> String {
+        format!("r{}", self.revision)
+    }
+
+    /// Whether the rule's subjects are projects (else indicators).
+    pub fn is_project_rule(&self) -> bool {
+        !matches!(self.kind, RuleKind::Indicator { .. })
+    }
+
+    /// The summary with `{subject}`, `{name}` and `{value}` filled in.
+    pub fn render_summary(&self, subject: &str, name: &str, value: Option<f64>) -> String {
+        let value = value.map(format_value).unwrap_or_else(|| "n/a".into());
+        self.summary
+            .replace("{subject}", subject)
+            .replace("{name}", name)
+            .replace("{value}", &value)
     }
 
     /// The threshold of a severity's band.
@@ -210,6 +250,8 @@ fn rule(id: &str, kind: RuleKind, bands: Vec<Band>, for_periods: u32, summary: &
         labels: BTreeMap::new(),
         summary: summary.into(),
         revision: 1,
+        built_in: true,
+        update_time: OffsetDateTime::UNIX_EPOCH,
     }
 }
 
@@ -302,13 +344,10 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         rule(
             "investment_completion_behind",
-            indicator(
-                "investment_completion_rate",
-                IndicatorMeasure::BehindYearElapsed,
-            ),
+            indicator("investment_completion_rate", IndicatorMeasure::BelowTarget),
             vec![band(Warning, AtLeast, 20.0)],
             1,
-            "investment completion is {value} points behind the share of the year elapsed",
+            "investment completion is {value} points behind the plan falling due this year",
         ),
     ]
 }
@@ -407,6 +446,21 @@ mod tests {
         let mut twice = builtin("schedule_lag");
         twice.bands[1].severity = Severity::Warning;
         assert!(validate(&twice).is_err());
+    }
+
+    #[test]
+    fn summaries_fill_in_subject_name_and_value() {
+        let rule = builtin("schedule_lag");
+        assert_eq!(
+            rule.render_summary("projects/p1", "FAW plant", Some(31.25)),
+            "projects/p1 is 31.2 points behind its time-elapsed schedule"
+        );
+        let hhi = builtin("sector_over_reliance");
+        assert_eq!(
+            hhi.render_summary("indicators/sector_concentration", "", Some(0.2612)),
+            "output relies on few sectors (HHI 0.261)"
+        );
+        assert_eq!(rule.etag(), "r1");
     }
 
     #[test]
