@@ -21,6 +21,8 @@ pub use cloudevents::{CloudEvent, CloudEventError};
 pub use connect::connect;
 pub use consumer::{ConsumerSpec, HandlerError, reset_consumer, run_consumer};
 pub use relay::OutboxRelay;
-pub use stream::{INDICATORS_STREAM, REGISTRY_STREAM, RISK_STREAM, StreamSpec, ensure_stream};
+pub use stream::{
+    INDICATORS_STREAM, REGISTRY_STREAM, RISK_STREAM, StreamSpec, ensure_stream, stream_lost_history,
+};
 
 pub use async_nats;

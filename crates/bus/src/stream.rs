@@ -48,3 +48,26 @@ pub async fn ensure_stream(
     };
     Ok(jetstream.get_or_create_stream(config).await?)
 }
+
+/// Whether `stream` no longer holds its first events (they aged out or
+/// were purged), so a consumer starting from scratch must catch up from
+/// the owning service first. A stream that does not exist yet has lost
+/// nothing.
+pub async fn stream_lost_history(
+    client: &async_nats::Client,
+    stream: &StreamSpec,
+) -> Result<bool, String> {
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let mut stream = match jetstream.get_stream(stream.name).await {
+        Ok(stream) => stream,
+        Err(err) => {
+            use async_nats::jetstream::context::GetStreamErrorKind;
+            return match err.kind() {
+                GetStreamErrorKind::JetStream(_) => Ok(false),
+                _ => Err(err.to_string()),
+            };
+        }
+    };
+    let info = stream.info().await.map_err(|e| e.to_string())?;
+    Ok(info.state.first_sequence > 1)
+}

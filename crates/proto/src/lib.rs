@@ -39,3 +39,17 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("jili
 /// Gives every generated message its full protobuf name (`Name::full_name`),
 /// which is the value of an event's `ce-type` header.
 pub use prost::Name;
+
+/// `google.protobuf.Timestamp` of a time.
+pub fn timestamp(time: time::OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.unix_timestamp(),
+        nanos: time.nanosecond() as i32,
+    }
+}
+
+/// The time of a `google.protobuf.Timestamp`; `None` when out of range.
+pub fn from_timestamp(timestamp: &prost_types::Timestamp) -> Option<time::OffsetDateTime> {
+    let nanos = i128::from(timestamp.seconds) * 1_000_000_000 + i128::from(timestamp.nanos);
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}

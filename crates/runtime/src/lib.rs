@@ -5,15 +5,18 @@
 //! with `google.rpc` details.
 
 mod lifecycle;
+pub mod peer;
 mod server;
 mod shutdown;
 mod status;
+mod stream;
 mod telemetry;
 
 pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
 pub use server::{GrpcServer, ServeError};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;
+pub use stream::{ResponseStream, channel_stream};
 pub use telemetry::{LogFormat, init_tracing};
 
 pub use tokio_util::sync::CancellationToken;

@@ -1,12 +1,9 @@
 //! The gRPC edge: decodes and checks requests, calls the use cases in
 //! [`crate::service`], and encodes responses. No business rule lives here.
 
-use std::pin::Pin;
-
-use futures::Stream;
 use jilin_domain::{Period, Violations};
 use jilin_proto::indicators::v1 as pb;
-use jilin_runtime::CancellationToken;
+use jilin_runtime::{CancellationToken, ResponseStream, channel_stream};
 use pb::indicator_service_server::IndicatorService;
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status};
@@ -229,8 +226,7 @@ impl IndicatorService for IndicatorApi {
         }))
     }
 
-    type WatchIndicatorsStream =
-        Pin<Box<dyn Stream<Item = Result<pb::IndicatorValueChange, Status>> + Send>>;
+    type WatchIndicatorsStream = ResponseStream<pb::IndicatorValueChange>;
 
     async fn watch_indicators(
         &self,
@@ -249,7 +245,7 @@ impl IndicatorService for IndicatorApi {
         }
         let mut changes = self.indicators.subscribe();
         let shutdown = self.shutdown.clone();
-        let stream = async_stream(move |sender| async move {
+        let stream = channel_stream(move |sender| async move {
             loop {
                 let change = tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -275,16 +271,3 @@ impl IndicatorService for IndicatorApi {
     }
 }
 
-/// A response stream fed by a task through a small channel; the task ends
-/// when the client goes away.
-fn async_stream<F, Fut>(
-    produce: F,
-) -> Pin<Box<dyn Stream<Item = Result<pb::IndicatorValueChange, Status>> + Send>>
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<pb::IndicatorValueChange, Status>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (sender, receiver) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(produce(sender));
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))
-}

@@ -2,18 +2,12 @@
 //! types. The only place that knows both.
 
 use jilin_proto::indicators::v1 as pb;
-use time::OffsetDateTime;
 
 use crate::domain::definition::{Concept, Definition, Direction, Draft};
 use crate::domain::query::{Granularity, GroupBy, PointValue, SeriesValues};
 use crate::publisher::ValueChange;
 
-pub fn timestamp(time: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.unix_timestamp(),
-        nanos: time.nanosecond() as i32,
-    }
-}
+pub use jilin_proto::timestamp;
 
 pub fn direction_to_proto(direction: Direction) -> pb::Direction {
     match direction {

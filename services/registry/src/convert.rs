@@ -2,7 +2,7 @@
 //! types. The only place that knows both.
 
 use jilin_proto::registry::v1 as pb;
-use time::{Date, OffsetDateTime};
+use time::Date;
 
 use crate::domain::catalog::{Region, Sector};
 use crate::domain::project::MilestoneDraft;
@@ -11,12 +11,7 @@ use crate::domain::{
     ProjectDraft, ReportDraft, Status,
 };
 
-pub fn timestamp(time: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.unix_timestamp(),
-        nanos: time.nanosecond() as i32,
-    }
-}
+pub use jilin_proto::timestamp;
 
 fn date(date: Option<Date>) -> String {
     date.map(|date| date.to_string()).unwrap_or_default()

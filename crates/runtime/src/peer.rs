@@ -1,0 +1,134 @@
+//! Calling another Jilin service: a deadline on every call, retries only
+//! while the peer is UNAVAILABLE (any other status is an answer), and a
+//! stop at shutdown. Also reading the registry's whole portfolio, which
+//! the indicator and risk services need to catch up when JILIN_REGISTRY
+//! no longer holds every event.
+
+use std::future::Future;
+use std::time::Duration;
+
+use jilin_proto::registry::v1 as registry;
+use registry::registry_service_client::RegistryServiceClient;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+
+/// Deadline of each call to a peer.
+pub const CALL_DEADLINE: Duration = Duration::from_secs(10);
+/// Pause before retrying an unavailable peer.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Page size when reading the registry.
+const PAGE: i32 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("bad peer address: {0}")]
+    Address(#[from] tonic::transport::Error),
+    #[error("peer call failed: {0}")]
+    Status(#[from] tonic::Status),
+    #[error("stopped by shutdown")]
+    Shutdown,
+}
+
+/// A channel that connects on first use (so a peer that is down does not
+/// stop a service from starting).
+pub fn lazy_channel(url: &str) -> Result<Channel, PeerError> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(CALL_DEADLINE)
+        .connect_lazy())
+}
+
+/// A request carrying [`CALL_DEADLINE`].
+pub fn with_deadline<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(CALL_DEADLINE);
+    request
+}
+
+/// Runs a call, retrying while the peer is UNAVAILABLE, until shutdown.
+pub async fn call_retrying<T, F, Fut>(
+    peer: &str,
+    shutdown: &CancellationToken,
+    mut attempt: F,
+) -> Result<T, PeerError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    loop {
+        match attempt().await {
+            Ok(response) => return Ok(response.into_inner()),
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                tracing::warn!(%peer, error = %status, "peer unavailable; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Err(PeerError::Shutdown),
+                    _ = tokio::time::sleep(RETRY_DELAY) => {}
+                }
+            }
+            Err(status) => return Err(status.into()),
+        }
+    }
+}
+
+/// One project as the registry holds it now, with all its reports.
+pub struct PortfolioEntry {
+    pub project: registry::Project,
+    pub reports: Vec<registry::ProgressReport>,
+}
+
+/// Every project and report the registry holds now, page by page.
+pub async fn registry_portfolio(
+    registry_url: &str,
+    shutdown: &CancellationToken,
+) -> Result<Vec<PortfolioEntry>, PeerError> {
+    let client = RegistryServiceClient::new(lazy_channel(registry_url)?);
+    let mut entries = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = registry::ListProjectsRequest {
+            page_size: PAGE,
+            page_token: page_token.clone(),
+            ..Default::default()
+        };
+        let page = call_retrying("registry", shutdown, || {
+            let mut client = client.clone();
+            let request = request.clone();
+            async move { client.list_projects(with_deadline(request)).await }
+        })
+        .await?;
+        for project in page.projects {
+            let reports = project_reports(&client, &project.name, shutdown).await?;
+            entries.push(PortfolioEntry { project, reports });
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(entries);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+async fn project_reports(
+    client: &RegistryServiceClient<Channel>,
+    project: &str,
+    shutdown: &CancellationToken,
+) -> Result<Vec<registry::ProgressReport>, PeerError> {
+    let mut reports = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = registry::ListProgressReportsRequest {
+            parent: project.to_owned(),
+            page_size: PAGE,
+            page_token: page_token.clone(),
+        };
+        let page = call_retrying("registry", shutdown, || {
+            let mut client = client.clone();
+            let request = request.clone();
+            async move { client.list_progress_reports(with_deadline(request)).await }
+        })
+        .await?;
+        reports.extend(page.reports);
+        if page.next_page_token.is_empty() {
+            return Ok(reports);
+        }
+        page_token = page.next_page_token;
+    }
+}

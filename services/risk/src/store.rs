@@ -1,0 +1,137 @@
+//! The risk service's tables and their keys. Registry and indicator events
+//! write projects, latest indicator values and applied ids; every
+//! evaluation writes alerts and numbered changes (with their outbox
+//! events) in the same transaction; the API writes rules and silences.
+
+use jilin_domain::Period;
+use jilin_store::{Store, StoreError, Table, Tx};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::alert::{Alert, Change};
+use crate::domain::project::ProjectRecord;
+use crate::domain::rules::Rule;
+use crate::domain::silence::Silence;
+
+pub const RULES: &str = "rules";
+pub const PROJECTS: &str = "projects";
+pub const INDICATOR_VALUES: &str = "indicator_values";
+pub const ALERTS: &str = "alerts";
+pub const CHANGES: &str = "changes";
+pub const SILENCES: &str = "silences";
+pub const APPLIED: &str = "applied";
+pub const META: &str = "meta";
+
+/// Key in `meta` of the last change sequence handed out.
+const SEQUENCE: &str = "sequence";
+
+/// Every table, for `Store::open`.
+pub const ALL: [&str; 8] = [
+    RULES,
+    PROJECTS,
+    INDICATOR_VALUES,
+    ALERTS,
+    CHANGES,
+    SILENCES,
+    APPLIED,
+    META,
+];
+
+/// The latest published value of one indicator and group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatestValue {
+    pub period: Period,
+    pub value: Option<f64>,
+    pub target: Option<f64>,
+}
+
+/// One change of one alert, numbered in commit order: what WatchAlerts
+/// replays and streams.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    pub sequence: u64,
+    pub change: Change,
+    /// The alert after the change.
+    pub alert: Alert,
+    /// Whether an active silence muted its notification.
+    pub silenced: bool,
+}
+
+/// Handles on every table.
+#[derive(Clone)]
+pub struct Tables {
+    pub store: Store,
+    /// key: rule id
+    pub rules: Table<Rule>,
+    /// key: project id
+    pub projects: Table<ProjectRecord>,
+    /// key: `{indicator}/{group}` (group empty for the province)
+    pub indicator_values: Table<LatestValue>,
+    /// key: fingerprint (`{rule}:{subject}`)
+    pub alerts: Table<Alert>,
+    /// key: [`change_key`] of the sequence
+    pub changes: Table<ChangeRecord>,
+    /// key: silence id
+    pub silences: Table<Silence>,
+    /// key: CloudEvents id of every applied registry or indicator event
+    pub applied: Table<()>,
+    /// key: [`SEQUENCE`]
+    pub meta: Table<u64>,
+}
+
+impl Tables {
+    pub fn open(store: Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            rules: store.table(RULES)?,
+            projects: store.table(PROJECTS)?,
+            indicator_values: store.table(INDICATOR_VALUES)?,
+            alerts: store.table(ALERTS)?,
+            changes: store.table(CHANGES)?,
+            silences: store.table(SILENCES)?,
+            applied: store.table(APPLIED)?,
+            meta: store.table(META)?,
+            store,
+        })
+    }
+
+    /// A checksum of every table and the outbox sequence.
+    pub fn fingerprint(&self) -> Result<Vec<u64>, StoreError> {
+        Ok(vec![
+            self.rules.fingerprint()?,
+            self.projects.fingerprint()?,
+            self.indicator_values.fingerprint()?,
+            self.alerts.fingerprint()?,
+            self.changes.fingerprint()?,
+            self.silences.fingerprint()?,
+            self.applied.fingerprint()?,
+            self.meta.fingerprint()?,
+            self.store.outbox_last_sequence()?,
+        ])
+    }
+
+    /// The last change sequence committed.
+    pub fn last_sequence(&self) -> Result<u64, StoreError> {
+        Ok(self.meta.get(SEQUENCE)?.unwrap_or(0))
+    }
+
+    /// Changes after `after`, in order, at most `limit`.
+    pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError> {
+        let records = self.changes.scan_prefix_after("", &change_key(after), limit)?;
+        Ok(records.into_iter().map(|(_, record)| record).collect())
+    }
+}
+
+/// Hands out the next change sequence inside a transaction.
+pub fn next_sequence(tables: &Tables, tx: &Tx<'_>) -> Result<u64, StoreError> {
+    let next = tx.get(&tables.meta, SEQUENCE)?.unwrap_or(0) + 1;
+    tx.insert(&tables.meta, SEQUENCE, &next)?;
+    Ok(next)
+}
+
+/// Zero-padded so that key order is sequence order.
+pub fn change_key(sequence: u64) -> String {
+    format!("{sequence:020}")
+}
+
+pub fn value_key(indicator: &str, group: &str) -> String {
+    format!("{indicator}/{group}")
+}
