@@ -28,6 +28,8 @@ pub enum StartError {
         url: String,
         source: jilin_bus::async_nats::ConnectError,
     },
+    #[error("bad configuration: {0}")]
+    Config(String),
     #[error(transparent)]
     Serve(#[from] ServeError),
 }

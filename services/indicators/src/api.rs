@@ -270,4 +270,3 @@ impl IndicatorService for IndicatorApi {
         Ok(Response::new(stream))
     }
 }
-

@@ -31,7 +31,11 @@ fn instant(text: &str) -> Option<OffsetDateTime> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
         return Some(at);
     }
-    let date = Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    let date = Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
     Some(date.midnight().assume_utc())
 }
 

@@ -115,7 +115,9 @@ impl Tables {
 
     /// Changes after `after`, in order, at most `limit`.
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError> {
-        let records = self.changes.scan_prefix_after("", &change_key(after), limit)?;
+        let records = self
+            .changes
+            .scan_prefix_after("", &change_key(after), limit)?;
         Ok(records.into_iter().map(|(_, record)| record).collect())
     }
 }

@@ -1,0 +1,83 @@
+//! Configuration from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jilin_runtime::LogFormat;
+
+use crate::clock::ClockSetting;
+
+/// The risk service's settings; every flag has an environment variable.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "jilin-risk",
+    version,
+    about = "Jilin risk monitoring gRPC service"
+)]
+pub struct Config {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "RISK_LISTEN", default_value = "127.0.0.1:50053")]
+    pub listen: SocketAddr,
+    /// Directory of the sled store (created if missing).
+    #[arg(long, env = "RISK_DATA_DIR", default_value = "./data/risk")]
+    pub data_dir: PathBuf,
+    /// NATS server with JetStream. The service starts without it and
+    /// catches up when it is reachable.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// The registry's gRPC address, read when JILIN_REGISTRY has lost its
+    /// oldest events and the store must catch up from the registry itself.
+    #[arg(
+        long,
+        env = "RISK_REGISTRY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub registry_url: String,
+    /// The indicator service's gRPC address, for sector benchmarks.
+    #[arg(
+        long,
+        env = "RISK_INDICATORS_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub indicators_url: String,
+    /// Durable consumer name on JILIN_REGISTRY and JILIN_INDICATORS.
+    #[arg(long, env = "RISK_CONSUMER", default_value = "jilin-risk")]
+    pub consumer_name: String,
+    /// "Now" for time-based rules: `system`, a fixed date or RFC 3339 time
+    /// (`2026-06-15`), or one followed by `*FACTOR` to run faster
+    /// (`2026-01-01*86400`: a day per second).
+    #[arg(long, env = "RISK_CLOCK", default_value = "system")]
+    pub clock: ClockSetting,
+    /// Seconds between two evaluations of every rule (time passes even
+    /// when nothing is reported).
+    #[arg(long, env = "RISK_EVALUATION_INTERVAL", default_value = "60", value_parser = parse_seconds)]
+    pub evaluation_interval: Duration,
+    /// Log line format: text or json. Levels come from RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+impl Config {
+    /// Defaults for a test or an embedding: everything under `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf, nats_url: String) -> Self {
+        Self {
+            listen,
+            data_dir,
+            nats_url,
+            registry_url: "http://127.0.0.1:50051".into(),
+            indicators_url: "http://127.0.0.1:50052".into(),
+            consumer_name: "jilin-risk".into(),
+            clock: ClockSetting::System,
+            evaluation_interval: Duration::from_secs(60),
+            log_format: LogFormat::default(),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Conversions between the contract's protobuf messages and the domain's
+//! types. The only place that knows both.
+
+use jilin_proto::risk::v1 as pb;
+use jilin_proto::timestamp;
+
+use crate::domain::alert::{Alert, Change, State, Transition};
+use crate::domain::rules::{Band, Comparison, IndicatorMeasure, Rule, RuleKind, Severity};
+use crate::domain::silence::{LabelMatcher, Silence};
+use crate::store::ChangeRecord;
+
+pub fn severity_to_proto(severity: Severity) -> pb::Severity {
+    match severity {
+        Severity::Warning => pb::Severity::Warning,
+        Severity::Critical => pb::Severity::Critical,
+    }
+}
+
+pub fn severity_from_proto(value: i32) -> Option<Severity> {
+    match pb::Severity::try_from(value).ok()? {
+        pb::Severity::Warning => Some(Severity::Warning),
+        pb::Severity::Critical => Some(Severity::Critical),
+        pb::Severity::Unspecified => None,
+    }
+}
+
+fn comparison_to_proto(comparison: Comparison) -> pb::Comparison {
+    match comparison {
+        Comparison::AtLeast => pb::Comparison::AtLeast,
+        Comparison::Above => pb::Comparison::Above,
+        Comparison::AtMost => pb::Comparison::AtMost,
+        Comparison::Below => pb::Comparison::Below,
+    }
+}
+
+pub fn comparison_from_proto(value: i32) -> Option<Comparison> {
+    match pb::Comparison::try_from(value).ok()? {
+        pb::Comparison::AtLeast => Some(Comparison::AtLeast),
+        pb::Comparison::Above => Some(Comparison::Above),
+        pb::Comparison::AtMost => Some(Comparison::AtMost),
+        pb::Comparison::Below => Some(Comparison::Below),
+        pb::Comparison::Unspecified => None,
+    }
+}
+
+pub fn measure_from_proto(value: i32) -> Option<IndicatorMeasure> {
+    use pb::rule::indicator_measure::Measure;
+    match Measure::try_from(value).ok()? {
+        Measure::Value => Some(IndicatorMeasure::Value),
+        Measure::AboveTarget => Some(IndicatorMeasure::AboveTarget),
+        Measure::BelowTarget => Some(IndicatorMeasure::BelowTarget),
+        Measure::Unspecified => None,
+    }
+}
+
+fn measure_to_proto(measure: IndicatorMeasure) -> pb::rule::indicator_measure::Measure {
+    use pb::rule::indicator_measure::Measure;
+    match measure {
+        IndicatorMeasure::Value => Measure::Value,
+        IndicatorMeasure::AboveTarget => Measure::AboveTarget,
+        IndicatorMeasure::BelowTarget => Measure::BelowTarget,
+    }
+}
+
+fn kind_to_proto(kind: &RuleKind) -> pb::rule::Kind {
+    use pb::rule::Kind;
+    match kind {
+        RuleKind::ScheduleLag => Kind::ScheduleLag,
+        RuleKind::InvestmentLag => Kind::InvestmentLag,
+        RuleKind::NotStarted => Kind::NotStarted,
+        RuleKind::StalledReporting => Kind::StalledReporting,
+        RuleKind::CostOverrun => Kind::CostOverrun,
+        RuleKind::OverdueMilestone => Kind::OverdueMilestone,
+        RuleKind::EnergyAboveBenchmark => Kind::EnergyAboveBenchmark,
+        RuleKind::Suspended => Kind::Suspended,
+        RuleKind::Indicator { .. } => Kind::Indicator,
+    }
+}
+
+pub fn band_to_proto(band: &Band) -> pb::Band {
+    pb::Band {
+        severity: severity_to_proto(band.severity).into(),
+        comparison: comparison_to_proto(band.comparison).into(),
+        threshold: band.threshold,
+    }
+}
+
+pub fn rule_to_proto(rule: &Rule) -> pb::Rule {
+    let indicator = match &rule.kind {
+        RuleKind::Indicator {
+            indicator,
+            group,
+            measure,
+        } => Some(pb::rule::IndicatorMeasure {
+            indicator: format!("indicators/{indicator}"),
+            group: group.clone(),
+            measure: measure_to_proto(*measure).into(),
+        }),
+        _ => None,
+    };
+    pb::Rule {
+        name: format!("rules/{}", rule.id),
+        kind: kind_to_proto(&rule.kind).into(),
+        indicator,
+        bands: rule.bands.iter().map(band_to_proto).collect(),
+        for_periods: rule.for_periods as i32,
+        keep_firing_for_periods: rule.keep_firing_for_periods as i32,
+        labels: rule.labels.clone().into_iter().collect(),
+        summary: rule.summary.clone(),
+        built_in: rule.built_in,
+        etag: rule.etag(),
+        revision: rule.revision,
+        update_time: Some(timestamp(rule.update_time)),
+    }
+}
+
+fn state_to_proto(state: State) -> pb::alert::State {
+    match state {
+        State::Pending => pb::alert::State::Pending,
+        State::Firing => pb::alert::State::Firing,
+        State::Resolved => pb::alert::State::Resolved,
+    }
+}
+
+pub fn change_to_proto(change: Change) -> pb::alert_transition::Change {
+    use pb::alert_transition::Change as C;
+    match change {
+        Change::Pending => C::Pending,
+        Change::Firing => C::Firing,
+        Change::Escalated => C::Escalated,
+        Change::DeEscalated => C::DeEscalated,
+        Change::Resolved => C::Resolved,
+        Change::Acknowledged => C::Acknowledged,
+    }
+}
+
+fn transition_to_proto(transition: &Transition) -> pb::AlertTransition {
+    pb::AlertTransition {
+        change: change_to_proto(transition.change).into(),
+        severity: severity_to_proto(transition.severity).into(),
+        time: Some(timestamp(transition.at)),
+        note: transition.note.clone(),
+    }
+}
+
+/// `alerts/{fingerprint}`.
+pub fn alert_name(alert: &Alert) -> String {
+    format!(
+        "alerts/{}",
+        Alert::fingerprint(&alert.rule_id, &alert.subject)
+    )
+}
+
+pub fn alert_to_proto(alert: &Alert, silenced: bool) -> pb::Alert {
+    pb::Alert {
+        name: alert_name(alert),
+        rule: format!("rules/{}", alert.rule_id),
+        subject: alert.subject.clone(),
+        state: state_to_proto(alert.state).into(),
+        severity: severity_to_proto(alert.severity).into(),
+        episode: alert.episode as i32,
+        value: alert.value,
+        threshold: alert.threshold,
+        rule_revision: alert.rule_revision,
+        labels: alert.labels.clone().into_iter().collect(),
+        summary: alert.summary.clone(),
+        start_time: Some(timestamp(alert.start)),
+        end_time: alert.end.map(timestamp),
+        acknowledged_by: alert.acknowledged_by.clone().unwrap_or_default(),
+        silenced,
+        history: alert.history.iter().map(transition_to_proto).collect(),
+    }
+}
+
+pub fn change_record_to_proto(record: &ChangeRecord) -> pb::AlertChange {
+    pb::AlertChange {
+        sequence: record.sequence as i64,
+        change: change_to_proto(record.change).into(),
+        alert: Some(alert_to_proto(&record.alert, record.silenced)),
+    }
+}
+
+pub fn silence_to_proto(silence: &Silence) -> pb::Silence {
+    pb::Silence {
+        name: format!("silences/{}", silence.id),
+        matchers: silence
+            .matchers
+            .iter()
+            .map(|m| pb::silence::Matcher {
+                name: m.name.clone(),
+                value: m.value.clone(),
+                negated: m.negated,
+            })
+            .collect(),
+        start_time: Some(timestamp(silence.starts_at)),
+        end_time: Some(timestamp(silence.ends_at)),
+        created_by: silence.created_by.clone(),
+        comment: silence.comment.clone(),
+    }
+}
+
+pub fn matcher_from_proto(matcher: &pb::silence::Matcher) -> LabelMatcher {
+    LabelMatcher {
+        name: matcher.name.clone(),
+        value: matcher.value.clone(),
+        negated: matcher.negated,
+    }
+}

@@ -1,0 +1,14 @@
+//! `jilin-risk`: runs the risk service until SIGINT/SIGTERM.
+
+use clap::Parser;
+use jilin_risk::Config;
+use jilin_runtime::{CancellationToken, init_tracing, run_until_signal};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    init_tracing(config.log_format);
+    let shutdown = CancellationToken::new();
+    let started = jilin_risk::start(&config, shutdown.clone()).await;
+    run_until_signal("risk", started, shutdown).await
+}

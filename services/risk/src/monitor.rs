@@ -1,0 +1,424 @@
+//! The heart of the service. Everything that can change an alert (a
+//! registry event, an indicator value, the passing of time, a rule edit,
+//! an acknowledgement) goes through here: the new facts, the alerts they
+//! move, one numbered change record per alert transition and the
+//! notifications of those changes (outbox → `JILIN_RISK`) are written in
+//! ONE transaction. WatchAlerts streams are woken after the commit.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use jilin_domain::Period;
+use jilin_proto::Name;
+use jilin_proto::events::v1 as events;
+use jilin_store::{OutboxEntry, StoreError, Tx};
+use prost::Message;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::convert;
+use crate::domain::alert::{self, Alert};
+use crate::domain::evaluate::{
+    Evaluation, IndicatorValue, indicator_evaluations, project_evaluations,
+};
+use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportRecord};
+use crate::domain::rules::Rule;
+use crate::domain::silence::{Silence, is_silenced};
+use crate::error::RiskError;
+use crate::store::{ChangeRecord, LatestValue, Tables, change_key, next_sequence, value_key};
+
+/// The `ce-source` of every risk event.
+pub const SOURCE: &str = "/jilin/risk";
+/// Projects evaluated per transaction in a full pass.
+const PASS_CHUNK: usize = 128;
+
+/// What a registry event tells the risk service.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegistryFact {
+    Project(ProjectSnapshot),
+    Report {
+        project: ProjectSnapshot,
+        period: Period,
+        report: ReportRecord,
+    },
+}
+
+impl RegistryFact {
+    pub fn project(&self) -> &ProjectSnapshot {
+        match self {
+            RegistryFact::Project(project) | RegistryFact::Report { project, .. } => project,
+        }
+    }
+}
+
+/// What every evaluation inside one transaction reads.
+struct Context {
+    rules: Vec<Rule>,
+    silences: Vec<Silence>,
+    benchmarks: Benchmarks,
+    now: OffsetDateTime,
+}
+
+#[derive(Clone)]
+pub struct Monitor {
+    tables: Tables,
+    rules: Arc<RwLock<Vec<Rule>>>,
+    silences: Arc<RwLock<Vec<Silence>>>,
+    benchmarks: Arc<RwLock<Benchmarks>>,
+    clock: Clock,
+    /// The last change sequence committed.
+    sequence: Arc<watch::Sender<u64>>,
+}
+
+impl Monitor {
+    /// Loads the rules and silences the evaluations read.
+    pub fn new(tables: Tables, clock: Clock) -> Result<Self, StoreError> {
+        let last = tables.last_sequence()?;
+        let monitor = Self {
+            tables,
+            rules: Arc::default(),
+            silences: Arc::default(),
+            benchmarks: Arc::default(),
+            clock,
+            sequence: Arc::new(watch::Sender::new(last)),
+        };
+        monitor.reload_rules()?;
+        monitor.reload_silences()?;
+        Ok(monitor)
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Re-reads the rules after a write.
+    pub fn reload_rules(&self) -> Result<(), StoreError> {
+        let rules = self.tables.rules.scan_prefix("")?;
+        *self.rules.write().expect("no panic holding the rules") =
+            rules.into_iter().map(|(_, rule)| rule).collect();
+        Ok(())
+    }
+
+    /// Re-reads the silences after a write.
+    pub fn reload_silences(&self) -> Result<(), StoreError> {
+        let silences = self.tables.silences.scan_prefix("")?;
+        *self
+            .silences
+            .write()
+            .expect("no panic holding the silences") =
+            silences.into_iter().map(|(_, silence)| silence).collect();
+        Ok(())
+    }
+
+    /// Whether an active silence mutes an alert now.
+    pub fn is_silenced(&self, alert: &Alert) -> bool {
+        let silences = self.silences.read().expect("no panic holding the silences");
+        is_silenced(&silences, &alert.labels, self.clock.now())
+    }
+
+    pub fn set_benchmarks(&self, year: i32, sectors: std::collections::HashMap<String, f64>) {
+        self.benchmarks
+            .write()
+            .expect("no panic holding the benchmarks")
+            .set_year(year, sectors);
+    }
+
+    /// Follows the last committed change sequence.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.sequence.subscribe()
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            rules: self
+                .rules
+                .read()
+                .expect("no panic holding the rules")
+                .clone(),
+            silences: self
+                .silences
+                .read()
+                .expect("no panic holding the silences")
+                .clone(),
+            benchmarks: self
+                .benchmarks
+                .read()
+                .expect("no panic holding the benchmarks")
+                .clone(),
+            now: self.clock.now(),
+        }
+    }
+
+    /// Wakes the watchers after a commit.
+    fn committed(&self, records: &[ChangeRecord]) {
+        if let Some(last) = records.iter().map(|r| r.sequence).max() {
+            self.sequence.send_if_modified(|current| {
+                let newer = last > *current;
+                *current = (*current).max(last);
+                newer
+            });
+        }
+    }
+
+    /// Applies registry events in order under their ids (a repeated id or
+    /// an older revision changes nothing) and re-evaluates every project
+    /// they changed.
+    pub async fn apply_registry(
+        &self,
+        batch: &[(String, RegistryFact)],
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let context = self.context();
+        let tables = &self.tables;
+        let records = tables
+            .store
+            .write(|tx| {
+                let mut changed: BTreeMap<String, ProjectRecord> = BTreeMap::new();
+                for (event_id, fact) in batch {
+                    if tx.get(&tables.applied, event_id)?.is_some() {
+                        continue;
+                    }
+                    tx.insert(&tables.applied, event_id, &())?;
+                    let snapshot = fact.project();
+                    let held = match changed.get(&snapshot.id) {
+                        Some(record) => Some(record.clone()),
+                        None => tx.get(&tables.projects, &snapshot.id)?,
+                    };
+                    let (mut record, mut is_new) =
+                        match ProjectRecord::with_snapshot(held.as_ref(), snapshot) {
+                            Some(record) => (record, true),
+                            None => (held.expect("only a held project is not replaced"), false),
+                        };
+                    if let RegistryFact::Report { period, report, .. } = fact {
+                        is_new |= record.apply_report(*period, *report);
+                    }
+                    if is_new {
+                        changed.insert(snapshot.id.clone(), record);
+                    }
+                }
+                let mut records = Vec::new();
+                for (id, record) in &changed {
+                    tx.insert(&tables.projects, id, record)?;
+                    let evaluations = project_evaluations(
+                        &context.rules,
+                        record,
+                        context.now,
+                        &context.benchmarks,
+                    );
+                    observe_all(tables, tx, &context, evaluations, &mut records)?;
+                }
+                Ok::<_, StoreError>(records)
+            })
+            .await?;
+        self.committed(&records);
+        Ok(records)
+    }
+
+    /// Applies indicator values under their event ids and evaluates the
+    /// indicator rules watching them.
+    pub async fn apply_indicator_values(
+        &self,
+        batch: &[(String, IndicatorValue)],
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let context = self.context();
+        let tables = &self.tables;
+        let records = tables
+            .store
+            .write(|tx| {
+                let mut records = Vec::new();
+                for (event_id, value) in batch {
+                    if tx.get(&tables.applied, event_id)?.is_some() {
+                        continue;
+                    }
+                    tx.insert(&tables.applied, event_id, &())?;
+                    let key = value_key(&value.indicator, &value.group);
+                    let held = tx.get(&tables.indicator_values, &key)?;
+                    if held.is_none_or(|held| held.period <= value.period) {
+                        let latest = LatestValue {
+                            period: value.period,
+                            value: value.value,
+                            target: value.target,
+                        };
+                        tx.insert(&tables.indicator_values, &key, &latest)?;
+                    }
+                    let evaluations = indicator_evaluations(&context.rules, value, context.now);
+                    observe_all(tables, tx, &context, evaluations, &mut records)?;
+                }
+                Ok::<_, StoreError>(records)
+            })
+            .await?;
+        self.committed(&records);
+        Ok(records)
+    }
+
+    /// Re-evaluates every rule for every subject at the clock's now (the
+    /// timer, a rule edit). Returns the number of alert changes.
+    pub async fn evaluate_all(&self) -> Result<usize, StoreError> {
+        let context = self.context();
+        let tables = &self.tables;
+        let mut changes = 0;
+        for ids in tables.projects.keys()?.chunks(PASS_CHUNK) {
+            let records = tables
+                .store
+                .write(|tx| {
+                    let mut records = Vec::new();
+                    for id in ids {
+                        let Some(project) = tx.get(&tables.projects, id)? else {
+                            continue;
+                        };
+                        let evaluations = project_evaluations(
+                            &context.rules,
+                            &project,
+                            context.now,
+                            &context.benchmarks,
+                        );
+                        observe_all(tables, tx, &context, evaluations, &mut records)?;
+                    }
+                    Ok::<_, StoreError>(records)
+                })
+                .await?;
+            changes += records.len();
+            self.committed(&records);
+        }
+        let keys = tables.indicator_values.keys()?;
+        let records = tables
+            .store
+            .write(|tx| {
+                let mut records = Vec::new();
+                for key in &keys {
+                    let (Some(latest), Some((indicator, group))) =
+                        (tx.get(&tables.indicator_values, key)?, key.split_once('/'))
+                    else {
+                        continue;
+                    };
+                    let value = IndicatorValue {
+                        indicator: indicator.to_owned(),
+                        group: group.to_owned(),
+                        period: latest.period,
+                        value: latest.value,
+                        target: latest.target,
+                    };
+                    let evaluations = indicator_evaluations(&context.rules, &value, context.now);
+                    observe_all(tables, tx, &context, evaluations, &mut records)?;
+                }
+                Ok::<_, StoreError>(records)
+            })
+            .await?;
+        changes += records.len();
+        self.committed(&records);
+        Ok(changes)
+    }
+
+    /// Records an acknowledgement of a firing alert.
+    pub async fn acknowledge(
+        &self,
+        fingerprint: &str,
+        who: &str,
+        comment: &str,
+    ) -> Result<Alert, RiskError> {
+        let context = self.context();
+        let tables = &self.tables;
+        let (alert, record) = tables
+            .store
+            .write(|tx| {
+                let Some(current) = tx.get(&tables.alerts, fingerprint)? else {
+                    return Err(RiskError::NotFound(format!("alerts/{fingerprint}")));
+                };
+                let alert =
+                    alert::acknowledge(&current, who, comment, context.now).map_err(|err| {
+                        RiskError::precondition(&format!("alerts/{fingerprint}"), err.to_string())
+                    })?;
+                tx.insert(&tables.alerts, fingerprint, &alert)?;
+                let record =
+                    log_change(tables, tx, &context, &alert, alert.history.len() - 1, true)?;
+                Ok((alert, record))
+            })
+            .await?;
+        self.committed(std::slice::from_ref(&record));
+        Ok(alert)
+    }
+}
+
+/// Observes each evaluation against its stored alert, writing what changed.
+fn observe_all(
+    tables: &Tables,
+    tx: &Tx<'_>,
+    context: &Context,
+    evaluations: Vec<Evaluation<'_>>,
+    records: &mut Vec<ChangeRecord>,
+) -> Result<(), StoreError> {
+    for evaluation in evaluations {
+        let fingerprint = Alert::fingerprint(&evaluation.rule.id, &evaluation.subject);
+        let current = tx.get(&tables.alerts, &fingerprint)?;
+        let (next, notified) = alert::observe(
+            current.as_ref(),
+            evaluation.rule,
+            &evaluation.subject,
+            &evaluation.reading,
+        );
+        let Some(mut next) = next else { continue };
+        next.labels = evaluation.labels;
+        next.summary = evaluation.summary;
+        if current.as_ref() == Some(&next) {
+            continue;
+        }
+        tx.insert(&tables.alerts, &fingerprint, &next)?;
+        // Every new history entry is a change; those `observe` reports
+        // (a subsequence) are notified.
+        let mut notified = notified.into_iter().peekable();
+        let seen = current.map_or(0, |alert| alert.history.len());
+        for index in seen..next.history.len() {
+            let notify = notified.next_if_eq(&next.history[index].change).is_some();
+            records.push(log_change(tables, tx, context, &next, index, notify)?);
+        }
+    }
+    Ok(())
+}
+
+/// Numbers one transition of `alert` and stages its notification unless
+/// it is not notified or a silence mutes it.
+fn log_change(
+    tables: &Tables,
+    tx: &Tx<'_>,
+    context: &Context,
+    alert: &Alert,
+    index: usize,
+    notify: bool,
+) -> Result<ChangeRecord, StoreError> {
+    let transition = &alert.history[index];
+    let record = ChangeRecord {
+        sequence: next_sequence(tables, tx)?,
+        change: transition.change,
+        alert: alert.clone(),
+        silenced: is_silenced(&context.silences, &alert.labels, context.now),
+    };
+    tx.insert(&tables.changes, &change_key(record.sequence), &record)?;
+    if let (true, false, Some(subject)) = (
+        notify,
+        record.silenced,
+        transition.change.subject(transition.severity),
+    ) {
+        tx.stage_event(&outbox_entry(&record, subject, context.now))?;
+    }
+    Ok(record)
+}
+
+fn outbox_entry(record: &ChangeRecord, subject: String, now: OffsetDateTime) -> OutboxEntry {
+    let payload = events::AlertChanged {
+        change: Some(convert::change_record_to_proto(record)),
+    };
+    OutboxEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        subject,
+        event_type: events::AlertChanged::full_name(),
+        resource: convert::alert_name(&record.alert),
+        time: now.format(&Rfc3339).unwrap_or_default(),
+        payload: payload.encode_to_vec(),
+        traceparent: String::new(),
+    }
+}
