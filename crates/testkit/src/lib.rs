@@ -6,6 +6,7 @@
 //! test what happens when the broker goes away. [`grpc`] asks a running
 //! service for its health and its reflected services.
 
+pub mod bus;
 pub mod grpc;
 
 use std::net::TcpStream;

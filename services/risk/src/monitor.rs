@@ -398,12 +398,10 @@ fn log_change(
         silenced: is_silenced(&context.silences, &alert.labels, context.now),
     };
     tx.insert(&tables.changes, &change_key(record.sequence), &record)?;
-    if let (true, false, Some(subject)) = (
-        notify,
-        record.silenced,
-        transition.change.subject(transition.severity),
-    ) {
-        tx.stage_event(&outbox_entry(&record, subject, context.now))?;
+    if notify && !record.silenced {
+        for subject in transition.change.subjects(transition.severity) {
+            tx.stage_event(&outbox_entry(&record, subject, context.now))?;
+        }
     }
     Ok(record)
 }

@@ -66,7 +66,7 @@ pub struct Tables {
     pub projects: Table<ProjectRecord>,
     /// key: `{indicator}/{group}` (group empty for the province)
     pub indicator_values: Table<LatestValue>,
-    /// key: fingerprint (`{rule}:{subject}`)
+    /// key: fingerprint (`{rule}:{collection}:{id}`)
     pub alerts: Table<Alert>,
     /// key: [`change_key`] of the sequence
     pub changes: Table<ChangeRecord>,

@@ -21,6 +21,7 @@ use jilin_proto::indicators::v1 as pb;
 use jilin_proto::registry::v1 as registry;
 use jilin_runtime::CancellationToken;
 use jilin_testkit::NatsServer;
+use jilin_testkit::bus::TestEvent;
 use pb::indicator_service_client::IndicatorServiceClient;
 use portfolio::Event;
 use prost::Message;
@@ -79,60 +80,35 @@ impl TestSystem {
     /// `dedup_header` false, the stream keeps repeated ids, so the consumer
     /// really sees them twice.
     pub async fn publish(&self, events: &[Event], dedup_header: bool) {
-        let jetstream = async_nats::jetstream::new(self.nats_client().await);
-        ensure_stream(&jetstream, &REGISTRY_STREAM)
-            .await
-            .expect("registry stream");
-        for event in events {
-            let (subject, event_type, payload) = encode(&event.fact);
-            let mut headers = HeaderMap::new();
-            if dedup_header {
-                headers.insert("Nats-Msg-Id", event.id.as_str());
-            }
-            headers.insert("ce-specversion", "1.0");
-            headers.insert("ce-id", event.id.as_str());
-            headers.insert("ce-type", event_type.as_str());
-            headers.insert("ce-source", "jilin/registry");
-            headers.insert(
-                "ce-subject",
-                format!("projects/{}", event.fact.project().id).as_str(),
-            );
-            headers.insert("ce-time", "2026-01-01T00:00:00Z");
-            jetstream
-                .publish_with_headers(subject, headers, payload.into())
-                .await
-                .expect("publish")
-                .await
-                .expect("stored");
-        }
+        let events: Vec<TestEvent> = events
+            .iter()
+            .map(|event| {
+                let (subject, event_type, payload) = encode(&event.fact);
+                TestEvent {
+                    id: event.id.clone(),
+                    subject,
+                    event_type,
+                    resource: format!("projects/{}", event.fact.project().id),
+                    payload,
+                }
+            })
+            .collect();
+        let client = self.nats_client().await;
+        jilin_testkit::bus::publish(
+            &client,
+            &REGISTRY_STREAM,
+            "jilin/registry",
+            &events,
+            dedup_header,
+        )
+        .await;
     }
 
     /// Waits until the durable consumer `name` has every message of
     /// JILIN_REGISTRY delivered and acknowledged.
     pub async fn wait_consumed(&self, name: &str) {
-        let jetstream = async_nats::jetstream::new(self.nats_client().await);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(mut stream) = jetstream.get_stream(REGISTRY_STREAM.name).await {
-                let last = stream
-                    .info()
-                    .await
-                    .expect("stream info")
-                    .state
-                    .last_sequence;
-                if let Ok(mut consumer) = stream
-                    .get_consumer::<async_nats::jetstream::consumer::pull::Config>(name)
-                    .await
-                {
-                    let info = consumer.info().await.expect("consumer info");
-                    if info.ack_floor.stream_sequence >= last && info.num_ack_pending == 0 {
-                        return;
-                    }
-                }
-            }
-            assert!(Instant::now() < deadline, "consumer {name} never caught up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let client = self.nats_client().await;
+        jilin_testkit::bus::wait_consumed(&client, REGISTRY_STREAM.name, name, PATIENCE).await;
     }
 
     pub async fn query(

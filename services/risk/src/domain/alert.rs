@@ -34,22 +34,29 @@ pub enum Change {
 }
 
 impl Change {
-    /// The NATS subject a change is published on, e.g.
-    /// `jilin.risk.alert.firing.critical`; `None` for changes that are only
-    /// recorded (pending, de-escalated).
-    pub fn subject(self, severity: Severity) -> Option<String> {
-        let change = match self {
-            Change::Firing => "firing",
-            Change::Resolved => "resolved",
-            Change::Acknowledged => "acknowledged",
-            Change::Escalated => "escalated",
-            Change::Pending | Change::DeEscalated => return None,
-        };
+    /// The NATS subjects a change is published on, e.g.
+    /// `jilin.risk.alert.firing.critical`; none for changes that are only
+    /// recorded (pending, de-escalated). An escalation is announced on
+    /// `escalated.<severity>` and, since the alert now fires at that
+    /// severity, on `firing.<severity>` too: a consumer of
+    /// `jilin.risk.alert.firing.critical` hears of every alert that turns
+    /// red, however it got there.
+    pub fn subjects(self, severity: Severity) -> Vec<String> {
         let severity = match severity {
             Severity::Warning => "warning",
             Severity::Critical => "critical",
         };
-        Some(format!("jilin.risk.alert.{change}.{severity}"))
+        let changes: &[&str] = match self {
+            Change::Firing => &["firing"],
+            Change::Resolved => &["resolved"],
+            Change::Acknowledged => &["acknowledged"],
+            Change::Escalated => &["escalated", "firing"],
+            Change::Pending | Change::DeEscalated => &[],
+        };
+        changes
+            .iter()
+            .map(|change| format!("jilin.risk.alert.{change}.{severity}"))
+            .collect()
     }
 }
 
@@ -109,9 +116,11 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// `rule` + subject: one alert however often it is re-evaluated.
+    /// `rule` + subject: one alert however often it is re-evaluated, e.g.
+    /// `schedule_lag:projects:p1` (one segment, so `alerts/{fingerprint}`
+    /// is a resource name).
     pub fn fingerprint(rule_id: &str, subject: &str) -> String {
-        format!("{rule_id}:{subject}")
+        format!("{rule_id}:{}", subject.replace('/', ":"))
     }
 
     fn record(&mut self, change: Change, at: OffsetDateTime, note: &str) -> Change {
@@ -388,15 +397,22 @@ mod tests {
     #[test]
     fn changes_map_to_subjects_subscribers_can_filter_on() {
         assert_eq!(
-            Change::Firing.subject(Severity::Critical).as_deref(),
-            Some("jilin.risk.alert.firing.critical")
+            Change::Firing.subjects(Severity::Critical),
+            ["jilin.risk.alert.firing.critical"]
         );
         assert_eq!(
-            Change::Acknowledged.subject(Severity::Warning).as_deref(),
-            Some("jilin.risk.alert.acknowledged.warning")
+            Change::Acknowledged.subjects(Severity::Warning),
+            ["jilin.risk.alert.acknowledged.warning"]
         );
-        assert_eq!(Change::Pending.subject(Severity::Warning), None);
-        assert_eq!(Change::DeEscalated.subject(Severity::Warning), None);
+        assert_eq!(
+            Change::Escalated.subjects(Severity::Critical),
+            [
+                "jilin.risk.alert.escalated.critical",
+                "jilin.risk.alert.firing.critical"
+            ]
+        );
+        assert!(Change::Pending.subjects(Severity::Warning).is_empty());
+        assert!(Change::DeEscalated.subjects(Severity::Warning).is_empty());
     }
 
     #[test]
