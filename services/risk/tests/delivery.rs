@@ -120,7 +120,10 @@ async fn watch_alerts_resumes_with_exactly_the_missed_changes() {
     );
     // Nothing more than what was missed, then live changes follow.
     let quiet = tokio::time::timeout(Duration::from_millis(300), resumed.next()).await;
-    assert!(quiet.is_err(), "no change beyond the missed ones: {quiet:?}");
+    assert!(
+        quiet.is_err(),
+        "no change beyond the missed ones: {quiet:?}"
+    );
     system.registry(&[revised("w2", 50, 2)], true).await;
     let live = tokio::time::timeout(PATIENCE, resumed.next())
         .await
