@@ -200,7 +200,7 @@ async fn a_silenced_alert_is_tracked_but_not_published() {
         .unwrap()
         .into_inner()
         .silences;
-    assert_eq!(listed, [silence.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&silence));
     system
         .client
         .delete_silence(pb::DeleteSilenceRequest {

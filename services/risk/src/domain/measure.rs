@@ -70,10 +70,12 @@ pub fn measure(
     let elapsed = elapsed_share(project.planned_start, project.planned_end, today);
     let planned = project.planned_investment as f64;
     match kind {
-        RuleKind::ScheduleLag if building => {
-            Some(elapsed * 100.0 - f64::from(project.physical_progress.unwrap_or(0)))
-        }
-        RuleKind::InvestmentLag if building => {
+        // Without a report there is no progress to judge (stalled
+        // reporting covers a project that never reports).
+        RuleKind::ScheduleLag if building => project
+            .physical_progress
+            .map(|progress| elapsed * 100.0 - f64::from(progress)),
+        RuleKind::InvestmentLag if building && project.last_report.is_some() => {
             let expected = elapsed * planned;
             (expected > 0.0)
                 .then(|| (expected - project.cumulative_investment as f64) / expected * 100.0)
@@ -158,6 +160,19 @@ mod tests {
         }
         p.status = ProjectStatus::Operating;
         assert_eq!(measure(&RuleKind::ScheduleLag, &p, today, None), None);
+        let unreported = ProjectView {
+            physical_progress: None,
+            last_report: None,
+            ..project()
+        };
+        assert_eq!(
+            measure(&RuleKind::ScheduleLag, &unreported, today, None),
+            None
+        );
+        assert_eq!(
+            measure(&RuleKind::InvestmentLag, &unreported, today, None),
+            None
+        );
     }
 
     #[test]
