@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the system locally: a JetStream nats-server with its store under
-# ./data/nats (unless NATS_URL already answers), then the registry and the
-# indicator service. Ctrl-C stops everything; data stays in ./data.
+# ./data/nats (unless NATS_URL already answers), then the registry, the
+# indicator service and the risk service. Ctrl-C stops everything; data stays in ./data.
 set -euo pipefail
 
 DATA_DIR="${DATA_DIR:-./data}"
@@ -37,11 +37,14 @@ NATS_URL="$NATS_URL" REGISTRY_DATA_DIR="$DATA_DIR/registry" ./target/release/jil
 service_pids+=($!)
 NATS_URL="$NATS_URL" INDICATORS_DATA_DIR="$DATA_DIR/indicators" ./target/release/jilin-indicators &
 service_pids+=($!)
+NATS_URL="$NATS_URL" RISK_DATA_DIR="$DATA_DIR/risk" ./target/release/jilin-risk &
+service_pids+=($!)
 
 echo
 echo "registry:   grpc://127.0.0.1:50051   (try: grpcurl -plaintext 127.0.0.1:50051 list)"
 echo "indicators: grpc://127.0.0.1:50052   (try: grpcurl -plaintext -d '{\"name\":\"indicators/revitalization_index\",\"start_period\":\"2026-01\",\"end_period\":\"2026-12\"}' 127.0.0.1:50052 jilin.indicators.v1.IndicatorService/QueryIndicator)"
-echo "events:     nats sub 'jilin.>' --server $NATS_URL"
+echo "risk:       grpc://127.0.0.1:50053   (try: grpcurl -plaintext -d '{\"filter\":\"state = FIRING\"}' 127.0.0.1:50053 jilin.risk.v1.RiskService/ListAlerts)"
+echo "events:     nats sub 'jilin.>' --server $NATS_URL   (red alerts only: nats sub 'jilin.risk.alert.firing.critical')"
 echo
 # Whichever service stops first (or Ctrl-C) stops the rest.
 wait -n "${service_pids[@]}"

@@ -94,6 +94,23 @@ async fn submit(
         .unwrap();
 }
 
+async fn start_registry(
+    nats: &NatsServer,
+    data: &std::path::Path,
+) -> jilin_registry::RunningRegistry {
+    jilin_registry::start(
+        &jilin_registry::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.join("registry"),
+            nats_url: nats.url(),
+            log_format: Default::default(),
+        },
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+}
+
 /// The next schedule-lag change on the watch stream.
 async fn next_lag_change(
     watch: &mut tonic::Streaming<pb::AlertChange>,
@@ -115,17 +132,7 @@ async fn next_lag_change(
 async fn a_project_falling_behind_turns_yellow_then_red_then_resolves() {
     let nats = NatsServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let registry = jilin_registry::start(
-        &jilin_registry::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.path().join("registry"),
-            nats_url: nats.url(),
-            log_format: Default::default(),
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let registry = start_registry(&nats, data.path()).await;
     let mut indicators_config = jilin_indicators::Config::new(
         "127.0.0.1:0".parse().unwrap(),
         data.path().join("indicators"),
@@ -311,5 +318,53 @@ async fn a_project_falling_behind_turns_yellow_then_red_then_resolves() {
 
     risk.shutdown().await.unwrap();
     indicators.shutdown().await.unwrap();
+    registry.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_fresh_service_catches_up_from_the_registry_when_the_stream_lost_history() {
+    let nats = NatsServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let registry = start_registry(&nats, data.path()).await;
+    let mut registry_client = RegistryClient::connect(format!("http://{}", registry.addr()))
+        .await
+        .unwrap();
+    let late = under_construction(&mut registry_client, "late-plant", false).await;
+    submit(&mut registry_client, &late, "2026-06", 10, 1_000, 1_000_000).await;
+    let fine = under_construction(&mut registry_client, "fine-plant", false).await;
+    submit(&mut registry_client, &fine, "2026-06", 50, 1_000, 1_000_000).await;
+    // The oldest events age out: only the last one (fine-plant's report) is left.
+    let jetstream = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let stream = jetstream.get_stream("JILIN_REGISTRY").await.unwrap();
+    stream.purge().keep(1).await.unwrap();
+
+    let mut config = jilin_risk::Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        data.path().join("risk"),
+        nats.url(),
+    );
+    config.registry_url = format!("http://{}", registry.addr());
+    config.indicators_url = "http://127.0.0.1:9".into();
+    config.clock = "2026-07-01".parse().unwrap();
+    let risk = start(&config).await;
+    let mut client = connect(&risk).await;
+    let name = "alerts/schedule_lag:projects:late-plant".to_owned();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let alert = loop {
+        match client
+            .get_alert(pb::GetAlertRequest { name: name.clone() })
+            .await
+        {
+            Ok(alert) => break alert.into_inner(),
+            Err(status) if status.code() == Code::NotFound => {
+                assert!(std::time::Instant::now() < deadline, "never caught up");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("{status}"),
+        }
+    };
+    assert_eq!(alert.state(), pb::alert::State::Firing);
+    assert_eq!(alert.severity(), pb::Severity::Critical, "40 points behind");
+    risk.shutdown().await.unwrap();
     registry.shutdown().await.unwrap();
 }
