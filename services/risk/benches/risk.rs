@@ -1,0 +1,132 @@
+//! Benchmarks of the risk service's two hot paths, through its real store.
+//!
+//! - `pass/*`: the periodic evaluation of every project rule for every
+//!   project (what the timer runs), in steady state (nothing changes, so
+//!   nothing is written), for 1k and 10k projects. Reported per project:
+//!   the pass should scale linearly, so the two should be about equal.
+//! - `report/*`: one report event judged and committed (one transaction
+//!   and one flush), with 1k and 10k projects stored: its cost should not
+//!   depend on the portfolio's size.
+//!
+//! Run: `cargo bench -p jilin-risk`.
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use jilin_domain::Period;
+use jilin_risk::clock::{Clock, ClockSetting};
+use jilin_risk::domain::measure::ProjectStatus;
+use jilin_risk::domain::project::{ProjectSnapshot, ReportRecord};
+use jilin_risk::monitor::{Monitor, RegistryFact};
+use jilin_risk::service::Risk;
+use jilin_risk::store::{ALL, Tables};
+use jilin_store::Store;
+use time::macros::{date, datetime};
+
+const SIZES: [usize; 2] = [1_000, 10_000];
+
+fn snapshot(index: usize) -> ProjectSnapshot {
+    ProjectSnapshot {
+        id: format!("p{index:06}"),
+        revision: 1,
+        display_name: format!("Project {index}"),
+        status: ProjectStatus::UnderConstruction,
+        sector: "automobile".into(),
+        group: "pillar".into(),
+        region: "220100".into(),
+        agency: "jilin-drc".into(),
+        planned_investment: 1_000_000,
+        planned_start: date!(2026 - 01 - 01),
+        planned_end: date!(2026 - 12 - 31),
+        milestones: Vec::new(),
+    }
+}
+
+fn report(revision: i64, progress: i32) -> ReportRecord {
+    ReportRecord {
+        revision,
+        investment: 500_000,
+        value_added: 1_000,
+        energy_kgce: 100,
+        physical_progress: progress,
+    }
+}
+
+/// A monitor over a fresh store holding `projects` projects, a third of
+/// them behind schedule, with their alerts already judged.
+fn portfolio(runtime: &tokio::runtime::Runtime, projects: usize) -> (tempfile::TempDir, Monitor) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &ALL).unwrap();
+    let tables = Tables::open(store).unwrap();
+    let clock = Clock::new(ClockSetting::Fixed(datetime!(2026-07-01 0:00 UTC)));
+    let monitor = Monitor::new(tables, clock).unwrap();
+    let risk = Risk::new(monitor.clone(), Default::default());
+    runtime.block_on(async {
+        risk.seed_builtins().await.unwrap();
+        let june = Period::parse("2026-06").unwrap();
+        let facts: Vec<_> = (0..projects)
+            .map(|index| {
+                let progress = if index % 3 == 0 { 10 } else { 50 };
+                (
+                    format!("e{index}"),
+                    RegistryFact::Report {
+                        project: snapshot(index),
+                        period: june,
+                        report: report(1, progress),
+                    },
+                )
+            })
+            .collect();
+        for chunk in facts.chunks(256) {
+            monitor.apply_registry(chunk).await.unwrap();
+        }
+    });
+    (dir, monitor)
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut pass = c.benchmark_group("pass");
+    pass.sample_size(10).measurement_time(Duration::from_secs(20));
+    for size in SIZES {
+        let (_dir, monitor) = portfolio(&runtime, size);
+        pass.throughput(Throughput::Elements(size as u64));
+        pass.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
+            b.to_async(&runtime)
+                .iter(|| async { assert_eq!(monitor.evaluate_all().await.unwrap(), 0) });
+        });
+    }
+    pass.finish();
+
+    let mut reports = c.benchmark_group("report");
+    for size in SIZES {
+        let (_dir, monitor) = portfolio(&runtime, size);
+        let june = Period::parse("2026-06").unwrap();
+        let mut revision = 1;
+        reports.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
+            b.to_async(&runtime).iter(|| {
+                revision += 1;
+                // Alternating between behind and on schedule: every report
+                // fires or resolves an alert.
+                let progress = if revision % 2 == 0 { 50 } else { 10 };
+                let fact = RegistryFact::Report {
+                    project: snapshot(0),
+                    period: june,
+                    report: report(revision, progress),
+                };
+                let monitor = monitor.clone();
+                async move {
+                    let records = monitor
+                        .apply_registry(&[(format!("r{revision}"), fact)])
+                        .await
+                        .unwrap();
+                    assert!(!records.is_empty());
+                }
+            });
+        });
+    }
+    reports.finish();
+}
+
+criterion_group!(risk, benches);
+criterion_main!(risk);
