@@ -6,7 +6,8 @@
 //!   the pass should scale linearly, so the two should be about equal.
 //! - `report/*`: one report event judged and committed (one transaction
 //!   and one flush), with 1k and 10k projects stored: its cost should not
-//!   depend on the portfolio's size.
+//!   depend on the portfolio's size. `report/baseline_one_write` is one
+//!   transaction writing one value (and its flush), in the same process.
 //!
 //! Run: `cargo bench -p jilin-risk`.
 
@@ -87,7 +88,8 @@ fn portfolio(runtime: &tokio::runtime::Runtime, projects: usize) -> (tempfile::T
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut pass = c.benchmark_group("pass");
-    pass.sample_size(10).measurement_time(Duration::from_secs(20));
+    pass.sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     for size in SIZES {
         let (_dir, monitor) = portfolio(&runtime, size);
         pass.throughput(Throughput::Elements(size as u64));
@@ -102,22 +104,24 @@ fn benches(c: &mut Criterion) {
     for size in SIZES {
         let (_dir, monitor) = portfolio(&runtime, size);
         let june = Period::parse("2026-06").unwrap();
-        let mut revision = 1;
+        let mut iteration = 0usize;
         reports.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
             b.to_async(&runtime).iter(|| {
-                revision += 1;
-                // Alternating between behind and on schedule: every report
+                // Round the first 100 projects, each report moving its
+                // project between behind and on schedule: every report
                 // fires or resolves an alert.
-                let progress = if revision % 2 == 0 { 50 } else { 10 };
+                let (index, round) = (iteration % 100, iteration / 100);
+                iteration += 1;
+                let behind = (index % 3 == 0) == (round % 2 == 1);
                 let fact = RegistryFact::Report {
-                    project: snapshot(0),
+                    project: snapshot(index),
                     period: june,
-                    report: report(revision, progress),
+                    report: report(round as i64 + 2, if behind { 10 } else { 50 }),
                 };
                 let monitor = monitor.clone();
                 async move {
                     let records = monitor
-                        .apply_registry(&[(format!("r{revision}"), fact)])
+                        .apply_registry(&[(format!("r{iteration}"), fact)])
                         .await
                         .unwrap();
                     assert!(!records.is_empty());
@@ -125,6 +129,18 @@ fn benches(c: &mut Criterion) {
             });
         });
     }
+    // Baseline: one transaction writing one small value, and its flush.
+    let (_dir, monitor) = portfolio(&runtime, 1);
+    let tables = monitor.tables().clone();
+    reports.bench_function("baseline_one_write", |b| {
+        b.to_async(&runtime).iter(|| async {
+            tables
+                .store
+                .write(|tx| tx.insert(&tables.meta, "bench", &1))
+                .await
+                .unwrap()
+        });
+    });
     reports.finish();
 }
 

@@ -391,10 +391,16 @@ fn log_change(
     notify: bool,
 ) -> Result<ChangeRecord, StoreError> {
     let transition = &alert.history[index];
+    // The change log keeps the alert with only this change's transition:
+    // a flapping alert's full history once per change would grow as its
+    // square. GetAlert has the whole history.
     let record = ChangeRecord {
         sequence: next_sequence(tables, tx)?,
         change: transition.change,
-        alert: alert.clone(),
+        alert: Alert {
+            history: vec![transition.clone()],
+            ..alert.clone()
+        },
         silenced: is_silenced(&context.silences, &alert.labels, context.now),
     };
     tx.insert(&tables.changes, &change_key(record.sequence), &record)?;

@@ -50,7 +50,7 @@ pub struct LatestValue {
 pub struct ChangeRecord {
     pub sequence: u64,
     pub change: Change,
-    /// The alert after the change.
+    /// The alert after the change, with only this change's transition.
     pub alert: Alert,
     /// Whether an active silence muted its notification.
     pub silenced: bool,
