@@ -15,12 +15,14 @@ mod cloudevents;
 mod connect;
 mod consumer;
 mod relay;
+mod server;
 mod stream;
 
 pub use cloudevents::{CloudEvent, CloudEventError};
 pub use connect::connect;
 pub use consumer::{ConsumerSpec, HandlerError, reset_consumer, run_consumer};
 pub use relay::OutboxRelay;
+pub use server::{NATS_SERVER_ENV, find_nats_server};
 pub use stream::{
     INDICATORS_STREAM, REGISTRY_STREAM, RISK_STREAM, StreamSpec, ensure_stream, stream_lost_history,
 };

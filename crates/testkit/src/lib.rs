@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// Environment variable naming the nats-server binary to use.
-pub const NATS_SERVER_ENV: &str = "NATS_SERVER_BIN";
+pub use jilin_bus::{NATS_SERVER_ENV, find_nats_server};
 
 /// A nats-server child process owned by a test; killed when dropped.
 pub struct NatsServer {
@@ -115,23 +114,6 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// The nats-server binary: `$NATS_SERVER_BIN`, then PATH, then where Debian
-/// and the usual installers put it.
-pub fn find_nats_server() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(NATS_SERVER_ENV) {
-        return Some(PathBuf::from(path));
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let fixed = ["/usr/sbin", "/usr/local/bin", "/usr/bin"].map(PathBuf::from);
-    on_path
-        .into_iter()
-        .chain(fixed)
-        .map(|dir| dir.join("nats-server"))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Reads the client port from the `<binary>_<pid>.ports` JSON file that

@@ -27,7 +27,7 @@ use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportR
 use crate::domain::rules::Rule;
 use crate::domain::silence::{Silence, is_silenced};
 use crate::error::RiskError;
-use crate::store::{ChangeRecord, LatestValue, Tables, change_key, next_sequence, value_key};
+use crate::store::{ChangeRecord, StoredValue, Tables, change_key, next_sequence, value_key};
 
 /// The `ce-source` of every risk event.
 pub const SOURCE: &str = "/jilin/risk";
@@ -236,15 +236,20 @@ impl Monitor {
                         continue;
                     }
                     tx.insert(&tables.applied, event_id, &())?;
-                    let key = value_key(&value.indicator, &value.group);
-                    let held = tx.get(&tables.indicator_values, &key)?;
-                    if held.is_none_or(|held| held.period <= value.period) {
-                        let latest = LatestValue {
-                            period: value.period,
-                            value: value.value,
-                            target: value.target,
-                        };
-                        tx.insert(&tables.indicator_values, &key, &latest)?;
+                    let stored = StoredValue {
+                        indicator: value.indicator.clone(),
+                        group: value.group.clone(),
+                        period: value.period,
+                        value: value.value,
+                        target: value.target,
+                    };
+                    let key = value_key(&value.indicator, &value.group, value.period);
+                    tx.insert(&tables.indicator_values, &key, &stored)?;
+                    // Only a month that is over is judged: the current
+                    // one is still being reported (and plans spread into
+                    // future months have values nobody has reported yet).
+                    if value.period >= current_month(context.now) {
+                        continue;
                     }
                     let evaluations = indicator_evaluations(&context.rules, value, context.now);
                     observe_all(tables, tx, &context, evaluations, &mut records)?;
@@ -285,23 +290,21 @@ impl Monitor {
             changes += records.len();
             self.committed(&records);
         }
-        let keys = tables.indicator_values.keys()?;
+        let latest = latest_complete_values(tables, context.now)?;
         let records = tables
             .store
             .write(|tx| {
                 let mut records = Vec::new();
-                for key in &keys {
-                    let (Some(latest), Some((indicator, group))) =
-                        (tx.get(&tables.indicator_values, key)?, key.split_once('/'))
-                    else {
+                for key in &latest {
+                    let Some(stored) = tx.get(&tables.indicator_values, key)? else {
                         continue;
                     };
                     let value = IndicatorValue {
-                        indicator: indicator.to_owned(),
-                        group: group.to_owned(),
-                        period: latest.period,
-                        value: latest.value,
-                        target: latest.target,
+                        indicator: stored.indicator,
+                        group: stored.group,
+                        period: stored.period,
+                        value: stored.value,
+                        target: stored.target,
                     };
                     let evaluations = indicator_evaluations(&context.rules, &value, context.now);
                     observe_all(tables, tx, &context, evaluations, &mut records)?;
@@ -342,6 +345,30 @@ impl Monitor {
         self.committed(std::slice::from_ref(&record));
         Ok(alert)
     }
+}
+
+/// The month `now` falls in: still being reported.
+fn current_month(now: OffsetDateTime) -> Period {
+    Period::of_date(now.date())
+}
+
+/// The key of each indicator and group's latest month before the current one.
+fn latest_complete_values(tables: &Tables, now: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+    let current = current_month(now);
+    let mut latest: BTreeMap<(String, String), (Period, String)> = BTreeMap::new();
+    for (key, stored) in tables.indicator_values.scan_prefix("")? {
+        if stored.period >= current {
+            continue;
+        }
+        let slot = (stored.indicator.clone(), stored.group.clone());
+        if latest
+            .get(&slot)
+            .is_none_or(|(period, _)| *period < stored.period)
+        {
+            latest.insert(slot, (stored.period, key));
+        }
+    }
+    Ok(latest.into_values().map(|(_, key)| key).collect())
 }
 
 /// Observes each evaluation against its stored alert, writing what changed.

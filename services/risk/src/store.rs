@@ -36,9 +36,11 @@ pub const ALL: [&str; 8] = [
     META,
 ];
 
-/// The latest published value of one indicator and group.
+/// The last published value of one indicator, group and month.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LatestValue {
+pub struct StoredValue {
+    pub indicator: String,
+    pub group: String,
     pub period: Period,
     pub value: Option<f64>,
     pub target: Option<f64>,
@@ -64,8 +66,8 @@ pub struct Tables {
     pub rules: Table<Rule>,
     /// key: project id
     pub projects: Table<ProjectRecord>,
-    /// key: `{indicator}/{group}` (group empty for the province)
-    pub indicator_values: Table<LatestValue>,
+    /// key: [`value_key`]
+    pub indicator_values: Table<StoredValue>,
     /// key: fingerprint (`{rule}:{collection}:{id}`)
     pub alerts: Table<Alert>,
     /// key: [`change_key`] of the sequence
@@ -134,6 +136,8 @@ pub fn change_key(sequence: u64) -> String {
     format!("{sequence:020}")
 }
 
-pub fn value_key(indicator: &str, group: &str) -> String {
-    format!("{indicator}/{group}")
+/// `{indicator}/{group}/{YYYY-MM}` (group empty for the province), so a
+/// prefix scan lists an indicator and group's months in order.
+pub fn value_key(indicator: &str, group: &str, period: Period) -> String {
+    format!("{indicator}/{group}/{period}")
 }

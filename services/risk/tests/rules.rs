@@ -484,4 +484,28 @@ async fn portfolio_rules_judge_indicator_values_over_periods() {
         system.state("sustained_output_decline", decline).await,
         Some((Resolved, Critical))
     );
+
+    // The current month (July) is still being reported: judged once it is over.
+    let subject = "indicators/sector_concentration";
+    system
+        .indicator_values(&[value("sector_concentration", "2026-06", 0.2, None)])
+        .await;
+    assert_eq!(
+        system.state("sector_over_reliance", subject).await,
+        Some((Resolved, Warning))
+    );
+    system
+        .indicator_values(&[value("sector_concentration", "2026-07", 0.4, None)])
+        .await;
+    assert_eq!(
+        system.state("sector_over_reliance", subject).await,
+        Some((Resolved, Warning)),
+        "July is not over on 1 July"
+    );
+    system.set_clock("2026-08-01");
+    system.running().evaluate_now().await.unwrap();
+    assert_eq!(
+        system.state("sector_over_reliance", subject).await,
+        Some((Firing, Warning))
+    );
 }
