@@ -1,0 +1,109 @@
+//! `jilin`: runs the whole system (`up`), loads the demo portfolio
+//! (`demo`), and talks to the services as a client (everything else).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use jilin::client::{self, Connection, indicators, registry, risk};
+use jilin::up::{self, UpArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jilin",
+    version,
+    about = "Jilin Industrial Development Monitor: run it, load a demo, query it"
+)]
+struct Cli {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the registry, indicator and risk services in one process.
+    Up(UpArgs),
+    /// Load the demo portfolio into a running registry (once).
+    Demo {
+        #[arg(long, default_value = "2026")]
+        seed: u64,
+        #[arg(long, default_value = "300")]
+        projects: usize,
+    },
+    /// Investment projects.
+    #[command(subcommand)]
+    Projects(registry::Projects),
+    /// Monthly progress reports.
+    #[command(subcommand)]
+    Reports(registry::Reports),
+    /// Sectors and regions.
+    #[command(subcommand)]
+    Catalog(registry::Catalog),
+    /// Development indicators.
+    #[command(subcommand)]
+    Indicators(indicators::Indicators),
+    /// Risk alerts.
+    #[command(subcommand)]
+    Alerts(risk::Alerts),
+    /// Muting alert notifications.
+    #[command(subcommand)]
+    Silences(risk::Silences),
+    /// Risk rules and their thresholds.
+    #[command(subcommand)]
+    Rules(risk::Rules),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let connection = cli.connection;
+    let outcome = match cli.command {
+        Command::Up(args) => {
+            jilin_runtime::init_tracing(args.log_format);
+            return up::run(args).await;
+        }
+        Command::Demo { seed, projects } => demo(&connection, seed, projects).await,
+        Command::Projects(command) => registry::projects(&connection, command).await,
+        Command::Reports(command) => registry::reports(&connection, command).await,
+        Command::Catalog(command) => registry::catalog(&connection, command).await,
+        Command::Indicators(command) => indicators::run(&connection, command).await,
+        Command::Alerts(command) => risk::alerts(&connection, command).await,
+        Command::Silences(command) => risk::silences(&connection, command).await,
+        Command::Rules(command) => risk::rules(&connection, command).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the demo history (three years to last month) into the registry.
+async fn demo(connection: &Connection, seed: u64, projects: usize) -> client::Outcome {
+    let args = UpArgs {
+        demo_seed: seed,
+        demo_projects: projects,
+        demo_live_months: 0,
+        ..UpArgs::parse_from_defaults()
+    };
+    let plan = up::demo_plan(&args, time::OffsetDateTime::now_utc().date());
+    let channel = connection.channel(&connection.registry).await?;
+    let client =
+        jilin_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
+    let portfolio = plan.portfolio();
+    let calls = jilin::demo::load_history(&client, &portfolio, plan.loaded_until, true).await?;
+    if calls == 0 {
+        println!("the registry already holds projects: nothing loaded");
+    } else {
+        println!(
+            "loaded {} projects ({calls} calls), {} to {}",
+            portfolio.len(),
+            plan.first,
+            plan.loaded_until
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! `jilin up`: the registry, indicator and risk services in one process,
+//! each on its own port with its own store under the data dir, connected
+//! through NATS exactly as when deployed apart. [`System::start`] is the
+//! entry point tests use too.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jilin_domain::Period;
+use jilin_indicators::RunningIndicators;
+use jilin_registry::RunningRegistry;
+use jilin_risk::RunningRisk;
+use jilin_risk::clock::ClockSetting;
+use jilin_runtime::{CancellationToken, LogFormat, StartError};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::demo::{self, DemoPlan};
+use crate::nats::{Nats, NatsError};
+
+/// `jilin up` flags.
+#[derive(Clone, Debug, clap::Args)]
+pub struct UpArgs {
+    /// Where the three stores (and a NATS store started here) live.
+    #[arg(long, env = "JILIN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// NATS with JetStream; started here from PATH when nothing answers.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    #[arg(long, env = "REGISTRY_LISTEN", default_value = "127.0.0.1:50051")]
+    pub registry_listen: SocketAddr,
+    #[arg(long, env = "INDICATORS_LISTEN", default_value = "127.0.0.1:50052")]
+    pub indicators_listen: SocketAddr,
+    #[arg(long, env = "RISK_LISTEN", default_value = "127.0.0.1:50053")]
+    pub risk_listen: SocketAddr,
+    /// Load the demo portfolio into an empty store and keep feeding it.
+    #[arg(long)]
+    pub demo: bool,
+    /// Seed of the demo portfolio.
+    #[arg(long, default_value = "2026")]
+    pub demo_seed: u64,
+    /// Projects in the demo portfolio.
+    #[arg(long, default_value = "300")]
+    pub demo_projects: usize,
+    /// Months of the demo fed live, one every `--demo-month-seconds`.
+    #[arg(long, default_value = "12")]
+    pub demo_live_months: i32,
+    #[arg(long, default_value = "20")]
+    pub demo_month_seconds: u64,
+    /// Log line format: text or json. Levels come from RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl UpArgs {
+    /// Every flag at its default (environment variables aside).
+    pub fn parse_from_defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["jilin"]).up
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    #[error("{service}: {source}")]
+    Start {
+        service: &'static str,
+        source: StartError,
+    },
+    #[error("{0} did not report SERVING within 30 s")]
+    Unhealthy(String),
+}
+
+/// The three services, running.
+pub struct System {
+    pub registry: RunningRegistry,
+    pub indicators: RunningIndicators,
+    pub risk: RunningRisk,
+    nats: Nats,
+}
+
+/// Where each service's store goes and how they are reached.
+#[derive(Clone, Debug)]
+pub struct SystemConfig {
+    pub data_dir: PathBuf,
+    pub nats_url: String,
+    pub registry_listen: SocketAddr,
+    pub indicators_listen: SocketAddr,
+    pub risk_listen: SocketAddr,
+    pub risk_clock: ClockSetting,
+    pub risk_evaluation_interval: Duration,
+}
+
+impl System {
+    /// Finds or starts NATS, then starts the registry, the indicator
+    /// service (pointed at the registry) and the risk service (pointed at
+    /// both), and waits until all three are SERVING.
+    pub async fn start(config: &SystemConfig) -> Result<Self, UpError> {
+        let nats = Nats::ensure(&config.nats_url, &config.data_dir).await?;
+        let start_error = |service| move |source| UpError::Start { service, source };
+        let registry = jilin_registry::start(
+            &jilin_registry::Config {
+                listen: config.registry_listen,
+                data_dir: config.data_dir.join("registry"),
+                nats_url: nats.url.clone(),
+                log_format: LogFormat::default(),
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .map_err(start_error("registry"))?;
+        let registry_url = format!("http://{}", registry.addr());
+        let mut indicators_config = jilin_indicators::Config::new(
+            config.indicators_listen,
+            config.data_dir.join("indicators"),
+            nats.url.clone(),
+        );
+        indicators_config.registry_url = registry_url.clone();
+        let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
+            .await
+            .map_err(start_error("indicators"))?;
+        let mut risk_config = jilin_risk::Config::new(
+            config.risk_listen,
+            config.data_dir.join("risk"),
+            nats.url.clone(),
+        );
+        risk_config.registry_url = registry_url;
+        risk_config.indicators_url = format!("http://{}", indicators.addr());
+        risk_config.clock = config.risk_clock;
+        risk_config.evaluation_interval = config.risk_evaluation_interval;
+        let risk = jilin_risk::start(&risk_config, CancellationToken::new())
+            .await
+            .map_err(start_error("risk"))?;
+        let system = Self {
+            registry,
+            indicators,
+            risk,
+            nats,
+        };
+        for (addr, service) in system.services() {
+            wait_serving(addr, service).await?;
+        }
+        Ok(system)
+    }
+
+    /// Each service's address and gRPC service name.
+    pub fn services(&self) -> [(SocketAddr, &'static str); 3] {
+        [
+            (self.registry.addr(), "jilin.registry.v1.RegistryService"),
+            (
+                self.indicators.addr(),
+                "jilin.indicators.v1.IndicatorService",
+            ),
+            (self.risk.addr(), "jilin.risk.v1.RiskService"),
+        ]
+    }
+
+    pub fn nats_url(&self) -> &str {
+        &self.nats.url
+    }
+
+    /// Stops the services (each drains, flushes its store), then a NATS
+    /// server started here.
+    pub async fn shutdown(self) {
+        let results = [
+            ("risk", self.risk.shutdown().await),
+            ("indicators", self.indicators.shutdown().await),
+            ("registry", self.registry.shutdown().await),
+        ];
+        for (service, result) in results {
+            if let Err(err) = result {
+                tracing::error!(%service, error = %err, "did not stop cleanly");
+            }
+        }
+        self.nats.stop().await;
+    }
+}
+
+async fn wait_serving(addr: SocketAddr, service: &str) -> Result<(), UpError> {
+    let unhealthy = || UpError::Unhealthy(format!("{service} at {addr}"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .ok()?
+                .connect()
+                .await
+                .ok()?;
+            let mut client = HealthClient::new(channel);
+            let request = HealthCheckRequest {
+                service: service.to_owned(),
+            };
+            Some(client.check(request).await.ok()?.into_inner().status())
+        }
+        .await;
+        if status == Some(ServingStatus::Serving) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(unhealthy());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The demo's timeline as of `today`: three years of history, the last
+/// `live` months of which are fed live, up to last month.
+pub fn demo_plan(args: &UpArgs, today: time::Date) -> DemoPlan {
+    let last = Period::of_date(today).add_months(-1).expect("in range");
+    DemoPlan {
+        seed: args.demo_seed,
+        projects: args.demo_projects,
+        first: last.add_months(-36).expect("in range"),
+        loaded_until: last
+            .add_months(-args.demo_live_months.max(0))
+            .expect("in range"),
+        until: last,
+    }
+}
+
+/// The first day after `month`, as the risk clock's "now".
+pub fn after(month: Period) -> ClockSetting {
+    let next = month.next().expect("in range");
+    let date = time::Date::from_calendar_date(next.year(), next.month(), 1).expect("a valid date");
+    ClockSetting::Fixed(date.midnight().assume_utc())
+}
+
+/// Runs `jilin up` until SIGINT/SIGTERM.
+pub async fn run(args: UpArgs) -> std::process::ExitCode {
+    let today = time::OffsetDateTime::now_utc().date();
+    let plan = demo_plan(&args, today);
+    let pace = Duration::from_secs(args.demo_month_seconds.max(1));
+    let config = SystemConfig {
+        data_dir: args.data_dir.clone(),
+        nats_url: args.nats_url.clone(),
+        registry_listen: args.registry_listen,
+        indicators_listen: args.indicators_listen,
+        risk_listen: args.risk_listen,
+        risk_clock: if args.demo {
+            after(plan.loaded_until)
+        } else {
+            ClockSetting::System
+        },
+        risk_evaluation_interval: if args.demo {
+            pace / 2
+        } else {
+            Duration::from_secs(60)
+        },
+    };
+    let system = match System::start(&config).await {
+        Ok(system) => system,
+        Err(err) => {
+            eprintln!("jilin up: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    print_welcome(&system, args.demo);
+    let shutdown = CancellationToken::new();
+    let demo = args.demo.then(|| {
+        let registry_url = format!("http://{}", system.registry.addr());
+        let clock = system.risk.clock().clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                result = run_demo(&registry_url, plan, pace, clock) => if let Err(err) = result {
+                    tracing::error!(error = %err, "the demo stopped");
+                },
+            }
+        })
+    });
+    jilin_runtime::wait_for_signal(shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(demo) = demo {
+        let _ = demo.await;
+    }
+    system.shutdown().await;
+    println!("jilin stopped");
+    std::process::ExitCode::SUCCESS
+}
+
+async fn run_demo(
+    registry_url: &str,
+    plan: DemoPlan,
+    pace: Duration,
+    clock: jilin_risk::clock::Clock,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let client =
+        jilin_proto::registry::v1::registry_service_client::RegistryServiceClient::connect(
+            registry_url.to_owned(),
+        )
+        .await?;
+    let projects = plan.portfolio();
+    let calls = demo::load_history(&client, &projects, plan.loaded_until, true).await?;
+    if calls == 0 {
+        println!("the registry already holds projects: the demo is not loaded again");
+        return Ok(());
+    }
+    println!(
+        "demo loaded: {} projects, {calls} calls, history {} to {}; now feeding a month every {} s",
+        projects.len(),
+        plan.first,
+        plan.loaded_until,
+        pace.as_secs()
+    );
+    let until = plan.until;
+    demo::feed(
+        &client,
+        &projects,
+        plan.loaded_until,
+        until,
+        pace,
+        |month| {
+            clock.set(after(month));
+        },
+    )
+    .await?;
+    println!("the demo has caught up with last month ({until})");
+    Ok(())
+}
+
+fn print_welcome(system: &System, demo: bool) {
+    let [registry, indicators, risk] = system.services().map(|(addr, _)| addr);
+    println!();
+    println!("Jilin Industrial Development Monitor is up");
+    println!("  registry    grpc://{registry}");
+    println!("  indicators  grpc://{indicators}");
+    println!("  risk        grpc://{risk}");
+    println!("  NATS        {}", system.nats_url());
+    println!();
+    println!("Try:");
+    println!("  jilin projects list");
+    println!("  jilin indicators query revitalization_index --group-by region");
+    println!("  jilin alerts list --filter 'state = FIRING AND severity = CRITICAL'");
+    println!("  jilin alerts watch");
+    if demo {
+        println!("(the demo portfolio is loading; alerts fire and resolve as months go by)");
+    }
+    println!();
+}
