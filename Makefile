@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs.
-#   make up    build and run the system locally (NATS + services) with data in ./data
+#   make up    build and run the whole system with the demo portfolio (jilin up --demo), data in ./data
 #   make test  format check, clippy, and every test against a real nats-server
 
 SHELL := /bin/bash
@@ -11,8 +11,10 @@ nats-server:
 build:
 	cargo build --release --workspace
 
+# The nats-server found (or installed) is handed to `jilin up`, which starts
+# it unless NATS_URL already answers. Extra flags: make up UP_ARGS="--demo-projects 100".
 up: nats-server build
-	deploy/scripts/up.sh
+	NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" ./target/release/jilin up --demo $(UP_ARGS)
 
 test: nats-server
 	cargo fmt --all --check

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the system locally: a JetStream nats-server with its store under
+# Runs the services as separate processes, as deployed (`make up` runs them
+# in one process with `jilin up --demo` instead): a JetStream nats-server with its store under
 # ./data/nats (unless NATS_URL already answers), then the registry, the
 # indicator service and the risk service. Ctrl-C stops everything; data stays in ./data.
 set -euo pipefail

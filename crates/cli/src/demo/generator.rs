@@ -232,6 +232,22 @@ impl DemoProject {
         Period::parse(&date[..7]).expect("generated dates are valid")
     }
 
+    /// The status the project has once `month`'s changes are made.
+    pub fn status_at(&self, month: Period) -> Status {
+        let mut status = Status::Proposed;
+        for (at, next) in [
+            (Some(self.approved), Status::Approved),
+            (self.started, Status::UnderConstruction),
+            (self.suspended, Status::Suspended),
+            (self.operating, Status::Operating),
+        ] {
+            if at.is_some_and(|at| at <= month) {
+                status = next;
+            }
+        }
+        status
+    }
+
     /// What `month` brings: its status changes and its report.
     pub fn month(&self, month: Period) -> MonthOfProject {
         let mut transitions = Vec::new();
@@ -415,6 +431,10 @@ mod tests {
             if project.behaviour == Behaviour::NeverStarts {
                 assert_eq!(status, [Status::Approved]);
             }
+            assert_eq!(
+                Some(&project.status_at(month)),
+                status.last().or(Some(&Status::Proposed))
+            );
         }
     }
 }

@@ -1,0 +1,163 @@
+//! The `jilin` binary as people and scripts use it: `--output json` is
+//! JSON, tables line up, and a bad argument gets a clear message and a
+//! non-zero exit, whether the CLI or the server refuses it.
+
+mod common;
+
+use std::process::Output;
+
+use common::*;
+
+async fn jilin(urls: &[String; 3], args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_jilin"))
+        .args([
+            "--registry",
+            &urls[0],
+            "--indicators",
+            &urls[1],
+            "--risk",
+            &urls[2],
+        ])
+        .args(args)
+        .output()
+        .await
+        .expect("run jilin")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn json_for_scripts_tables_for_people_and_clear_errors() {
+    let running = start(12).await;
+    let urls = urls(&running.system);
+
+    let listed = jilin(
+        &urls,
+        &["projects", "list", "--page-size", "100", "-o", "json"],
+    )
+    .await;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&listed)).expect("JSON");
+    assert_eq!(json["projects"].as_array().unwrap().len(), 12);
+    assert_eq!(json["totalSize"], 12);
+
+    let table = jilin(&urls, &["catalog", "regions"]).await;
+    assert!(table.status.success());
+    let text = stdout(&table);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10, "a header and nine prefectures");
+    assert!(lines[0].contains("CODE") && lines[1].contains("220100"));
+    let column = lines[0].find("NAME").unwrap();
+    assert!(
+        lines
+            .iter()
+            .skip(1)
+            .all(|l| l[column..].starts_with(char::is_alphabetic)),
+        "{text}"
+    );
+
+    let query = jilin(
+        &urls,
+        &[
+            "indicators",
+            "query",
+            "output_growth",
+            "--start",
+            "2025-01",
+            "--end",
+            "2025-12",
+            "--group-by",
+            "group",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert!(query.status.success(), "{}", stderr(&query));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&query)).unwrap();
+    assert!(json["series"].as_array().unwrap().len() >= 2);
+
+    let rules = jilin(&urls, &["rules", "list", "-o", "json"]).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&rules)).unwrap();
+    assert_eq!(json["rules"].as_array().unwrap().len(), 12);
+
+    // A value the CLI itself refuses.
+    let bad = jilin(
+        &urls,
+        &[
+            "projects",
+            "transition",
+            "x",
+            "--to",
+            "FLYING",
+            "--reason",
+            "r",
+        ],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("`FLYING` is not a status"),
+        "{}",
+        stderr(&bad)
+    );
+    // A missing flag: clap's usage error.
+    let missing = jilin(&urls, &["projects", "create", "--display-name", "x"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("--sector"),
+        "{}",
+        stderr(&missing)
+    );
+    // The server's field violations, in plain words.
+    let refused = jilin(
+        &urls,
+        &[
+            "projects",
+            "create",
+            "--display-name",
+            "Test",
+            "--sector",
+            "shipbuilding",
+            "--region",
+            "999999",
+            "--agency",
+            "jilin-drc",
+            "--planned-investment=-5",
+            "--start",
+            "2026-01-01",
+            "--end",
+            "2025-01-01",
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let message = stderr(&refused);
+    assert!(message.starts_with("error: InvalidArgument"), "{message}");
+    for field in [
+        "project.sector",
+        "project.region_code",
+        "project.planned_investment_yuan",
+    ] {
+        assert!(message.contains(field), "{field} in {message}");
+    }
+    // Nothing listening: says so.
+    let down = tokio::process::Command::new(env!("CARGO_BIN_EXE_jilin"))
+        .args(["--registry", "http://127.0.0.1:9", "projects", "list"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        stderr(&down).contains("cannot reach http://127.0.0.1:9"),
+        "{}",
+        stderr(&down)
+    );
+    running.system.shutdown().await;
+}

@@ -1,0 +1,77 @@
+//! The whole system as `jilin up` starts it (the same in-process entry
+//! point), against a test-kit nats-server, with a small seeded demo
+//! portfolio loaded through the registry's gRPC API.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use jilin::demo::{DemoPlan, DemoProject, load_history};
+use jilin::up::{System, SystemConfig, after};
+use jilin_domain::Period;
+use jilin_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use jilin_testkit::NatsServer;
+
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+pub struct Running {
+    pub nats: NatsServer,
+    pub data: tempfile::TempDir,
+    pub system: System,
+    pub plan: DemoPlan,
+    pub projects: Vec<DemoProject>,
+}
+
+/// A small demo: `count` projects, history 2024-01 to 2025-12.
+pub fn plan(count: usize) -> DemoPlan {
+    DemoPlan {
+        seed: 11,
+        projects: count,
+        first: Period::parse("2024-01").unwrap(),
+        loaded_until: Period::parse("2025-12").unwrap(),
+        until: Period::parse("2025-12").unwrap(),
+    }
+}
+
+/// Starts the system, loads the demo, and waits until the indicator and
+/// risk services have applied every registry event.
+pub async fn start(count: usize) -> Running {
+    let nats = NatsServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let plan = plan(count);
+    let any_port = "127.0.0.1:0".parse().unwrap();
+    let config = SystemConfig {
+        data_dir: data.path().to_owned(),
+        nats_url: nats.url(),
+        registry_listen: any_port,
+        indicators_listen: any_port,
+        risk_listen: any_port,
+        risk_clock: after(plan.loaded_until),
+        risk_evaluation_interval: Duration::from_secs(3600),
+    };
+    let system = System::start(&config).await.expect("the system starts");
+    let projects = plan.portfolio();
+    let client = RegistryServiceClient::connect(format!("http://{}", system.registry.addr()))
+        .await
+        .unwrap();
+    let calls = load_history(&client, &projects, plan.loaded_until, false)
+        .await
+        .expect("the demo loads");
+    assert!(calls > count, "every project and its months");
+    let nats_client = jilin_bus::async_nats::connect(nats.url()).await.unwrap();
+    for consumer in ["jilin-indicators", "jilin-risk"] {
+        jilin_testkit::bus::wait_consumed(&nats_client, "JILIN_REGISTRY", consumer, PATIENCE).await;
+    }
+    Running {
+        nats,
+        data,
+        system,
+        plan,
+        projects,
+    }
+}
+
+/// `http://` address of each service: registry, indicators, risk.
+pub fn urls(system: &System) -> [String; 3] {
+    system.services().map(|(addr, _)| format!("http://{addr}"))
+}
