@@ -54,7 +54,7 @@ pub async fn start(count: usize) -> Running {
     let client = RegistryServiceClient::connect(format!("http://{}", system.registry.addr()))
         .await
         .unwrap();
-    let calls = load_history(&client, &projects, plan.loaded_until, false)
+    let calls = load_history(&client, &projects, plan.first, plan.loaded_until, false)
         .await
         .expect("the demo loads");
     assert!(calls > count, "every project and its months");

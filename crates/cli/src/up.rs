@@ -298,7 +298,7 @@ async fn run_demo(
         )
         .await?;
     let projects = plan.portfolio();
-    let calls = demo::load_history(&client, &projects, plan.loaded_until, true).await?;
+    let calls = demo::load_history(&client, &projects, plan.first, plan.loaded_until, true).await?;
     if calls == 0 {
         println!("the registry already holds projects: the demo is not loaded again");
         return Ok(());

@@ -60,6 +60,10 @@ pub struct DemoProject {
     pub suspended: Option<Period>,
     /// The last month it reports, when it stops early (stalls, suspension).
     pub last_report: Option<Period>,
+    /// From this month on (the months fed live after the history) demand
+    /// slows: output falls below last year's, investment is cut, so the
+    /// portfolio rules have something to find while you watch.
+    slowdown: Period,
     seed: u64,
     energy_per_10k: f64,
     growth: f64,
@@ -125,8 +129,8 @@ fn seasonality(month: u8) -> f64 {
     ][usize::from(month) - 1]
 }
 
-/// `count` projects whose history starts at `first` (plans start between
-/// `first` and `last`), from `seed`.
+/// `count` projects whose reported history starts at `first` (plans start
+/// up to six years before it and up to `last`), from `seed`.
 pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<DemoProject> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let sectors: Vec<(&jilin_domain::Sector, u32)> = SECTORS
@@ -146,17 +150,25 @@ pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<De
         .map(|index| {
             let sector = *pick(&mut rng, &sectors);
             let prefecture = *pick(&mut rng, &PREFECTURES);
-            let behaviour = *pick(&mut rng, &behaviours);
+            let mut behaviour = *pick(&mut rng, &behaviours);
             // Log-uniform from 30 million to 30 billion yuan.
             let planned = 10f64.powf(rng.random_range(7.5..10.5)).round() as i64;
-            let approved = first
-                .add_months(rng.random_range(0..span))
-                .expect("in range");
+            // Seven in ten were approved before the history starts: the
+            // province's existing plants, most of them operating by then.
+            let approved = if rng.random_bool(0.7) {
+                first.add_months(-rng.random_range(1..72))
+            } else {
+                first.add_months(rng.random_range(0..span))
+            }
+            .expect("in range");
             let start = approved
                 .add_months(rng.random_range(1..4))
                 .expect("in range");
             let months = rng.random_range(12..49);
             let end = start.add_months(months).expect("in range");
+            if end < first {
+                behaviour = Behaviour::OnTrack;
+            }
             let started = (behaviour != Behaviour::NeverStarts).then_some(start);
             let operating =
                 (behaviour == Behaviour::OnTrack).then(|| end.add_months(1).expect("in range"));
@@ -210,6 +222,7 @@ pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<De
                 operating,
                 suspended,
                 last_report,
+                slowdown: last.next().expect("in range"),
                 seed: rng.random(),
                 energy_per_10k: energy_of(sector.code, sector.group) * rng.random_range(0.7..1.4),
                 growth: growth_of(sector.group),
@@ -287,8 +300,13 @@ impl DemoProject {
         };
         let building = self.operating.is_none_or(|operating| month < operating);
         let monthly_plan = self.draft.planned_investment_yuan as f64 / f64::from(months);
+        let (demand, spending) = if month >= self.slowdown {
+            (0.78, 0.6)
+        } else {
+            (1.0, 1.0)
+        };
         let investment = if building {
-            (monthly_plan * pace * rng.random_range(0.9..1.1)) as i64
+            (monthly_plan * pace * spending * rng.random_range(0.9..1.1)) as i64
         } else {
             0
         };
@@ -300,11 +318,12 @@ impl DemoProject {
         // Output ramps up with progress; operating projects produce fully.
         let years = f64::from(start.months_until(month)) / 12.0;
         let ramp = if building {
-            0.2 + 0.5 * f64::from(progress) / 100.0
+            0.05 + 0.25 * f64::from(progress) / 100.0
         } else {
             1.0
         };
-        let output = (self.scale
+        let output = (demand
+            * self.scale
             * ramp
             * seasonality(month.month_number())
             * (1.0 + self.growth).powf(years)

@@ -39,12 +39,14 @@ impl DemoPlan {
     }
 }
 
-/// Creates every project and submits every month up to `until`; returns
-/// the number of calls made. A registry that already holds projects is
-/// left alone (returns 0).
+/// Creates every project and makes every change up to `until`, with the
+/// reports from `first` on (older projects enter the history already
+/// built); returns the number of calls made. A registry that already holds
+/// projects is left alone (returns 0).
 pub async fn load_history(
     client: &RegistryClient,
     projects: &[DemoProject],
+    first: Period,
     until: Period,
     show_progress: bool,
 ) -> Result<usize, tonic::Status> {
@@ -84,7 +86,7 @@ pub async fn load_history(
                     .await?;
                 let mut month = project.approved;
                 while month <= until {
-                    calls += submit_month(&mut client, &project, month).await?;
+                    calls += submit_month(&mut client, &project, month, month >= first).await?;
                     month = month.next().expect("in range");
                 }
                 bar.inc(1);
@@ -98,11 +100,13 @@ pub async fn load_history(
     Ok(calls.iter().sum())
 }
 
-/// Sends one month of one project: its transitions, then its report.
+/// Sends one month of one project: its transitions, then (if `report`)
+/// its report.
 async fn submit_month(
     client: &mut RegistryClient,
     project: &DemoProject,
     month: Period,
+    report: bool,
 ) -> Result<usize, tonic::Status> {
     let name = format!("projects/{}", project.id);
     let this = project.month(month);
@@ -117,7 +121,9 @@ async fn submit_month(
             })
             .await?;
     }
-    if let Some(report) = this.report.clone() {
+    let report = this.report.clone().filter(|_| report);
+    let reported = usize::from(report.is_some());
+    if let Some(report) = report {
         client
             .report_progress(registry::ReportProgressRequest {
                 parent: name,
@@ -126,7 +132,7 @@ async fn submit_month(
             })
             .await?;
     }
-    Ok(this.transitions.len() + 1)
+    Ok(this.transitions.len() + reported)
 }
 
 /// Feeds the months after `from` up to `until`, one every `pace`, calling
@@ -153,7 +159,7 @@ pub async fn feed(
         stream::iter(due)
             .map(|project| {
                 let mut client = client.clone();
-                async move { submit_month(&mut client, &project, month).await }
+                async move { submit_month(&mut client, &project, month, true).await }
             })
             .buffer_unordered(PARALLEL)
             .try_collect::<Vec<_>>()
