@@ -54,9 +54,17 @@ pub async fn start(count: usize) -> Running {
     let client = RegistryServiceClient::connect(format!("http://{}", system.registry.addr()))
         .await
         .unwrap();
-    let calls = load_history(&client, &projects, plan.first, plan.loaded_until, false)
-        .await
-        .expect("the demo loads");
+    let clock = system.risk.clock().clone();
+    let calls = load_history(
+        &client,
+        &projects,
+        plan.first,
+        plan.loaded_until,
+        false,
+        |month| clock.set(after(month)),
+    )
+    .await
+    .expect("the demo loads");
     assert!(calls > count, "every project and its months");
     let nats_client = jilin_bus::async_nats::connect(nats.url()).await.unwrap();
     for consumer in ["jilin-indicators", "jilin-risk"] {

@@ -298,9 +298,18 @@ async fn run_demo(
         )
         .await?;
     let projects = plan.portfolio();
-    let calls = demo::load_history(&client, &projects, plan.first, plan.loaded_until, true).await?;
+    let calls = demo::load_history(
+        &client,
+        &projects,
+        plan.first,
+        plan.loaded_until,
+        true,
+        |month| clock.set(after(month)),
+    )
+    .await?;
     if calls == 0 {
         println!("the registry already holds projects: the demo is not loaded again");
+        clock.set(after(plan.until));
         return Ok(());
     }
     println!(

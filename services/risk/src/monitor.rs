@@ -390,7 +390,11 @@ fn observe_all(
         );
         let Some(mut next) = next else { continue };
         next.labels = evaluation.labels;
-        next.summary = evaluation.summary;
+        // A rule that no longer applies (no value) leaves the summary of
+        // the last reading that had one.
+        if evaluation.reading.value.is_some() || next.summary.is_empty() {
+            next.summary = evaluation.summary;
+        }
         if current.as_ref() == Some(&next) {
             continue;
         }

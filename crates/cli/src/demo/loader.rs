@@ -1,8 +1,10 @@
-//! Loading the demo through the registry's public gRPC API only: each
-//! project is created, moved through its life cycle and reports month by
-//! month (projects in parallel, each in order), with a progress bar.
-//! Then [`feed`] brings the following months one at a time, as if on an
-//! accelerated clock.
+//! Loading the demo through the registry's public gRPC API only, in time
+//! order: every project is created, then month after month each project
+//! makes that month's changes and reports (projects in parallel within a
+//! month), with a progress bar. [`feed`] goes on with the following months
+//! one at a time, as if on an accelerated clock. Before each month the
+//! caller's `on_month` runs (the demo moves the risk clock to its end), so
+//! the alerts of the history carry the history's dates.
 
 use std::time::Duration;
 
@@ -39,16 +41,17 @@ impl DemoPlan {
     }
 }
 
-/// Creates every project and makes every change up to `until`, with the
-/// reports from `first` on (older projects enter the history already
-/// built); returns the number of calls made. A registry that already holds
-/// projects is left alone (returns 0).
+/// Creates every project, then makes every change up to `until` month by
+/// month, with the reports from `first` on (older projects enter the
+/// history already built); returns the number of calls made. A registry
+/// that already holds projects is left alone (returns 0).
 pub async fn load_history(
     client: &RegistryClient,
     projects: &[DemoProject],
     first: Period,
     until: Period,
     show_progress: bool,
+    mut on_month: impl FnMut(Period),
 ) -> Result<usize, tonic::Status> {
     let existing = client
         .clone()
@@ -61,42 +64,70 @@ pub async fn load_history(
     if !existing.projects.is_empty() {
         return Ok(0);
     }
+    let Some(start) = projects.iter().map(|p| p.approved).min() else {
+        return Ok(0);
+    };
     let bar = if show_progress {
-        let bar = ProgressBar::new(projects.len() as u64);
+        let bar = ProgressBar::new(start.months_until(until).max(0) as u64 + 1);
         bar.set_style(
-            ProgressStyle::with_template("loading demo {bar:40} {pos}/{len} projects {elapsed}")
-                .expect("a valid template"),
+            ProgressStyle::with_template(
+                "loading demo {bar:40} {pos}/{len} months {msg} {elapsed}",
+            )
+            .expect("a valid template"),
         );
         bar
     } else {
         ProgressBar::hidden()
     };
-    let calls: Vec<usize> = stream::iter(projects.iter().cloned())
+    stream::iter(projects.iter().cloned())
         .map(|project| {
             let mut client = client.clone();
-            let bar = bar.clone();
             async move {
-                let mut calls = 1;
                 client
                     .create_project(registry::CreateProjectRequest {
                         project: Some(project.draft.clone()),
                         project_id: project.id.clone(),
                         request_id: format!("demo-{}", project.id),
                     })
-                    .await?;
-                let mut month = project.approved;
-                while month <= until {
-                    calls += submit_month(&mut client, &project, month, month >= first).await?;
-                    month = month.next().expect("in range");
-                }
-                bar.inc(1);
-                Ok::<_, tonic::Status>(calls)
+                    .await
             }
+        })
+        .buffer_unordered(PARALLEL)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let mut calls = projects.len();
+    let mut month = start;
+    while month <= until {
+        bar.set_message(month.to_string());
+        on_month(month);
+        calls += submit_all(client, projects, month, month >= first).await?;
+        bar.inc(1);
+        month = month.next().expect("in range");
+    }
+    bar.finish_and_clear();
+    Ok(calls)
+}
+
+/// One month of every project approved by then, in parallel.
+async fn submit_all(
+    client: &RegistryClient,
+    projects: &[DemoProject],
+    month: Period,
+    report: bool,
+) -> Result<usize, tonic::Status> {
+    let due: Vec<DemoProject> = projects
+        .iter()
+        .filter(|p| p.approved <= month)
+        .cloned()
+        .collect();
+    let calls: Vec<usize> = stream::iter(due)
+        .map(|project| {
+            let mut client = client.clone();
+            async move { submit_month(&mut client, &project, month, report).await }
         })
         .buffer_unordered(PARALLEL)
         .try_collect()
         .await?;
-    bar.finish_and_clear();
     Ok(calls.iter().sum())
 }
 
@@ -136,8 +167,7 @@ async fn submit_month(
 }
 
 /// Feeds the months after `from` up to `until`, one every `pace`, calling
-/// `on_month` before each month's reports (the demo moves the risk clock
-/// to the end of that month).
+/// `on_month` before each month's changes.
 pub async fn feed(
     client: &RegistryClient,
     projects: &[DemoProject],
@@ -151,19 +181,7 @@ pub async fn feed(
         tokio::time::sleep(pace).await;
         month = month.next().expect("in range");
         on_month(month);
-        let due: Vec<DemoProject> = projects
-            .iter()
-            .filter(|p| p.approved <= month)
-            .cloned()
-            .collect();
-        stream::iter(due)
-            .map(|project| {
-                let mut client = client.clone();
-                async move { submit_month(&mut client, &project, month, true).await }
-            })
-            .buffer_unordered(PARALLEL)
-            .try_collect::<Vec<_>>()
-            .await?;
+        submit_all(client, projects, month, true).await?;
         tracing::info!(%month, "demo month reported");
     }
     Ok(())
