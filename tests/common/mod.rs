@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use jilin::demo::{DemoPlan, DemoProject, load_history};
-use jilin::up::{System, SystemConfig, after};
+use jilin::up::{System, SystemConfig, after, start_of};
 use jilin_domain::Period;
 use jilin_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use jilin_testkit::NatsServer;
@@ -61,11 +61,12 @@ pub async fn start(count: usize) -> Running {
         plan.first,
         plan.loaded_until,
         false,
-        |month| clock.set(after(month)),
+        |month| clock.set(start_of(month)),
     )
     .await
     .expect("the demo loads");
     assert!(calls > count, "every project and its months");
+    clock.set(after(plan.loaded_until));
     let nats_client = jilin_bus::async_nats::connect(nats.url()).await.unwrap();
     for consumer in ["jilin-indicators", "jilin-risk"] {
         jilin_testkit::bus::wait_consumed(&nats_client, "JILIN_REGISTRY", consumer, PATIENCE).await;

@@ -225,6 +225,14 @@ pub fn demo_plan(args: &UpArgs, today: time::Date) -> DemoPlan {
     }
 }
 
+/// The first day of `month`, as the risk clock's "now" while `month`'s
+/// reports come in (the month before is complete).
+pub fn start_of(month: Period) -> ClockSetting {
+    let date =
+        time::Date::from_calendar_date(month.year(), month.month(), 1).expect("a valid date");
+    ClockSetting::Fixed(date.midnight().assume_utc())
+}
+
 /// The first day after `month`, as the risk clock's "now".
 pub fn after(month: Period) -> ClockSetting {
     let next = month.next().expect("in range");
@@ -304,9 +312,10 @@ async fn run_demo(
         plan.first,
         plan.loaded_until,
         true,
-        |month| clock.set(after(month)),
+        |month| clock.set(start_of(month)),
     )
     .await?;
+    clock.set(after(plan.loaded_until));
     if calls == 0 {
         println!("the registry already holds projects: the demo is not loaded again");
         clock.set(after(plan.until));

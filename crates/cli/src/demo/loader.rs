@@ -3,7 +3,8 @@
 //! makes that month's changes and reports (projects in parallel within a
 //! month), with a progress bar. [`feed`] goes on with the following months
 //! one at a time, as if on an accelerated clock. Before each month the
-//! caller's `on_month` runs (the demo moves the risk clock to its end), so
+//! caller's `on_month` runs (the demo moves the risk clock to its first day:
+//! the month before is then complete), so
 //! the alerts of the history carry the history's dates.
 
 use std::time::Duration;
