@@ -42,6 +42,9 @@ pub enum Alerts {
         /// Start after this change sequence (0: new changes only).
         #[arg(long, default_value = "0")]
         after: i64,
+        /// Replay every change kept, then follow.
+        #[arg(long)]
+        from_start: bool,
         /// Subscribe to `jilin.risk.>` on NATS instead of the gRPC stream.
         #[arg(long)]
         nats: bool,
@@ -273,26 +276,32 @@ pub async fn alerts(connection: &Connection, command: Alerts) -> Outcome {
         Alerts::Watch {
             filter,
             after,
+            from_start,
             nats,
             nats_url,
         } => {
             if nats {
                 return watch_nats(connection, &nats_url).await;
             }
-            watch_grpc(connection, filter, after).await?;
+            watch_grpc(connection, filter, after, from_start).await?;
         }
     }
     Ok(())
 }
 
 /// WatchAlerts, reconnecting after the last sequence seen.
-async fn watch_grpc(connection: &Connection, filter: String, mut after: i64) -> Outcome {
+async fn watch_grpc(
+    connection: &Connection,
+    filter: String,
+    mut after: i64,
+    mut from_start: bool,
+) -> Outcome {
     loop {
         let stream = async {
             let request = pb::WatchAlertsRequest {
                 after_sequence: after,
                 filter: filter.clone(),
-                from_start: false,
+                from_start,
             };
             client(connection)
                 .await?
@@ -316,6 +325,7 @@ async fn watch_grpc(connection: &Connection, filter: String, mut after: i64) -> 
             match change {
                 Ok(change) => {
                     after = change.sequence;
+                    from_start = false;
                     if connection.json() {
                         print_json(&change);
                     } else {
