@@ -55,14 +55,9 @@ pub async fn start(count: usize) -> Running {
         .await
         .unwrap();
     let clock = system.risk.clock().clone();
-    let calls = load_history(
-        &client,
-        &projects,
-        plan.first,
-        plan.loaded_until,
-        false,
-        |month| clock.set(start_of(month)),
-    )
+    let calls = load_history(&client, &projects, plan.loaded_until, false, |month| {
+        clock.set(start_of(month))
+    })
     .await
     .expect("the demo loads");
     assert!(calls > count, "every project and its months");

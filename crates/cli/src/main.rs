@@ -94,15 +94,8 @@ async fn demo(connection: &Connection, seed: u64, projects: usize) -> client::Ou
     let client =
         jilin_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     let portfolio = plan.portfolio();
-    let calls = jilin::demo::load_history(
-        &client,
-        &portfolio,
-        plan.first,
-        plan.loaded_until,
-        true,
-        |_| {},
-    )
-    .await?;
+    let calls =
+        jilin::demo::load_history(&client, &portfolio, plan.loaded_until, true, |_| {}).await?;
     if calls == 0 {
         println!("the registry already holds projects: nothing loaded");
     } else {

@@ -306,14 +306,9 @@ async fn run_demo(
         )
         .await?;
     let projects = plan.portfolio();
-    let calls = demo::load_history(
-        &client,
-        &projects,
-        plan.first,
-        plan.loaded_until,
-        true,
-        |month| clock.set(start_of(month)),
-    )
+    let calls = demo::load_history(&client, &projects, plan.loaded_until, true, |month| {
+        clock.set(start_of(month))
+    })
     .await?;
     clock.set(after(plan.loaded_until));
     if calls == 0 {
@@ -322,9 +317,8 @@ async fn run_demo(
         return Ok(());
     }
     println!(
-        "demo loaded: {} projects, {calls} calls, history {} to {}; now feeding a month every {} s",
+        "demo loaded: {} projects, {calls} calls, up to {}; now feeding a month every {} s",
         projects.len(),
-        plan.first,
         plan.loaded_until,
         pace.as_secs()
     );
@@ -355,7 +349,8 @@ fn print_welcome(system: &System, demo: bool) {
     println!();
     println!("Try:");
     println!("  jilin projects list");
-    println!("  jilin indicators query revitalization_index --group-by region");
+    println!("  jilin indicators query output_growth --group-by group");
+    println!("  jilin indicators query revitalization_index --granularity year");
     println!("  jilin alerts list --filter 'state = FIRING AND severity = CRITICAL'");
     println!("  jilin alerts watch");
     if demo {

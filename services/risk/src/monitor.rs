@@ -5,7 +5,7 @@
 //! notifications of those changes (outbox → `JILIN_RISK`) are written in
 //! ONE transaction. WatchAlerts streams are woken after the commit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 use jilin_domain::Period;
@@ -24,7 +24,7 @@ use crate::domain::evaluate::{
     Evaluation, IndicatorValue, indicator_evaluations, project_evaluations,
 };
 use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportRecord};
-use crate::domain::rules::Rule;
+use crate::domain::rules::{Rule, RuleKind};
 use crate::domain::silence::{Silence, is_silenced};
 use crate::error::RiskError;
 use crate::store::{ChangeRecord, StoredValue, Tables, change_key, next_sequence, value_key};
@@ -230,7 +230,7 @@ impl Monitor {
         let records = tables
             .store
             .write(|tx| {
-                let mut records = Vec::new();
+                let mut touched = BTreeSet::new();
                 for (event_id, value) in batch {
                     if tx.get(&tables.applied, event_id)?.is_some() {
                         continue;
@@ -245,14 +245,11 @@ impl Monitor {
                     };
                     let key = value_key(&value.indicator, &value.group, value.period);
                     tx.insert(&tables.indicator_values, &key, &stored)?;
-                    // Only a month that is over is judged: the current
-                    // one is still being reported (and plans spread into
-                    // future months have values nobody has reported yet).
-                    if value.period >= current_month(context.now) {
-                        continue;
-                    }
-                    let evaluations = indicator_evaluations(&context.rules, value, context.now);
-                    observe_all(tables, tx, &context, evaluations, &mut records)?;
+                    touched.insert((value.indicator.clone(), value.group.clone()));
+                }
+                let mut records = Vec::new();
+                for (indicator, group) in &touched {
+                    judge_indicator(tables, tx, &context, indicator, group, &mut records)?;
                 }
                 Ok::<_, StoreError>(records)
             })
@@ -290,24 +287,22 @@ impl Monitor {
             changes += records.len();
             self.committed(&records);
         }
-        let latest = latest_complete_values(tables, context.now)?;
+        let watched: BTreeSet<(String, String)> = context
+            .rules
+            .iter()
+            .filter_map(|rule| match &rule.kind {
+                RuleKind::Indicator {
+                    indicator, group, ..
+                } => Some((indicator.clone(), group.clone())),
+                _ => None,
+            })
+            .collect();
         let records = tables
             .store
             .write(|tx| {
                 let mut records = Vec::new();
-                for key in &latest {
-                    let Some(stored) = tx.get(&tables.indicator_values, key)? else {
-                        continue;
-                    };
-                    let value = IndicatorValue {
-                        indicator: stored.indicator,
-                        group: stored.group,
-                        period: stored.period,
-                        value: stored.value,
-                        target: stored.target,
-                    };
-                    let evaluations = indicator_evaluations(&context.rules, &value, context.now);
-                    observe_all(tables, tx, &context, evaluations, &mut records)?;
+                for (indicator, group) in &watched {
+                    judge_indicator(tables, tx, &context, indicator, group, &mut records)?;
                 }
                 Ok::<_, StoreError>(records)
             })
@@ -352,23 +347,47 @@ fn current_month(now: OffsetDateTime) -> Period {
     Period::of_date(now.date())
 }
 
-/// The key of each indicator and group's latest month before the current one.
-fn latest_complete_values(tables: &Tables, now: OffsetDateTime) -> Result<Vec<String>, StoreError> {
-    let current = current_month(now);
-    let mut latest: BTreeMap<(String, String), (Period, String)> = BTreeMap::new();
-    for (key, stored) in tables.indicator_values.scan_prefix("")? {
-        if stored.period >= current {
+/// How far back the latest complete value of an indicator is looked for.
+const LOOKBACK_MONTHS: i32 = 24;
+
+/// Judges the indicator rules of one indicator and group against its
+/// latest complete month as stored, whatever order the values came in: a
+/// value published before its month's reports were all applied is replaced
+/// by the later one, and only months before the clock's count (the current
+/// month is still being reported, and plans spread into future months
+/// have values nobody has reported yet).
+fn judge_indicator(
+    tables: &Tables,
+    tx: &Tx<'_>,
+    context: &Context,
+    indicator: &str,
+    group: &str,
+    records: &mut Vec<ChangeRecord>,
+) -> Result<(), StoreError> {
+    let mut period = current_month(context.now);
+    for _ in 0..LOOKBACK_MONTHS {
+        let Some(earlier) = period.add_months(-1) else {
+            return Ok(());
+        };
+        period = earlier;
+        let Some(stored) = tx.get(
+            &tables.indicator_values,
+            &value_key(indicator, group, period),
+        )?
+        else {
             continue;
-        }
-        let slot = (stored.indicator.clone(), stored.group.clone());
-        if latest
-            .get(&slot)
-            .is_none_or(|(period, _)| *period < stored.period)
-        {
-            latest.insert(slot, (stored.period, key));
-        }
+        };
+        let value = IndicatorValue {
+            indicator: stored.indicator,
+            group: stored.group,
+            period: stored.period,
+            value: stored.value,
+            target: stored.target,
+        };
+        let evaluations = indicator_evaluations(&context.rules, &value, context.now);
+        return observe_all(tables, tx, context, evaluations, records);
     }
-    Ok(latest.into_values().map(|(_, key)| key).collect())
+    Ok(())
 }
 
 /// Observes each evaluation against its stored alert, writing what changed.

@@ -509,3 +509,42 @@ async fn portfolio_rules_judge_indicator_values_over_periods() {
         Some((Firing, Warning))
     );
 }
+
+#[tokio::test]
+async fn indicator_rules_follow_the_stored_series_whatever_the_order() {
+    let mut system = TestRisk::spawn().await;
+    let subject = "indicators/output_growth";
+    // Values published before June's reports were all in (stale), then the
+    // settled ones, then a late revision of an older month.
+    system
+        .indicator_values(&[
+            value("output_growth", "2026-05", -100.0, None),
+            value("output_growth", "2026-06", -100.0, None),
+        ])
+        .await;
+    assert_eq!(
+        system.state("sustained_output_decline", subject).await,
+        Some((Pending, Critical)),
+        "judged once, on the latest complete month"
+    );
+    system
+        .indicator_values(&[value("output_growth", "2026-06", 4.0, None)])
+        .await;
+    assert_eq!(
+        system.state("sustained_output_decline", subject).await,
+        Some((Resolved, Critical)),
+        "the settled value replaces the stale one"
+    );
+    system
+        .indicator_values(&[value("output_growth", "2026-04", -3.0, None)])
+        .await;
+    assert_eq!(
+        system.state("sustained_output_decline", subject).await,
+        Some((Resolved, Critical)),
+        "an older month does not move the latest"
+    );
+    assert!(
+        system.risk_subjects().await.is_empty(),
+        "nothing ever fired"
+    );
+}

@@ -60,6 +60,8 @@ pub struct DemoProject {
     pub suspended: Option<Period>,
     /// The last month it reports, when it stops early (stalls, suspension).
     pub last_report: Option<Period>,
+    /// Established plants do not report before this month.
+    history_start: Period,
     /// From this month on (the months fed live after the history) demand
     /// slows: output falls below last year's, investment is cut, so the
     /// portfolio rules have something to find while you watch.
@@ -129,8 +131,8 @@ fn seasonality(month: u8) -> f64 {
     ][usize::from(month) - 1]
 }
 
-/// `count` projects whose reported history starts at `first` (plans start
-/// up to six years before it and up to `last`), from `seed`.
+/// `count` projects whose history starts at `first` (plans start up to
+/// three years before it and up to `last`), from `seed`.
 pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<DemoProject> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let sectors: Vec<(&jilin_domain::Sector, u32)> = SECTORS
@@ -153,18 +155,29 @@ pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<De
             let mut behaviour = *pick(&mut rng, &behaviours);
             // Log-uniform from 30 million to 30 billion yuan.
             let planned = 10f64.powf(rng.random_range(7.5..10.5)).round() as i64;
-            // Seven in ten were approved before the history starts: the
-            // province's existing plants, most of them operating by then.
-            let approved = if rng.random_bool(0.7) {
-                first.add_months(-rng.random_range(1..72))
-            } else {
-                first.add_months(rng.random_range(0..span))
+            // A third are the province's established plants, operating
+            // before the history starts (they report from its first month);
+            // a third were approved in the three years before it; the rest
+            // during it.
+            let roll = rng.random_range(0..3);
+            let approved = match roll {
+                0 => first.add_months(-rng.random_range(60..96)),
+                1 => first.add_months(-rng.random_range(1..36)),
+                _ => first.add_months(rng.random_range(0..span)),
             }
             .expect("in range");
+            let established = roll == 0;
+            if established {
+                behaviour = Behaviour::OnTrack;
+            }
             let start = approved
                 .add_months(rng.random_range(1..4))
                 .expect("in range");
-            let months = rng.random_range(12..49);
+            let months = if established {
+                rng.random_range(12..25)
+            } else {
+                rng.random_range(12..49)
+            };
             let end = start.add_months(months).expect("in range");
             if end < first {
                 behaviour = Behaviour::OnTrack;
@@ -226,7 +239,8 @@ pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<De
                 seed: rng.random(),
                 energy_per_10k: energy_of(sector.code, sector.group) * rng.random_range(0.7..1.4),
                 growth: growth_of(sector.group),
-                scale: planned as f64 / 40.0,
+                scale: planned as f64 / if established { 15.0 } else { 40.0 },
+                history_start: first,
             }
         })
         .collect()
@@ -286,6 +300,11 @@ impl DemoProject {
     fn report(&self, month: Period) -> Option<registry::ProgressReport> {
         let start = self.started?;
         if month < start || self.last_report.is_some_and(|last| month > last) {
+            return None;
+        }
+        // Plants already running before the history enter it running.
+        if month < self.history_start && self.operating.is_some_and(|operating| month >= operating)
+        {
             return None;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(

@@ -42,14 +42,14 @@ impl DemoPlan {
     }
 }
 
-/// Creates every project, then makes every change up to `until` month by
-/// month, with the reports from `first` on (older projects enter the
-/// history already built); returns the number of calls made. A registry
-/// that already holds projects is left alone (returns 0).
+/// Creates every project, then makes every change and report up to
+/// `until` month by month, from the earliest approval on (the plants that
+/// existed before `first` come with their whole history, so none of them
+/// looks stalled); returns the number of calls made. A registry that
+/// already holds projects is left alone (returns 0).
 pub async fn load_history(
     client: &RegistryClient,
     projects: &[DemoProject],
-    first: Period,
     until: Period,
     show_progress: bool,
     mut on_month: impl FnMut(Period),
@@ -101,7 +101,7 @@ pub async fn load_history(
     while month <= until {
         bar.set_message(month.to_string());
         on_month(month);
-        calls += submit_all(client, projects, month, month >= first).await?;
+        calls += submit_all(client, projects, month).await?;
         bar.inc(1);
         month = month.next().expect("in range");
     }
@@ -114,7 +114,6 @@ async fn submit_all(
     client: &RegistryClient,
     projects: &[DemoProject],
     month: Period,
-    report: bool,
 ) -> Result<usize, tonic::Status> {
     let due: Vec<DemoProject> = projects
         .iter()
@@ -124,7 +123,7 @@ async fn submit_all(
     let calls: Vec<usize> = stream::iter(due)
         .map(|project| {
             let mut client = client.clone();
-            async move { submit_month(&mut client, &project, month, report).await }
+            async move { submit_month(&mut client, &project, month).await }
         })
         .buffer_unordered(PARALLEL)
         .try_collect()
@@ -132,13 +131,11 @@ async fn submit_all(
     Ok(calls.iter().sum())
 }
 
-/// Sends one month of one project: its transitions, then (if `report`)
-/// its report.
+/// Sends one month of one project: its transitions, then its report.
 async fn submit_month(
     client: &mut RegistryClient,
     project: &DemoProject,
     month: Period,
-    report: bool,
 ) -> Result<usize, tonic::Status> {
     let name = format!("projects/{}", project.id);
     let this = project.month(month);
@@ -153,9 +150,8 @@ async fn submit_month(
             })
             .await?;
     }
-    let report = this.report.clone().filter(|_| report);
-    let reported = usize::from(report.is_some());
-    if let Some(report) = report {
+    let reported = usize::from(this.report.is_some());
+    if let Some(report) = this.report.clone() {
         client
             .report_progress(registry::ReportProgressRequest {
                 parent: name,
@@ -182,7 +178,7 @@ pub async fn feed(
         tokio::time::sleep(pace).await;
         month = month.next().expect("in range");
         on_month(month);
-        submit_all(client, projects, month, true).await?;
+        submit_all(client, projects, month).await?;
         tracing::info!(%month, "demo month reported");
     }
     Ok(())
