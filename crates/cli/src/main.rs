@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use jilin::client::{self, Connection, indicators, registry, risk};
+use jilin::client::{self, Connection, alerts, indicators, registry, risk};
 use jilin::up::{self, UpArgs};
 
 #[derive(Debug, Parser)]
@@ -45,7 +45,7 @@ enum Command {
     Indicators(indicators::Indicators),
     /// Risk alerts.
     #[command(subcommand)]
-    Alerts(risk::Alerts),
+    Alerts(alerts::Alerts),
     /// Muting alert notifications.
     #[command(subcommand)]
     Silences(risk::Silences),
@@ -68,7 +68,7 @@ async fn main() -> ExitCode {
         Command::Reports(command) => registry::reports(&connection, command).await,
         Command::Catalog(command) => registry::catalog(&connection, command).await,
         Command::Indicators(command) => indicators::run(&connection, command).await,
-        Command::Alerts(command) => risk::alerts(&connection, command).await,
+        Command::Alerts(command) => alerts::alerts(&connection, command).await,
         Command::Silences(command) => risk::silences(&connection, command).await,
         Command::Rules(command) => risk::rules(&connection, command).await,
     };

@@ -2,6 +2,7 @@
 //! a table or JSON on stdout. Addresses come from flags or the
 //! environment, defaulting to where `jilin up` serves.
 
+pub mod alerts;
 pub mod indicators;
 pub mod registry;
 pub mod risk;

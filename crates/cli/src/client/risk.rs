@@ -1,57 +1,11 @@
-//! `jilin alerts …`, `jilin silences …`, `jilin rules …`.
-
-use std::time::Duration;
+//! `jilin silences …`, `jilin rules …`, and what the risk commands share.
 
 use console::style;
-use jilin_bus::async_nats;
-use jilin_proto::Name;
-use jilin_proto::events::v1 as events;
 use jilin_proto::risk::v1 as pb;
 use pb::risk_service_client::RiskServiceClient;
-use prost::Message;
-use tokio_stream::StreamExt;
 
 use super::{ClientError, Connection, Outcome, mask, time};
 use crate::output::{fields, print_json, table, value};
-
-#[derive(Debug, clap::Subcommand)]
-pub enum Alerts {
-    List {
-        /// e.g. `state = FIRING AND severity = CRITICAL AND region = "220100"`.
-        #[arg(long, default_value = "")]
-        filter: String,
-        #[arg(long, default_value = "50")]
-        page_size: i32,
-        #[arg(long, default_value = "")]
-        page_token: String,
-    },
-    Get {
-        /// `alerts/{fingerprint}` or the fingerprint.
-        name: String,
-    },
-    /// Acknowledge a firing alert (kept in its history).
-    Ack {
-        name: String,
-        #[arg(long, default_value = "")]
-        comment: String,
-    },
-    /// Follow alert changes live; resumes after a reconnect.
-    Watch {
-        #[arg(long, default_value = "")]
-        filter: String,
-        /// Start after this change sequence (0: new changes only).
-        #[arg(long, default_value = "0")]
-        after: i64,
-        /// Replay every change kept, then follow.
-        #[arg(long)]
-        from_start: bool,
-        /// Subscribe to `jilin.risk.>` on NATS instead of the gRPC stream.
-        #[arg(long)]
-        nats: bool,
-        #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-        nats_url: String,
-    },
-}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Silences {
@@ -98,8 +52,7 @@ pub enum Rules {
         summary: Option<String>,
     },
 }
-
-fn named(collection: &str, name: &str) -> String {
+pub(super) fn named(collection: &str, name: &str) -> String {
     if name.starts_with(&format!("{collection}/")) {
         name.to_owned()
     } else {
@@ -107,13 +60,13 @@ fn named(collection: &str, name: &str) -> String {
     }
 }
 
-fn severity(value: i32) -> String {
+pub(super) fn severity(value: i32) -> String {
     pb::Severity::try_from(value)
         .map(|s| s.as_str_name().to_owned())
         .unwrap_or_default()
 }
 
-fn coloured(text: String, severity_value: i32) -> String {
+pub(super) fn coloured(text: String, severity_value: i32) -> String {
     match pb::Severity::try_from(severity_value) {
         Ok(pb::Severity::Critical) => style(text).red().bold().to_string(),
         Ok(pb::Severity::Warning) => style(text).yellow().to_string(),
@@ -121,269 +74,13 @@ fn coloured(text: String, severity_value: i32) -> String {
     }
 }
 
-async fn client(
+pub(super) async fn client(
     connection: &Connection,
 ) -> Result<RiskServiceClient<tonic::transport::Channel>, ClientError> {
     Ok(RiskServiceClient::new(
         connection.channel(&connection.risk).await?,
     ))
 }
-
-fn print_alert(connection: &Connection, alert: &pb::Alert) {
-    if connection.json() {
-        return print_json(alert);
-    }
-    let labels: Vec<String> = alert
-        .labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    println!(
-        "{}",
-        fields(&[
-            ("name", alert.name.clone()),
-            (
-                "state",
-                format!(
-                    "{} {}",
-                    alert.state().as_str_name(),
-                    coloured(severity(alert.severity), alert.severity)
-                )
-            ),
-            ("summary", alert.summary.clone()),
-            (
-                "value",
-                format!(
-                    "{} (threshold {})",
-                    value(alert.value),
-                    value(alert.threshold)
-                )
-            ),
-            (
-                "rule",
-                format!("{} revision {}", alert.rule, alert.rule_revision)
-            ),
-            ("episode", alert.episode.to_string()),
-            ("labels", labels.join(" ")),
-            ("since", time(alert.start_time.as_ref())),
-            ("ended", time(alert.end_time.as_ref())),
-            ("acknowledged", alert.acknowledged_by.clone()),
-            ("silenced", alert.silenced.to_string()),
-        ])
-    );
-    let rows = alert.history.iter().map(|t| {
-        vec![
-            time(t.time.as_ref()),
-            t.change().as_str_name().to_owned(),
-            severity(t.severity),
-            t.note.clone(),
-        ]
-    });
-    println!("\n{}", table(&["TIME", "CHANGE", "SEVERITY", "NOTE"], rows));
-}
-
-fn change_line(change: &pb::AlertChange) -> String {
-    let alert = change.alert.clone().unwrap_or_default();
-    coloured(
-        format!(
-            "#{} {} {} {} {}",
-            change.sequence,
-            change.change().as_str_name(),
-            severity(alert.severity),
-            alert.name,
-            alert.summary
-        ),
-        alert.severity,
-    )
-}
-
-pub async fn alerts(connection: &Connection, command: Alerts) -> Outcome {
-    match command {
-        Alerts::List {
-            filter,
-            page_size,
-            page_token,
-        } => {
-            let request = pb::ListAlertsRequest {
-                page_size,
-                page_token,
-                filter,
-            };
-            let page = client(connection)
-                .await?
-                .list_alerts(request)
-                .await?
-                .into_inner();
-            if connection.json() {
-                print_json(&page);
-                return Ok(());
-            }
-            let rows = page.alerts.iter().map(|a| {
-                vec![
-                    a.name.trim_start_matches("alerts/").to_owned(),
-                    a.state().as_str_name().to_owned(),
-                    coloured(severity(a.severity), a.severity),
-                    value(a.value),
-                    a.labels.get("region").cloned().unwrap_or_default(),
-                    if a.acknowledged_by.is_empty() {
-                        ""
-                    } else {
-                        "ack"
-                    }
-                    .to_owned(),
-                    a.summary.clone(),
-                ]
-            });
-            println!(
-                "{}",
-                table(
-                    &[
-                        "ALERT", "STATE", "SEVERITY", "VALUE", "REGION", "", "SUMMARY"
-                    ],
-                    rows
-                )
-            );
-            if !page.next_page_token.is_empty() {
-                println!("next page: --page-token {}", page.next_page_token);
-            }
-        }
-        Alerts::Get { name } => {
-            let request = pb::GetAlertRequest {
-                name: named("alerts", &name),
-            };
-            print_alert(
-                connection,
-                &client(connection)
-                    .await?
-                    .get_alert(request)
-                    .await?
-                    .into_inner(),
-            );
-        }
-        Alerts::Ack { name, comment } => {
-            let request = pb::AcknowledgeAlertRequest {
-                name: named("alerts", &name),
-                acknowledged_by: String::new(),
-                comment,
-            };
-            let alert = client(connection)
-                .await?
-                .acknowledge_alert(connection.request(request))
-                .await?
-                .into_inner();
-            print_alert(connection, &alert);
-        }
-        Alerts::Watch {
-            filter,
-            after,
-            from_start,
-            nats,
-            nats_url,
-        } => {
-            if nats {
-                return watch_nats(connection, &nats_url).await;
-            }
-            watch_grpc(connection, filter, after, from_start).await?;
-        }
-    }
-    Ok(())
-}
-
-/// WatchAlerts, reconnecting after the last sequence seen.
-async fn watch_grpc(
-    connection: &Connection,
-    filter: String,
-    mut after: i64,
-    mut from_start: bool,
-) -> Outcome {
-    loop {
-        let stream = async {
-            let request = pb::WatchAlertsRequest {
-                after_sequence: after,
-                filter: filter.clone(),
-                from_start,
-            };
-            client(connection)
-                .await?
-                .watch_alerts(request)
-                .await
-                .map_err(ClientError::from)
-        }
-        .await;
-        let mut stream = match stream {
-            Ok(stream) => stream.into_inner(),
-            Err(ClientError::Status(status)) if status.code() == tonic::Code::InvalidArgument => {
-                return Err(status.into());
-            }
-            Err(err) => {
-                eprintln!("{err}; reconnecting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        while let Some(change) = stream.next().await {
-            match change {
-                Ok(change) => {
-                    after = change.sequence;
-                    from_start = false;
-                    if connection.json() {
-                        print_json(&change);
-                    } else {
-                        println!("{}", change_line(&change));
-                    }
-                }
-                Err(status) => {
-                    eprintln!(
-                        "{}; reconnecting after #{after}",
-                        crate::output::describe_error(&status)
-                    );
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// `jilin.risk.>` straight from NATS, decoded by `ce-type`.
-async fn watch_nats(connection: &Connection, url: &str) -> Outcome {
-    let client = async_nats::connect(url)
-        .await
-        .map_err(|err| ClientError::Connect {
-            url: url.to_owned(),
-            message: err.to_string(),
-        })?;
-    let mut messages =
-        client
-            .subscribe("jilin.risk.>")
-            .await
-            .map_err(|err| ClientError::Connect {
-                url: url.to_owned(),
-                message: err.to_string(),
-            })?;
-    while let Some(message) = messages.next().await {
-        let event_type = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get("ce-type"))
-            .map(|v| v.as_str().to_owned());
-        if event_type.as_deref() != Some(events::AlertChanged::full_name().as_str()) {
-            continue;
-        }
-        let Ok(event) = events::AlertChanged::decode(message.payload) else {
-            eprintln!("an undecodable event on {}", message.subject);
-            continue;
-        };
-        let Some(change) = event.change else { continue };
-        if connection.json() {
-            print_json(&change);
-        } else {
-            println!("{} {}", message.subject, change_line(&change));
-        }
-    }
-    Ok(())
-}
-
 fn matcher(text: &str) -> Result<pb::silence::Matcher, ClientError> {
     let (name, value, negated) = if let Some((name, value)) = text.split_once("!=") {
         (name, value, true)
