@@ -161,3 +161,88 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
     );
     running.system.shutdown().await;
 }
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let data = tempfile::tempdir().unwrap();
+    let nats_port = free_port();
+    let mut up = tokio::process::Command::new(env!("CARGO_BIN_EXE_jilin"))
+        .args(["up", "--data-dir"])
+        .arg(data.path())
+        .args(["--nats-url", &format!("nats://127.0.0.1:{nats_port}")])
+        .args([
+            "--registry-listen",
+            "127.0.0.1:0",
+            "--indicators-listen",
+            "127.0.0.1:0",
+            "--risk-listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start jilin up");
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let mut addresses = std::collections::BTreeMap::new();
+    while addresses.len() < 3 {
+        let line = tokio::time::timeout(PATIENCE, lines.next_line())
+            .await
+            .expect("jilin up prints its addresses")
+            .unwrap()
+            .expect("a line");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [service @ ("registry" | "indicators" | "risk"), address] = words.as_slice() {
+            addresses.insert(service.to_string(), address.replace("grpc://", "http://"));
+        }
+    }
+    let urls = [
+        addresses["registry"].clone(),
+        addresses["indicators"].clone(),
+        addresses["risk"].clone(),
+    ];
+    let listed = jilin(&urls, &["rules", "list"]).await;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(stdout(&listed).contains("schedule_lag"));
+    for store in ["registry", "indicators", "risk", "nats"] {
+        assert!(
+            data.path().join(store).is_dir(),
+            "{store} store under the data dir"
+        );
+    }
+
+    // Ctrl-C: everything stops, the NATS server it started included.
+    let pid = up.id().unwrap().to_string();
+    let signalled = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(signalled.success());
+    let status = tokio::time::timeout(PATIENCE, up.wait())
+        .await
+        .expect("stops in time")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut rest = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(rest.contains("jilin stopped"), "{rest}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_err(),
+        "the NATS server it started is gone"
+    );
+}
