@@ -409,9 +409,13 @@ fn observe_all(
         );
         let Some(mut next) = next else { continue };
         next.labels = evaluation.labels;
-        // A rule that no longer applies (no value) leaves the summary of
-        // the last reading that had one.
-        if evaluation.reading.value.is_some() || next.summary.is_empty() {
+        // The summary tells the last breach: a clear reading (or a rule
+        // that no longer applies) leaves it as it was.
+        let breaching = evaluation
+            .reading
+            .value
+            .is_some_and(|value| evaluation.rule.classify(value).is_some());
+        if breaching || next.summary.is_empty() {
             next.summary = evaluation.summary;
         }
         if current.as_ref() == Some(&next) {

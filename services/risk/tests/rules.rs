@@ -358,6 +358,10 @@ async fn an_alert_fires_escalates_is_acknowledged_resolves_and_fires_again() {
     let alert = system.alert("schedule_lag", subject).await.unwrap();
     assert_eq!(alert.state(), Resolved);
     assert!(alert.end_time.is_some());
+    assert_eq!(
+        alert.summary, "projects/site is 35.0 points behind its time-elapsed schedule",
+        "a resolved alert tells its last breach"
+    );
 
     system.registry(&[progress_report(20)], true).await;
     let alert = system.alert("schedule_lag", subject).await.unwrap();

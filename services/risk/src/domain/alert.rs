@@ -109,7 +109,7 @@ pub struct Alert {
     /// The rule's labels and the subject's (region, sector, group, agency).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// The rule's summary filled in with the latest reading.
+    /// The rule's summary filled in with the last breaching reading.
     #[serde(default)]
     pub summary: String,
     pub history: Vec<Transition>,
