@@ -140,6 +140,7 @@ fn indicator_kind(rule: &pb::Rule, violations: &mut Violations) -> RuleKind {
     }
     let Some(measure) = &rule.indicator else {
         violations.add("rule.indicator", "required for INDICATOR rules");
+        // Any kind: the violation fails the request before it is used.
         return RuleKind::Suspended;
     };
     let indicator = resource_id(
@@ -256,6 +257,7 @@ impl RiskService for RiskApi {
         let mut violations = Violations::new();
         let id = resource_id(&message.name, "rules", "rule.name", &mut violations);
         let fields = resolve_mask(request.update_mask.as_ref(), &mut violations);
+        // The kind is never patched (only MUTABLE_FIELDS are): any will do.
         let patch = rule_parts(id, message, RuleKind::Suspended, &mut violations);
         fail(violations)?;
         let etag = Some(message.etag.as_str()).filter(|etag| !etag.is_empty());
