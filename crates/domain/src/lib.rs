@@ -5,8 +5,10 @@
 
 pub mod catalog;
 pub mod period;
+pub mod status;
 pub mod violations;
 
 pub use catalog::{GROUPS, REGIONS, Region, SECTORS, Sector, prefecture_of, sector_by_code};
 pub use period::Period;
+pub use status::ProjectStatus;
 pub use violations::{FieldViolation, Violations};

@@ -1,7 +1,8 @@
 //! The public contract of the Jilin Industrial Development Monitor as Rust
 //! code: every message and service under `proto/`, generated at build time.
 //! This is the only crate that contains generated code; services convert
-//! between these types and their own domain types at their API edge.
+//! between these types and their own domain types at their API edge. Beside
+//! it: timestamps, and [`registry_change`], which reads any registry event.
 
 /// `jilin.registry.v1`: the project registry service and its resources.
 pub mod registry {
@@ -17,7 +18,7 @@ pub mod indicators {
     }
 }
 
-/// `jilin.risk.v1`: the risk monitoring service (contract; issue 4).
+/// `jilin.risk.v1`: the risk monitoring service.
 pub mod risk {
     pub mod v1 {
         tonic::include_proto!("jilin.risk.v1");
@@ -52,4 +53,40 @@ pub fn timestamp(time: time::OffsetDateTime) -> prost_types::Timestamp {
 pub fn from_timestamp(timestamp: &prost_types::Timestamp) -> Option<time::OffsetDateTime> {
     let nanos = i128::from(timestamp.seconds) * 1_000_000_000 + i128::from(timestamp.nanos);
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+/// What a registry event says, whatever its kind: the project after the
+/// change and, for a report event, the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryChange {
+    pub project: registry::v1::Project,
+    pub report: Option<registry::v1::ProgressReport>,
+}
+
+/// Decodes a `JILIN_REGISTRY` event by its `ce-type`; the error names the
+/// type and what is wrong.
+pub fn registry_change(event_type: &str, payload: &[u8]) -> Result<RegistryChange, String> {
+    use events::v1 as events;
+    use prost::Message;
+    let bad = |err: &dyn std::fmt::Display| format!("{event_type}: {err}");
+    let (project, report) = if event_type == events::ProjectCreated::full_name() {
+        let event = events::ProjectCreated::decode(payload).map_err(|e| bad(&e))?;
+        (event.project, None)
+    } else if event_type == events::ProjectUpdated::full_name() {
+        let event = events::ProjectUpdated::decode(payload).map_err(|e| bad(&e))?;
+        (event.project, None)
+    } else if event_type == events::ProjectTransitioned::full_name() {
+        let event = events::ProjectTransitioned::decode(payload).map_err(|e| bad(&e))?;
+        (event.project, None)
+    } else if event_type == events::ProgressReported::full_name() {
+        let event = events::ProgressReported::decode(payload).map_err(|e| bad(&e))?;
+        let report = event.report.ok_or_else(|| bad(&"no report"))?;
+        (event.project, Some(report))
+    } else {
+        return Err(bad(&"not a registry event type"));
+    };
+    Ok(RegistryChange {
+        project: project.ok_or_else(|| bad(&"no project"))?,
+        report,
+    })
 }

@@ -5,6 +5,7 @@
 //! with `google.rpc` details.
 
 mod lifecycle;
+mod mask;
 pub mod peer;
 mod server;
 mod shutdown;
@@ -13,6 +14,7 @@ mod stream;
 mod telemetry;
 
 pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
+pub use mask::resolve_mask;
 pub use server::{GrpcServer, ServeError};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;

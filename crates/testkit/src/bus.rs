@@ -85,3 +85,22 @@ pub async fn wait_consumed(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Stream sequence up to which the durable consumer `consumer` of
+/// `stream` has acknowledged everything (0 while either does not exist).
+pub async fn acked(client: &async_nats::Client, stream: &str, consumer: &str) -> u64 {
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let Ok(stream) = jetstream.get_stream(stream).await else {
+        return 0;
+    };
+    let Ok(mut consumer) = stream
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(consumer)
+        .await
+    else {
+        return 0;
+    };
+    consumer
+        .info()
+        .await
+        .map_or(0, |info| info.ack_floor.stream_sequence)
+}

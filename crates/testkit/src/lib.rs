@@ -4,10 +4,13 @@
 //! its JetStream store in a temp dir, so tests run in parallel without
 //! sharing state, and can stop and restart it (same port, same store) to
 //! test what happens when the broker goes away. [`grpc`] asks a running
-//! service for its health and its reflected services.
+//! service for its health and its reflected services; [`bus`] publishes
+//! test events and follows consumers; [`registry`] drives a running
+//! registry as an agency would.
 
 pub mod bus;
 pub mod grpc;
+pub mod registry;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

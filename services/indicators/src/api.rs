@@ -3,7 +3,7 @@
 
 use jilin_domain::{Period, Violations};
 use jilin_proto::indicators::v1 as pb;
-use jilin_runtime::{CancellationToken, ResponseStream, channel_stream};
+use jilin_runtime::{CancellationToken, ResponseStream, channel_stream, resolve_mask};
 use pb::indicator_service_server::IndicatorService;
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status};
@@ -58,32 +58,6 @@ fn fail(violations: Violations) -> Result<(), IndicatorError> {
     violations
         .into_result(())
         .map_err(IndicatorError::InvalidArgument)
-}
-
-/// Resolves an update mask to the fields it names.
-fn resolve_mask(mask: Option<&prost_types::FieldMask>, violations: &mut Violations) -> Vec<String> {
-    let paths = mask.map(|mask| mask.paths.as_slice()).unwrap_or_default();
-    if paths.is_empty() {
-        violations.add("update_mask", "required: the fields to change");
-    }
-    if paths.iter().any(|path| path == "*") {
-        return MUTABLE_FIELDS.iter().map(|f| f.to_string()).collect();
-    }
-    let mut fields = Vec::new();
-    for path in paths {
-        let path = path.strip_prefix("indicator.").unwrap_or(path);
-        if MUTABLE_FIELDS.contains(&path) {
-            if !fields.iter().any(|f| f == path) {
-                fields.push(path.to_owned());
-            }
-        } else {
-            violations.add(
-                "update_mask",
-                format!("`{path}` is not a mutable field of Indicator"),
-            );
-        }
-    }
-    fields
 }
 
 #[tonic::async_trait]
@@ -144,7 +118,12 @@ impl IndicatorService for IndicatorApi {
             return Err(IndicatorError::invalid("indicator", "required").into());
         };
         let id = indicator_id(&indicator.name, "indicator.name", &mut violations);
-        let mask = resolve_mask(request.update_mask.as_ref(), &mut violations);
+        let mask = resolve_mask(
+            request.update_mask.as_ref(),
+            "indicator",
+            &MUTABLE_FIELDS,
+            &mut violations,
+        );
         fail(violations)?;
         let etag = (!indicator.etag.is_empty()).then_some(indicator.etag.as_str());
         let patch = convert::draft_from_proto(indicator);

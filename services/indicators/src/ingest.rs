@@ -9,11 +9,8 @@ use std::sync::{Arc, RwLock};
 
 use jilin_bus::{CloudEvent, HandlerError};
 use jilin_domain::Period;
-use jilin_proto::Name;
-use jilin_proto::events::v1 as events;
 use jilin_proto::registry::v1 as registry;
 use jilin_store::StoreError;
-use prost::Message;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -237,32 +234,19 @@ fn write_cell(
 
 /// Decodes a registry event by its `ce-type`.
 pub fn decode(event_type: &str, payload: &[u8]) -> Result<Fact, IngestError> {
-    let bad =
-        |err: &dyn std::fmt::Display| IngestError::Undecodable(format!("{event_type}: {err}"));
-    let project = |project: Option<registry::Project>| {
-        snapshot(&project.ok_or_else(|| bad(&"no project"))?).map_err(|e| bad(&e))
+    let change =
+        jilin_proto::registry_change(event_type, payload).map_err(IngestError::Undecodable)?;
+    let bad = |err: String| IngestError::Undecodable(format!("{event_type}: {err}"));
+    let project = snapshot(&change.project).map_err(bad)?;
+    let Some(report) = change.report else {
+        return Ok(Fact::Project(project));
     };
-    if event_type == events::ProjectCreated::full_name() {
-        let event = events::ProjectCreated::decode(payload).map_err(|e| bad(&e))?;
-        Ok(Fact::Project(project(event.project)?))
-    } else if event_type == events::ProjectUpdated::full_name() {
-        let event = events::ProjectUpdated::decode(payload).map_err(|e| bad(&e))?;
-        Ok(Fact::Project(project(event.project)?))
-    } else if event_type == events::ProjectTransitioned::full_name() {
-        let event = events::ProjectTransitioned::decode(payload).map_err(|e| bad(&e))?;
-        Ok(Fact::Project(project(event.project)?))
-    } else if event_type == events::ProgressReported::full_name() {
-        let event = events::ProgressReported::decode(payload).map_err(|e| bad(&e))?;
-        let report = event.report.ok_or_else(|| bad(&"no report"))?;
-        let period = Period::parse(&report.period).ok_or_else(|| bad(&"bad period"))?;
-        Ok(Fact::Report {
-            project: project(event.project)?,
-            period,
-            report: report_facts(&report),
-        })
-    } else {
-        Err(bad(&"not a registry event type"))
-    }
+    let period = Period::parse(&report.period).ok_or_else(|| bad("bad period".into()))?;
+    Ok(Fact::Report {
+        project,
+        period,
+        report: report_facts(&report),
+    })
 }
 
 /// A registry report's measures, in `Measure::REPORTED` order.

@@ -17,6 +17,7 @@ use jilin_indicators::ingest::{Ingest, SharedCube};
 use jilin_indicators::store::{ALL, Tables};
 use jilin_proto::indicators::v1 as pb;
 use jilin_store::Store;
+use jilin_testkit::bus::acked;
 
 const GRANULARITIES: [(pb::Granularity, Granularity); 3] = [
     (pb::Granularity::Month, Granularity::Month),
@@ -158,24 +159,6 @@ async fn an_event_committed_but_never_acked_is_not_applied_again() {
     reference.shutdown().await.unwrap();
 }
 
-/// Progress of durable consumer `name`: the last stream sequence acked.
-async fn acked(system: &TestSystem, name: &str) -> u64 {
-    let jetstream = jilin_bus::async_nats::jetstream::new(system.nats_client().await);
-    let Ok(stream) = jetstream.get_stream("JILIN_REGISTRY").await else {
-        return 0;
-    };
-    let Ok(mut consumer) = stream
-        .get_consumer::<jilin_bus::async_nats::jetstream::consumer::pull::Config>(name)
-        .await
-    else {
-        return 0;
-    };
-    consumer
-        .info()
-        .await
-        .map_or(0, |info| info.ack_floor.stream_sequence)
-}
-
 #[tokio::test]
 async fn kill_9_mid_stream_loses_nothing_and_applies_nothing_twice() {
     let system = TestSystem::spawn().await;
@@ -194,7 +177,8 @@ async fn kill_9_mid_stream_loses_nothing_and_applies_nothing_twice() {
         .spawn()
         .expect("start jilin-indicators");
     let deadline = std::time::Instant::now() + common::PATIENCE;
-    while acked(&system, "killed").await < events.len() as u64 / 4 {
+    let nats = system.nats_client().await;
+    while acked(&nats, "JILIN_REGISTRY", "killed").await < events.len() as u64 / 4 {
         assert!(
             std::time::Instant::now() < deadline,
             "the binary never made progress"

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use jilin_domain::Violations;
 use jilin_proto::from_timestamp;
 use jilin_proto::risk::v1 as pb;
-use jilin_runtime::{CancellationToken, ResponseStream, channel_stream};
+use jilin_runtime::{CancellationToken, ResponseStream, channel_stream, resolve_mask};
 use pb::risk_service_server::RiskService;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
@@ -162,35 +162,6 @@ fn indicator_kind(rule: &pb::Rule, violations: &mut Violations) -> RuleKind {
     }
 }
 
-/// Resolves an update mask to the rule fields it names.
-fn resolve_mask(mask: Option<&prost_types::FieldMask>, violations: &mut Violations) -> Vec<String> {
-    let paths = mask.map(|mask| mask.paths.as_slice()).unwrap_or_default();
-    if paths.is_empty() {
-        violations.add("update_mask", "required: the fields to change");
-    }
-    if paths.iter().any(|path| path == "*") {
-        return MUTABLE_FIELDS.iter().map(|f| f.to_string()).collect();
-    }
-    let mut fields: Vec<String> = Vec::new();
-    for path in paths {
-        let path = path.strip_prefix("rule.").unwrap_or(path);
-        if MUTABLE_FIELDS.contains(&path) {
-            if !fields.iter().any(|f| f == path) {
-                fields.push(path.to_owned());
-            }
-        } else {
-            violations.add(
-                "update_mask",
-                format!(
-                    "`{path}` cannot be changed; changeable: {}",
-                    MUTABLE_FIELDS.join(", ")
-                ),
-            );
-        }
-    }
-    fields
-}
-
 fn actor<T>(request: &Request<T>) -> String {
     request
         .metadata()
@@ -256,7 +227,12 @@ impl RiskService for RiskApi {
         };
         let mut violations = Violations::new();
         let id = resource_id(&message.name, "rules", "rule.name", &mut violations);
-        let fields = resolve_mask(request.update_mask.as_ref(), &mut violations);
+        let fields = resolve_mask(
+            request.update_mask.as_ref(),
+            "rule",
+            &MUTABLE_FIELDS,
+            &mut violations,
+        );
         // The kind is never patched (only MUTABLE_FIELDS are): any will do.
         let patch = rule_parts(id, message, RuleKind::Suspended, &mut violations);
         fail(violations)?;

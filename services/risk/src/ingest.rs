@@ -78,31 +78,18 @@ pub async fn handle_indicators(
 }
 
 pub fn decode_registry(event_type: &str, payload: &[u8]) -> Result<RegistryFact, String> {
-    let bad = |err: &dyn std::fmt::Display| format!("{event_type}: {err}");
-    let project = |project: Option<registry::Project>| {
-        snapshot(&project.ok_or_else(|| bad(&"no project"))?).map_err(|e| bad(&e))
+    let change = jilin_proto::registry_change(event_type, payload)?;
+    let bad = |err: String| format!("{event_type}: {err}");
+    let project = snapshot(&change.project).map_err(bad)?;
+    let Some(report) = change.report else {
+        return Ok(RegistryFact::Project(project));
     };
-    if event_type == events::ProjectCreated::full_name() {
-        let event = events::ProjectCreated::decode(payload).map_err(|e| bad(&e))?;
-        Ok(RegistryFact::Project(project(event.project)?))
-    } else if event_type == events::ProjectUpdated::full_name() {
-        let event = events::ProjectUpdated::decode(payload).map_err(|e| bad(&e))?;
-        Ok(RegistryFact::Project(project(event.project)?))
-    } else if event_type == events::ProjectTransitioned::full_name() {
-        let event = events::ProjectTransitioned::decode(payload).map_err(|e| bad(&e))?;
-        Ok(RegistryFact::Project(project(event.project)?))
-    } else if event_type == events::ProgressReported::full_name() {
-        let event = events::ProgressReported::decode(payload).map_err(|e| bad(&e))?;
-        let report = event.report.ok_or_else(|| bad(&"no report"))?;
-        let period = Period::parse(&report.period).ok_or_else(|| bad(&"bad period"))?;
-        Ok(RegistryFact::Report {
-            project: project(event.project)?,
-            period,
-            report: report_record(&report),
-        })
-    } else {
-        Err(bad(&"not a registry event type"))
-    }
+    let period = Period::parse(&report.period).ok_or_else(|| bad("bad period".into()))?;
+    Ok(RegistryFact::Report {
+        project,
+        period,
+        report: report_record(&report),
+    })
 }
 
 pub fn decode_indicator(event_type: &str, payload: &[u8]) -> Result<IndicatorValue, String> {

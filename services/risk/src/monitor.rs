@@ -180,10 +180,9 @@ impl Monitor {
             .write(|tx| {
                 let mut changed: BTreeMap<String, ProjectRecord> = BTreeMap::new();
                 for (event_id, fact) in batch {
-                    if tx.get(&tables.applied, event_id)?.is_some() {
+                    if !first_delivery(tables, tx, event_id)? {
                         continue;
                     }
-                    tx.insert(&tables.applied, event_id, &())?;
                     let snapshot = fact.project();
                     let held = match changed.get(&snapshot.id) {
                         Some(record) => Some(record.clone()),
@@ -232,10 +231,9 @@ impl Monitor {
             .write(|tx| {
                 let mut touched = BTreeSet::new();
                 for (event_id, value) in batch {
-                    if tx.get(&tables.applied, event_id)?.is_some() {
+                    if !first_delivery(tables, tx, event_id)? {
                         continue;
                     }
-                    tx.insert(&tables.applied, event_id, &())?;
                     let stored = StoredValue {
                         indicator: value.indicator.clone(),
                         group: value.group.clone(),
@@ -340,6 +338,15 @@ impl Monitor {
         self.committed(std::slice::from_ref(&record));
         Ok(alert)
     }
+}
+
+/// Records `event_id` as applied; `false` when it already was (a repeat).
+fn first_delivery(tables: &Tables, tx: &Tx<'_>, event_id: &str) -> Result<bool, StoreError> {
+    if tx.get(&tables.applied, event_id)?.is_some() {
+        return Ok(false);
+    }
+    tx.insert(&tables.applied, event_id, &())?;
+    Ok(true)
 }
 
 /// The month `now` falls in: still being reported.

@@ -13,25 +13,7 @@ use jilin_bus::{REGISTRY_STREAM, async_nats};
 use jilin_proto::registry::v1 as registry;
 use jilin_proto::risk::v1 as pb;
 use jilin_testkit::NatsServer;
-use jilin_testkit::bus::{publish, wait_consumed};
-
-/// Registry events acknowledged so far by consumer `name`.
-async fn acked(client: &async_nats::Client, name: &str) -> u64 {
-    let jetstream = async_nats::jetstream::new(client.clone());
-    let Ok(stream) = jetstream.get_stream(REGISTRY_STREAM.name).await else {
-        return 0;
-    };
-    let Ok(mut consumer) = stream
-        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(name)
-        .await
-    else {
-        return 0;
-    };
-    consumer
-        .info()
-        .await
-        .map_or(0, |info| info.ack_floor.stream_sequence)
-}
+use jilin_testkit::bus::{acked, publish, wait_consumed};
 
 #[tokio::test]
 async fn kill_9_mid_stream_loses_no_alert_and_repeats_no_notification() {
@@ -82,7 +64,7 @@ async fn kill_9_mid_stream_loses_no_alert_and_repeats_no_notification() {
         .spawn()
         .expect("start jilin-risk");
     let deadline = Instant::now() + PATIENCE;
-    while acked(&client, "killed").await < PROJECTS as u64 / 4 {
+    while acked(&client, REGISTRY_STREAM.name, "killed").await < PROJECTS as u64 / 4 {
         assert!(Instant::now() < deadline, "the binary never made progress");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -17,13 +17,11 @@ use jilin_proto::registry::v1 as registry;
 use jilin_proto::risk::v1 as pb;
 use jilin_runtime::CancellationToken;
 use jilin_testkit::NatsServer;
+use jilin_testkit::registry::{self as registry_api, RegistryClient};
 use prost::Message;
-use registry::registry_service_client::RegistryServiceClient;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 
-type RegistryClient = RegistryServiceClient<Channel>;
-
+/// A petrochemical plant in Jilin City, under construction for 2026.
 async fn under_construction(client: &mut RegistryClient, id: &str, energy_heavy: bool) -> String {
     let project = registry::Project {
         display_name: format!("Plant {id}"),
@@ -41,30 +39,7 @@ async fn under_construction(client: &mut RegistryClient, id: &str, energy_heavy:
         .into(),
         ..Default::default()
     };
-    let created = client
-        .create_project(registry::CreateProjectRequest {
-            project_id: id.into(),
-            project: Some(project),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    for status in [
-        registry::project::Status::Approved,
-        registry::project::Status::UnderConstruction,
-    ] {
-        client
-            .transition_project(registry::TransitionProjectRequest {
-                name: created.name.clone(),
-                status: status.into(),
-                reason: "approved by the DRC".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    created.name
+    registry_api::under_construction(client, id, project).await
 }
 
 async fn submit(
@@ -75,23 +50,17 @@ async fn submit(
     energy: i64,
     value_added: i64,
 ) {
-    client
-        .report_progress(registry::ReportProgressRequest {
-            parent: parent.into(),
-            report: Some(registry::ProgressReport {
-                period: period.into(),
-                investment_completed_yuan: 100_000_000,
-                output_value_yuan: value_added * 4,
-                value_added_yuan: value_added,
-                energy_kgce: energy,
-                employment: 200,
-                physical_progress_percent: progress,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+    let report = registry::ProgressReport {
+        period: period.into(),
+        investment_completed_yuan: 100_000_000,
+        output_value_yuan: value_added * 4,
+        value_added_yuan: value_added,
+        energy_kgce: energy,
+        employment: 200,
+        physical_progress_percent: progress,
+        ..Default::default()
+    };
+    registry_api::submit(client, parent, report).await;
 }
 
 async fn start_registry(

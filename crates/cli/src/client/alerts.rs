@@ -10,8 +10,8 @@ use jilin_proto::risk::v1 as pb;
 use prost::Message;
 use tokio_stream::StreamExt;
 
-use super::risk::{client, coloured, named, severity};
-use super::{ClientError, Connection, Outcome, time};
+use super::risk::{client, coloured, severity};
+use super::{ClientError, Connection, Outcome, named, time};
 use crate::output::{fields, print_json, table, value};
 
 #[derive(Debug, clap::Subcommand)]

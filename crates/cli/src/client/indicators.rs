@@ -7,7 +7,7 @@ use jilin_proto::indicators::v1 as pb;
 use pb::indicator_service_client::IndicatorServiceClient;
 use tokio_stream::StreamExt;
 
-use super::{ClientError, Connection, Outcome};
+use super::{ClientError, Connection, Outcome, named};
 use crate::output::{fields, print_json, table, value};
 
 #[derive(Debug, clap::Subcommand)]
@@ -70,14 +70,6 @@ pub enum Indicators {
     },
 }
 
-fn indicator_name(name: &str) -> String {
-    if name.starts_with("indicators/") {
-        name.to_owned()
-    } else {
-        format!("indicators/{name}")
-    }
-}
-
 fn enum_value(
     text: &str,
     parse: impl Fn(&str) -> Option<i32>,
@@ -123,7 +115,7 @@ pub async fn run(connection: &Connection, command: Indicators) -> Outcome {
         Indicators::Get { name } => {
             let indicator = client
                 .get_indicator(pb::GetIndicatorRequest {
-                    name: indicator_name(&name),
+                    name: named("indicators", &name),
                 })
                 .await?
                 .into_inner();
@@ -193,7 +185,7 @@ pub async fn run(connection: &Connection, command: Indicators) -> Outcome {
                 "none, region, sector, group",
             )?;
             let request = pb::QueryIndicatorRequest {
-                name: indicator_name(&name),
+                name: named("indicators", &name),
                 start_period: start.unwrap_or(default_start),
                 end_period: end.unwrap_or(default_end),
                 granularity,
@@ -213,7 +205,7 @@ pub async fn run(connection: &Connection, command: Indicators) -> Outcome {
             filter,
         } => {
             let request = pb::ExplainIndicatorValueRequest {
-                name: indicator_name(&name),
+                name: named("indicators", &name),
                 period,
                 filter,
             };
@@ -244,7 +236,7 @@ pub async fn run(connection: &Connection, command: Indicators) -> Outcome {
         }
         Indicators::Watch { names } => {
             let request = pb::WatchIndicatorsRequest {
-                names: names.iter().map(|n| indicator_name(n)).collect(),
+                names: names.iter().map(|n| named("indicators", n)).collect(),
             };
             let mut changes = client.watch_indicators(request).await?.into_inner();
             while let Some(change) = changes.next().await {

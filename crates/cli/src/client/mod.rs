@@ -83,6 +83,14 @@ impl Connection {
     }
 }
 
+/// `{collection}/{id}` from either the full name or the id alone.
+pub fn named(collection: &str, name: &str) -> String {
+    match name.strip_prefix(collection) {
+        Some(rest) if rest.starts_with('/') => name.to_owned(),
+        _ => format!("{collection}/{name}"),
+    }
+}
+
 /// Field names given on the command line, for an update mask.
 pub fn mask(paths: Vec<&str>) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {

@@ -3,7 +3,7 @@
 use jilin_proto::registry::v1 as pb;
 use pb::registry_service_client::RegistryServiceClient;
 
-use super::{Connection, Outcome, mask, time};
+use super::{Connection, Outcome, mask, named, time};
 use crate::output::{amount, fields, print_json, table};
 
 #[derive(Debug, clap::Subcommand)]
@@ -117,14 +117,6 @@ pub enum Catalog {
     Regions,
 }
 
-fn project_name(name: &str) -> String {
-    if name.starts_with("projects/") {
-        name.to_owned()
-    } else {
-        format!("projects/{name}")
-    }
-}
-
 fn status_name(status: i32) -> String {
     pb::project::Status::try_from(status)
         .map(|s| s.as_str_name().to_owned())
@@ -212,7 +204,7 @@ pub async fn projects(connection: &Connection, command: Projects) -> Outcome {
         }
         Projects::Get { name } => {
             let request = pb::GetProjectRequest {
-                name: project_name(&name),
+                name: named("projects", &name),
             };
             print_project(connection, &client.get_project(request).await?.into_inner());
         }
@@ -277,7 +269,7 @@ pub async fn projects(connection: &Connection, command: Projects) -> Outcome {
         } => {
             let mut paths = Vec::new();
             let mut project = pb::Project {
-                name: project_name(&name),
+                name: named("projects", &name),
                 ..Default::default()
             };
             if let Some(value) = display_name {
@@ -328,7 +320,7 @@ pub async fn projects(connection: &Connection, command: Projects) -> Outcome {
                 ))
             })?;
             let request = pb::TransitionProjectRequest {
-                name: project_name(&name),
+                name: named("projects", &name),
                 status: status.into(),
                 reason,
                 ..Default::default()
@@ -343,7 +335,7 @@ pub async fn projects(connection: &Connection, command: Projects) -> Outcome {
         }
         Projects::History { name } => {
             let request = pb::ListProjectHistoryRequest {
-                name: project_name(&name),
+                name: named("projects", &name),
                 page_size: 1000,
                 page_token: String::new(),
             };
@@ -413,7 +405,7 @@ pub async fn reports(connection: &Connection, command: Reports) -> Outcome {
                 ..Default::default()
             };
             let request = pb::ReportProgressRequest {
-                parent: project_name(&project),
+                parent: named("projects", &project),
                 report: Some(report),
                 request_id: String::new(),
             };
@@ -429,7 +421,7 @@ pub async fn reports(connection: &Connection, command: Reports) -> Outcome {
         }
         Reports::List { project } => {
             let request = pb::ListProgressReportsRequest {
-                parent: project_name(&project),
+                parent: named("projects", &project),
                 page_size: 1000,
                 page_token: String::new(),
             };

@@ -4,7 +4,7 @@ use console::style;
 use jilin_proto::risk::v1 as pb;
 use pb::risk_service_client::RiskServiceClient;
 
-use super::{ClientError, Connection, Outcome, mask, time};
+use super::{ClientError, Connection, Outcome, mask, named, time};
 use crate::output::{fields, print_json, table, value};
 
 #[derive(Debug, clap::Subcommand)]
@@ -52,14 +52,6 @@ pub enum Rules {
         summary: Option<String>,
     },
 }
-pub(super) fn named(collection: &str, name: &str) -> String {
-    if name.starts_with(&format!("{collection}/")) {
-        name.to_owned()
-    } else {
-        format!("{collection}/{name}")
-    }
-}
-
 pub(super) fn severity(value: i32) -> String {
     pb::Severity::try_from(value)
         .map(|s| s.as_str_name().to_owned())

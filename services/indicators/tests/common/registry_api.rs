@@ -9,7 +9,7 @@ use jilin_testkit::NatsServer;
 use registry::registry_service_client::RegistryServiceClient;
 use tonic::transport::Channel;
 
-pub type RegistryClient = RegistryServiceClient<Channel>;
+pub use jilin_testkit::registry::{RegistryClient, submit, under_construction};
 
 /// The registry on 127.0.0.1:0 with its store under `data/registry`.
 pub async fn start_registry(nats: &NatsServer, data: &Path) -> (RunningRegistry, RegistryClient) {
@@ -56,46 +56,4 @@ pub fn report(period: &str, output: i64) -> registry::ProgressReport {
         physical_progress_percent: 40,
         ..Default::default()
     }
-}
-
-pub async fn under_construction(
-    client: &mut RegistryClient,
-    id: &str,
-    project: registry::Project,
-) -> String {
-    let created = client
-        .create_project(registry::CreateProjectRequest {
-            project_id: id.into(),
-            project: Some(project),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    for status in [
-        registry::project::Status::Approved,
-        registry::project::Status::UnderConstruction,
-    ] {
-        client
-            .transition_project(registry::TransitionProjectRequest {
-                name: created.name.clone(),
-                status: status.into(),
-                reason: "on schedule".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    created.name
-}
-
-pub async fn submit(client: &mut RegistryClient, parent: &str, report: registry::ProgressReport) {
-    client
-        .report_progress(registry::ReportProgressRequest {
-            parent: parent.into(),
-            report: Some(report),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
 }

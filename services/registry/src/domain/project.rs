@@ -11,44 +11,7 @@ use super::violations::{FieldViolation, Violations};
 pub use super::fields::parse_date;
 
 /// Project status; see [`super::lifecycle`] for the allowed moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Status {
-    Proposed,
-    Approved,
-    UnderConstruction,
-    Operating,
-    Suspended,
-    Cancelled,
-}
-
-impl Status {
-    pub const ALL: [Status; 6] = [
-        Status::Proposed,
-        Status::Approved,
-        Status::UnderConstruction,
-        Status::Operating,
-        Status::Suspended,
-        Status::Cancelled,
-    ];
-
-    /// The contract's enum value name, e.g. `UNDER_CONSTRUCTION`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Proposed => "PROPOSED",
-            Status::Approved => "APPROVED",
-            Status::UnderConstruction => "UNDER_CONSTRUCTION",
-            Status::Operating => "OPERATING",
-            Status::Suspended => "SUSPENDED",
-            Status::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Status> {
-        Status::ALL
-            .into_iter()
-            .find(|status| status.as_str() == name)
-    }
-}
+pub use jilin_domain::ProjectStatus as Status;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MilestoneStatus {

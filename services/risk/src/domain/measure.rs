@@ -3,21 +3,11 @@
 //! clear.
 
 use jilin_domain::Period;
-use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::rules::RuleKind;
 
-/// The life-cycle status of a project, as the registry reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ProjectStatus {
-    Proposed,
-    Approved,
-    UnderConstruction,
-    Operating,
-    Suspended,
-    Cancelled,
-}
+pub use jilin_domain::ProjectStatus;
 
 /// What the risk rules know about a project.
 #[derive(Clone, Debug, PartialEq)]
