@@ -1,9 +1,11 @@
 # The two commands a fresh machine needs.
 #   make up    build and run the whole system with the demo portfolio (jilin up --demo), data in ./data
 #   make test  format check, clippy, and every test against a real nats-server
+#   make test-dates  every test again with the clock moved (libfaketime) to dates
+#                    that catch calendar-bound code: New Year's Eve, New Year, a leap day
 
 SHELL := /bin/bash
-.PHONY: up test nats-server build
+.PHONY: up test test-dates nats-server build
 
 nats-server:
 	@deploy/scripts/ensure-nats-server.sh >/dev/null
@@ -23,3 +25,18 @@ test: nats-server
 	set -o pipefail; NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" \
 	  cargo test --workspace 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test.log
+
+# The instants the suite must pass at, whatever today's date is.
+FAKE_DATES := 2026-12-31T23:59:50 2027-01-01T00:00:10 2028-02-29T12:00:00
+
+test-dates: nats-server
+	@deploy/scripts/ensure-faketime.sh >/dev/null
+	cargo test --workspace --no-run
+	@mkdir -p target
+	@set -o pipefail; export NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)"; failed=0; \
+	for at in $(FAKE_DATES); do \
+	  echo "== cargo test at $$at (faketime)"; \
+	  faketime -f "@$${at/T/ }" cargo test --workspace > "target/test-$$at.log" 2>&1 || failed=1; \
+	  grep -E '^test .* FAILED$$' "target/test-$$at.log" || true; \
+	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' "target/test-$$at.log"; \
+	done; exit $$failed

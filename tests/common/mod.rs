@@ -46,6 +46,7 @@ pub async fn start(count: usize) -> Running {
         registry_listen: any_port,
         indicators_listen: any_port,
         risk_listen: any_port,
+        clock: jilin_testkit::TEST_NOW.parse().unwrap(),
         risk_clock: after(plan.loaded_until),
         risk_evaluation_interval: Duration::from_secs(3600),
     };

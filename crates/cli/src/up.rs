@@ -11,7 +11,7 @@ use jilin_domain::Period;
 use jilin_indicators::RunningIndicators;
 use jilin_registry::RunningRegistry;
 use jilin_risk::RunningRisk;
-use jilin_risk::clock::ClockSetting;
+use jilin_runtime::ClockSetting;
 use jilin_runtime::{CancellationToken, LogFormat, StartError};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -94,6 +94,9 @@ pub struct SystemConfig {
     pub registry_listen: SocketAddr,
     pub indicators_listen: SocketAddr,
     pub risk_listen: SocketAddr,
+    /// "Now" for the registry and the indicator service.
+    pub clock: ClockSetting,
+    /// "Now" for the risk service (the demo moves it month by month).
     pub risk_clock: ClockSetting,
     pub risk_evaluation_interval: Duration,
 }
@@ -107,10 +110,12 @@ impl System {
         let start_error = |service| move |source| UpError::Start { service, source };
         let registry = jilin_registry::start(
             &jilin_registry::Config {
-                listen: config.registry_listen,
-                data_dir: config.data_dir.join("registry"),
-                nats_url: nats.url.clone(),
-                log_format: LogFormat::default(),
+                clock: config.clock,
+                ..jilin_registry::Config::new(
+                    config.registry_listen,
+                    config.data_dir.join("registry"),
+                    nats.url.clone(),
+                )
             },
             CancellationToken::new(),
         )
@@ -123,6 +128,7 @@ impl System {
             nats.url.clone(),
         );
         indicators_config.registry_url = registry_url.clone();
+        indicators_config.clock = config.clock;
         let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
             .await
             .map_err(start_error("indicators"))?;
@@ -190,6 +196,7 @@ async fn wait_serving(addr: SocketAddr, service: &str) -> Result<(), UpError> {
         let status = async {
             let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
                 .ok()?
+                .tcp_nodelay(true)
                 .connect()
                 .await
                 .ok()?;
@@ -251,6 +258,7 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
         registry_listen: args.registry_listen,
         indicators_listen: args.indicators_listen,
         risk_listen: args.risk_listen,
+        clock: ClockSetting::System,
         risk_clock: if args.demo {
             after(plan.loaded_until)
         } else {
@@ -298,7 +306,7 @@ async fn run_demo(
     registry_url: &str,
     plan: DemoPlan,
     pace: Duration,
-    clock: jilin_risk::clock::Clock,
+    clock: jilin_runtime::Clock,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let client =
         jilin_proto::registry::v1::registry_service_client::RegistryServiceClient::connect(

@@ -2,8 +2,9 @@
 //! listener, NATS), log with tracing, serve gRPC with health and reflection
 //! next to its own service,
 //! shut down gracefully on SIGINT/SIGTERM, and report errors as statuses
-//! with `google.rpc` details.
+//! with `google.rpc` details, and read "now" through one injectable clock.
 
+mod clock;
 mod lifecycle;
 mod mask;
 pub mod peer;
@@ -13,9 +14,10 @@ mod status;
 mod stream;
 mod telemetry;
 
+pub use clock::{Clock, ClockError, ClockSetting};
 pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
 pub use mask::resolve_mask;
-pub use server::{GrpcServer, ServeError};
+pub use server::{GrpcServer, ServeError, accept_without_delay};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;
 pub use stream::{ResponseStream, channel_stream};

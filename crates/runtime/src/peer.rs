@@ -34,6 +34,7 @@ pub enum PeerError {
 pub fn lazy_channel(url: &str) -> Result<Channel, PeerError> {
     Ok(Endpoint::from_shared(url.to_owned())?
         .connect_timeout(CALL_DEADLINE)
+        .tcp_nodelay(true)
         .connect_lazy())
 }
 

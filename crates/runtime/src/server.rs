@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
@@ -28,6 +29,24 @@ pub struct GrpcServer {
     service_name: &'static str,
     health: HealthReporter,
     routes: Routes,
+}
+
+/// The connections `listener` accepts, each with `TCP_NODELAY` set.
+///
+/// tonic sets it only on listeners it binds itself. Without it, a response
+/// written in more than one segment waits for the client's delayed ACK:
+/// every list call took 44 ms from Python grpcio instead of 0.4 ms.
+pub fn accept_without_delay(
+    listener: TcpListener,
+) -> impl Stream<Item = std::io::Result<TcpStream>> {
+    TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted
+            && let Err(err) = stream.set_nodelay(true)
+        {
+            tracing::warn!(error = %err, "cannot set TCP_NODELAY on an accepted connection");
+        }
+        accepted
+    })
 }
 
 /// Reflection over every Jilin contract plus the health service.
@@ -93,7 +112,7 @@ impl GrpcServer {
         };
         let server = tonic::transport::Server::builder()
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+            .serve_with_incoming_shutdown(accept_without_delay(listener), signal);
         tokio::pin!(server);
         tokio::select! {
             result = &mut server => Ok(result?),

@@ -21,6 +21,16 @@ use tempfile::TempDir;
 
 pub use jilin_bus::{NATS_SERVER_ENV, find_nats_server};
 
+/// The instant every test pins its services' clocks to, so that no test
+/// depends on the day it runs (`make test-dates` checks that under
+/// libfaketime). Dates a test writes are chosen relative to it.
+pub const TEST_NOW: &str = "2026-11-16T08:00:00Z";
+
+/// The calendar month of [`TEST_NOW`] (`YYYY-MM`).
+pub fn test_month() -> &'static str {
+    &TEST_NOW[..7]
+}
+
 /// A nats-server child process owned by a test; killed when dropped.
 pub struct NatsServer {
     binary: PathBuf,

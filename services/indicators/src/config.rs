@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jilin_runtime::LogFormat;
+use jilin_runtime::{ClockSetting, LogFormat};
 
 /// The indicator service's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]
@@ -39,6 +39,11 @@ pub struct Config {
     /// from the start. Definitions and published values are kept.
     #[arg(long, env = "INDICATORS_REBUILD")]
     pub rebuild: bool,
+    /// "Now" for definition times and for the last month published:
+    /// `system`, a fixed date or RFC 3339 time, or one followed by
+    /// `*FACTOR` to run faster.
+    #[arg(long, env = "INDICATORS_CLOCK", default_value = "system")]
+    pub clock: ClockSetting,
     /// Log line format: text or json. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -54,6 +59,7 @@ impl Config {
             registry_url: "http://127.0.0.1:50051".into(),
             consumer_name: "jilin-indicators".into(),
             rebuild: false,
+            clock: ClockSetting::System,
             log_format: LogFormat::default(),
         }
     }

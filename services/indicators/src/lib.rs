@@ -150,13 +150,20 @@ pub async fn start(
 
     let changed = Arc::new(Notify::new());
     let (watchers, _) = broadcast::channel(WATCH_BUFFER);
-    let indicators = service::Indicators::new(tables.clone(), cube.clone(), watchers.clone());
+    let clock = jilin_runtime::Clock::new(config.clock);
+    let indicators = service::Indicators::new(
+        tables.clone(),
+        cube.clone(),
+        watchers.clone(),
+        clock.clone(),
+    );
     indicators
         .seed_builtins()
         .await
         .map_err(StartError::store(&config.data_dir))?;
     let ingest = ingest::Ingest::new(tables.clone(), cube.clone(), changed.clone());
-    let publisher = publisher::Publisher::new(tables.clone(), cube, changed.clone(), watchers);
+    let publisher =
+        publisher::Publisher::new(tables.clone(), cube, changed.clone(), watchers, clock);
 
     let relay = OutboxRelay::new(store, client.clone(), INDICATORS_STREAM, publisher::SOURCE);
     let tasks = vec![

@@ -14,6 +14,7 @@ use jilin_domain::Period;
 use jilin_proto::Name;
 use jilin_proto::events::v1 as events;
 use jilin_runtime::CancellationToken;
+use jilin_runtime::Clock;
 use jilin_store::{OutboxEntry, StoreError};
 use prost::Message;
 use time::OffsetDateTime;
@@ -61,6 +62,7 @@ pub struct Publisher {
     cube: SharedCube,
     changed: Arc<Notify>,
     watchers: broadcast::Sender<Arc<ValueChange>>,
+    clock: Clock,
 }
 
 impl Publisher {
@@ -69,12 +71,14 @@ impl Publisher {
         cube: SharedCube,
         changed: Arc<Notify>,
         watchers: broadcast::Sender<Arc<ValueChange>>,
+        clock: Clock,
     ) -> Self {
         Self {
             tables,
             cube,
             changed,
             watchers,
+            clock,
         }
     }
 
@@ -128,7 +132,7 @@ impl Publisher {
         for problem in broken {
             tracing::error!(%problem, "stored indicator does not parse; skipped");
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         // Evaluate a copy, so ingest is never blocked behind a whole pass.
         let cube = self
             .cube

@@ -5,8 +5,8 @@
 use std::sync::{Arc, RwLock};
 
 use jilin_domain::{FieldViolation, Period};
+use jilin_runtime::Clock;
 use jilin_store::StoreError;
-use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
 use crate::domain::builtins::builtins;
@@ -52,6 +52,7 @@ pub struct Indicators {
     watchers: broadcast::Sender<Arc<ValueChange>>,
     /// The definitions, compiled once per change rather than per query.
     compiled: Arc<RwLock<Arc<IndicatorSet>>>,
+    clock: Clock,
 }
 
 impl Indicators {
@@ -59,12 +60,14 @@ impl Indicators {
         tables: Tables,
         cube: SharedCube,
         watchers: broadcast::Sender<Arc<ValueChange>>,
+        clock: Clock,
     ) -> Self {
         Self {
             tables,
             cube,
             watchers,
             compiled: Arc::default(),
+            clock,
         }
     }
 
@@ -72,7 +75,7 @@ impl Indicators {
     /// start); edited ones are left as they are.
     pub async fn seed_builtins(&self) -> Result<usize, StoreError> {
         let tables = &self.tables;
-        let all = builtins(OffsetDateTime::now_utc());
+        let all = builtins(self.clock.now());
         let seeded = tables
             .store
             .write(|tx| {
@@ -148,7 +151,7 @@ impl Indicators {
         let set = self.indicator_set()?;
         definition::validate(id, draft, &set, "indicator.")
             .map_err(IndicatorError::InvalidArgument)?;
-        let definition = Definition::new(id, draft, OffsetDateTime::now_utc());
+        let definition = Definition::new(id, draft, self.clock.now());
         let months = self.months_with_data();
         let tables = &self.tables;
         let created = tables
@@ -211,7 +214,7 @@ impl Indicators {
                 let mut updated = current_in(tables, tx, id, etag)?;
                 updated.set_fields(&draft);
                 updated.revision += 1;
-                updated.update_time = OffsetDateTime::now_utc();
+                updated.update_time = self.clock.now();
                 tx.insert(&tables.definitions, id, &updated)?;
                 mark_dirty(tables, tx, &months)?;
                 Ok(updated)

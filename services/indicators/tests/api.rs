@@ -383,3 +383,9 @@ async fn health_and_reflection_name_the_indicator_service() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn accepted_connections_have_tcp_nodelay() {
+    let system = TestSystem::spawn().await;
+    assert!(jilin_testkit::grpc::accepted_socket_has_nodelay(system.running().addr()).await);
+}

@@ -105,8 +105,8 @@ async fn a_fresh_service_catches_up_from_the_registry_when_events_aged_out() {
     let building = client
         .query_indicator(pb::QueryIndicatorRequest {
             name: "indicators/projects_under_construction".into(),
-            start_period: "2026-11".into(),
-            end_period: "2026-11".into(),
+            start_period: jilin_testkit::test_month().into(),
+            end_period: jilin_testkit::test_month().into(),
             ..Default::default()
         })
         .await

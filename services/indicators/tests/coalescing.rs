@@ -46,11 +46,13 @@ async fn a_burst_publishes_each_changed_value_once() {
     let changed = std::sync::Arc::new(tokio::sync::Notify::new());
     let ingest = Ingest::new(tables.clone(), cube.clone(), changed.clone());
     let (watchers, mut watching) = tokio::sync::broadcast::channel(100_000);
-    let publisher = Publisher::new(tables.clone(), cube, changed, watchers);
+    let clock = jilin_runtime::Clock::new(jilin_testkit::TEST_NOW.parse().unwrap());
+    let publisher = Publisher::new(tables.clone(), cube, changed, watchers, clock.clone());
     let service = jilin_indicators::service::Indicators::new(
         tables.clone(),
         Default::default(),
         tokio::sync::broadcast::channel(1).0,
+        clock,
     );
     service.seed_builtins().await.unwrap();
 

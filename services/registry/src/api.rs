@@ -13,7 +13,6 @@ use crate::domain::{Period, Violations, catalog, filter::Filter};
 use crate::error::RegistryError;
 use crate::events::Origin;
 use crate::service::{CreateProject, Registry, ReportProgress, TransitionProject, UpdateProject};
-use time::OffsetDateTime;
 
 /// Request header naming the person or system making a change.
 pub const ACTOR_HEADER: &str = "x-jilin-actor";
@@ -141,7 +140,7 @@ impl RegistryService for RegistryApi {
             return Err(fail(violations).unwrap_err().into());
         };
         let draft = convert::draft_from_proto(project);
-        let project = project::create(id, &draft, OffsetDateTime::now_utc())
+        let project = project::create(id, &draft, self.registry.clock().now())
             .map_err(|more| violations.extend(more))
             .ok();
         fail(violations)?;
@@ -308,7 +307,7 @@ impl RegistryService for RegistryApi {
             return Err(fail(violations).unwrap_err().into());
         };
         let draft = convert::report_draft_from_proto(report);
-        let period = report::validate_draft(&draft, OffsetDateTime::now_utc())
+        let period = report::validate_draft(&draft, self.registry.clock().now())
             .map_err(|more| violations.extend(more))
             .ok();
         fail(violations)?;

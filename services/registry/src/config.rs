@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jilin_runtime::LogFormat;
+use jilin_runtime::{ClockSetting, LogFormat};
 
 /// The registry's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]
@@ -23,7 +23,25 @@ pub struct Config {
     /// wait in the outbox until it is reachable.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// "Now" for the times the registry records and the months it accepts
+    /// reports for: `system`, a fixed date or RFC 3339 time, or one
+    /// followed by `*FACTOR` to run faster.
+    #[arg(long, env = "REGISTRY_CLOCK", default_value = "system")]
+    pub clock: ClockSetting,
     /// Log line format: text or json. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Defaults for a test or an embedding: the store in `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf, nats_url: String) -> Self {
+        Self {
+            listen,
+            data_dir,
+            nats_url,
+            clock: ClockSetting::System,
+            log_format: LogFormat::default(),
+        }
+    }
 }

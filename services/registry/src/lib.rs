@@ -105,7 +105,7 @@ pub async fn start(
     let relay = OutboxRelay::new(store, client, events::STREAM, events::SOURCE);
     let relay = tokio::spawn(relay.run(shutdown.clone()));
 
-    let registry = service::Registry::new(tables.clone());
+    let registry = service::Registry::new(tables.clone(), jilin_runtime::Clock::new(config.clock));
     let routes =
         tonic::service::Routes::new(RegistryServiceServer::new(api::RegistryApi::new(registry)));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;

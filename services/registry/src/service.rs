@@ -3,7 +3,7 @@
 //! state, its history entry, the request-id record and its event together;
 //! the call returns only once that transaction is on disk.
 
-use time::OffsetDateTime;
+use jilin_runtime::Clock;
 
 use crate::domain::lifecycle;
 use crate::domain::report::{self, ReportRejection};
@@ -19,6 +19,7 @@ use crate::store::{self, RequestOutcome, Tables};
 #[derive(Clone)]
 pub struct Registry {
     tables: Tables,
+    clock: Clock,
 }
 
 /// A CreateProject request after decoding and validation.
@@ -54,8 +55,13 @@ pub struct ReportProgress {
 }
 
 impl Registry {
-    pub fn new(tables: Tables) -> Self {
-        Self { tables }
+    pub fn new(tables: Tables, clock: Clock) -> Self {
+        Self { tables, clock }
+    }
+
+    /// "Now" for creation, update, transition and report times.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn tables(&self) -> &Tables {
@@ -112,7 +118,7 @@ impl Registry {
         request: UpdateProject,
         origin: &Origin,
     ) -> Result<Project, RegistryError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let t = &self.tables;
         t.store
             .write(|tx| {
@@ -143,7 +149,7 @@ impl Registry {
         request: TransitionProject,
         origin: &Origin,
     ) -> Result<Project, RegistryError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let effective_date = request.effective_date.unwrap_or(now.date());
         let t = &self.tables;
         t.store
@@ -182,7 +188,7 @@ impl Registry {
         request: ReportProgress,
         origin: &Origin,
     ) -> Result<ProgressReport, RegistryError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let t = &self.tables;
         let request_key = request
             .request_id

@@ -76,11 +76,14 @@ pub fn history_key(project_id: &str, revision: i64) -> String {
 }
 
 pub fn report_history_key(project_id: &str, revision: i64, report: &ProgressReport) -> String {
+    // The report's own revision keeps two submissions at the same instant
+    // (a fixed clock, or a coarse one) from overwriting each other.
     format!(
-        "{}/{:020}/{}",
+        "{}/{:020}/{}/{:010}",
         history_key(project_id, revision),
         report.submit_time.unix_timestamp_nanos(),
-        report.period
+        report.period,
+        report.revision
     )
 }
 

@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use jilin_domain::Period;
-use jilin_risk::clock::{Clock, ClockSetting};
 use jilin_risk::domain::measure::ProjectStatus;
 use jilin_risk::domain::project::{ProjectSnapshot, ReportRecord};
 use jilin_risk::monitor::{Monitor, RegistryFact};
 use jilin_risk::service::Risk;
 use jilin_risk::store::{ALL, Tables};
+use jilin_runtime::{Clock, ClockSetting};
 use jilin_store::Store;
 use time::macros::{date, datetime};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jilin_runtime::LogFormat;
 
-use crate::clock::ClockSetting;
+use jilin_runtime::ClockSetting;
 
 /// The risk service's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]

@@ -10,7 +10,6 @@
 
 pub mod api;
 pub mod benchmarks;
-pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod domain;
@@ -37,8 +36,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::benchmarks::BenchmarkSource;
-use crate::clock::Clock;
 use crate::monitor::{Monitor, RegistryFact};
+use jilin_runtime::Clock;
 
 pub use config::Config;
 pub use jilin_runtime::StartError;

@@ -17,7 +17,6 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::watch;
 
-use crate::clock::Clock;
 use crate::convert;
 use crate::domain::alert::{self, Alert};
 use crate::domain::evaluate::{
@@ -28,6 +27,7 @@ use crate::domain::rules::{Rule, RuleKind};
 use crate::domain::silence::{Silence, is_silenced};
 use crate::error::RiskError;
 use crate::store::{ChangeRecord, StoredValue, Tables, change_key, next_sequence, value_key};
+use jilin_runtime::Clock;
 
 /// The `ce-source` of every risk event.
 pub const SOURCE: &str = "/jilin/risk";

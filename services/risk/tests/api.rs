@@ -280,3 +280,9 @@ async fn alerts_are_filtered_and_paged() {
         .unwrap_err();
     assert_eq!(violated_fields(&refused), ["name"]);
 }
+
+#[tokio::test]
+async fn accepted_connections_have_tcp_nodelay() {
+    let system = TestRisk::spawn().await;
+    assert!(grpc::accepted_socket_has_nodelay(system.running().addr()).await);
+}

@@ -69,10 +69,12 @@ async fn start_registry(
 ) -> jilin_registry::RunningRegistry {
     jilin_registry::start(
         &jilin_registry::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.join("registry"),
-            nats_url: nats.url(),
-            log_format: Default::default(),
+            clock: jilin_testkit::TEST_NOW.parse().unwrap(),
+            ..jilin_registry::Config::new(
+                "127.0.0.1:0".parse().unwrap(),
+                data.join("registry"),
+                nats.url(),
+            )
         },
         CancellationToken::new(),
     )
@@ -108,6 +110,7 @@ async fn a_project_falling_behind_turns_yellow_then_red_then_resolves() {
         nats.url(),
     );
     indicators_config.registry_url = format!("http://{}", registry.addr());
+    indicators_config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
     let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
         .await
         .unwrap();

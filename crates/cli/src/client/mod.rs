@@ -64,6 +64,7 @@ impl Connection {
         };
         Endpoint::from_shared(url.to_owned())
             .map_err(|err| connect(err.to_string()))?
+            .tcp_nodelay(true)
             .connect()
             .await
             .map_err(|err| connect(format!("{err} (is `jilin up` running?)")))

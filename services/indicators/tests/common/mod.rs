@@ -141,6 +141,7 @@ pub fn config(nats: &NatsServer, data: &Path, consumer: &str) -> Config {
         nats.url(),
     );
     config.consumer_name = consumer.into();
+    config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
     config
 }
 

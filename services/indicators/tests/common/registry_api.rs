@@ -15,10 +15,12 @@ pub use jilin_testkit::registry::{RegistryClient, submit, under_construction};
 pub async fn start_registry(nats: &NatsServer, data: &Path) -> (RunningRegistry, RegistryClient) {
     let running = jilin_registry::start(
         &jilin_registry::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.join("registry"),
-            nats_url: nats.url(),
-            log_format: Default::default(),
+            clock: jilin_testkit::TEST_NOW.parse().unwrap(),
+            ..jilin_registry::Config::new(
+                "127.0.0.1:0".parse().unwrap(),
+                data.join("registry"),
+                nats.url(),
+            )
         },
         CancellationToken::new(),
     )

@@ -108,12 +108,12 @@ impl TestApp {
 }
 
 async fn start_registry(nats: &NatsServer, data: &tempfile::TempDir) -> RunningRegistry {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().join("registry"),
-        nats_url: nats.url(),
-        log_format: Default::default(),
-    };
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        data.path().join("registry"),
+        nats.url(),
+    );
+    config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
     jilin_registry::start(&config, CancellationToken::new())
         .await
         .expect("registry starts")

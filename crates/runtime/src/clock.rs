@@ -1,6 +1,7 @@
-//! "Now" for the time-based rules: the system clock, a fixed instant, or
-//! a clock that starts at an instant and runs faster than real time (for
-//! demos). Tests and demos set it; `--clock` chooses it at start.
+//! "Now" for every service: the system clock, a fixed instant, or a clock
+//! that starts at an instant and runs faster than real time (for demos).
+//! No service reads the wall clock directly, so tests pin it and hold on
+//! any date; `--clock` chooses it at start.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
