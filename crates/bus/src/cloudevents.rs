@@ -19,6 +19,9 @@ pub struct CloudEvent {
     pub subject: String,
     pub time: String,
     pub payload: Bytes,
+    /// The stream sequence it was delivered at; 0 for an event that did
+    /// not come from a stream (a catch-up snapshot, a test).
+    pub sequence: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,7 @@ impl CloudEvent {
             subject: header("ce-subject")?,
             time: header("ce-time")?,
             payload,
+            sequence: 0,
         })
     }
 }

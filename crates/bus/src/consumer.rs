@@ -16,6 +16,7 @@ use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::CloudEvent;
+use crate::stream::is_stream_not_found;
 
 /// Which stream to follow, under which durable name, for which subjects.
 #[derive(Clone, Debug)]
@@ -115,11 +116,6 @@ enum Interrupted {
     Failed(async_nats::Error),
 }
 
-fn is_stream_not_found(err: &jetstream::context::GetStreamError) -> bool {
-    use jetstream::context::GetStreamErrorKind;
-    matches!(err.kind(), GetStreamErrorKind::JetStream(ref e) if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
-}
-
 async fn follow<H, Fut>(
     stream: jetstream::stream::Stream,
     spec: &ConsumerSpec,
@@ -174,7 +170,8 @@ where
                 message.headers.as_ref(),
                 message.payload.clone(),
             ) {
-                Ok(event) => {
+                Ok(mut event) => {
+                    event.sequence = message.info().map_or(0, |info| info.stream_sequence);
                     events.push(event);
                     accepted.push(message);
                 }

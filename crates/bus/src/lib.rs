@@ -10,21 +10,33 @@
 //!   only after the PubAck.
 //! - [`run_consumer`]: a durable pull consumer that acks a message only
 //!   after the handler says it committed it.
+//! - [`Follow`] / [`Applier`]: following another service's stream, the one
+//!   way every service does it: catch up from a [`SnapshotSource`] when the
+//!   stream lost history, apply each batch with its event ids in one
+//!   transaction ([`Follower`] says what an event means), ack after the
+//!   commit, forget ids below the ack floor.
 
+mod applied;
 mod cloudevents;
 mod connect;
 mod consumer;
+mod follow;
 mod relay;
 mod server;
 mod stream;
 
+pub use applied::{APPLIED_EVENTS, Applier, Delivery, Follower};
 pub use cloudevents::{CloudEvent, CloudEventError};
 pub use connect::connect;
 pub use consumer::{ConsumerSpec, HandlerError, reset_consumer, run_consumer};
+pub use follow::{
+    Follow, NoSnapshot, PRUNE_INTERVAL, SnapshotError, SnapshotSource, apply_events, prune,
+};
 pub use relay::OutboxRelay;
 pub use server::{NATS_SERVER_ENV, find_nats_server};
 pub use stream::{
-    INDICATORS_STREAM, REGISTRY_STREAM, RISK_STREAM, StreamSpec, ensure_stream, stream_lost_history,
+    INDICATORS_STREAM, REGISTRY_STREAM, RISK_STREAM, StreamError, StreamSpec, ensure_stream,
+    stream_lost_history,
 };
 
 pub use async_nats;

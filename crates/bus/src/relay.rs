@@ -26,17 +26,10 @@ pub struct OutboxRelay {
     store: Store,
     jetstream: jetstream::Context,
     stream: StreamSpec,
-    /// CloudEvents `ce-source`, e.g. `jilin/registry`.
-    source: String,
 }
 
 impl OutboxRelay {
-    pub fn new(
-        store: Store,
-        client: async_nats::Client,
-        stream: StreamSpec,
-        source: impl Into<String>,
-    ) -> Self {
+    pub fn new(store: Store, client: async_nats::Client, stream: StreamSpec) -> Self {
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(Duration::from_secs(5))
             .build(client);
@@ -44,7 +37,6 @@ impl OutboxRelay {
             store,
             jetstream,
             stream,
-            source: source.into(),
         }
     }
 
@@ -98,7 +90,7 @@ impl OutboxRelay {
             .jetstream
             .publish_with_headers(
                 entry.subject.clone(),
-                headers_for(entry, &self.source),
+                headers_for(entry, self.stream.source),
                 Bytes::from(entry.payload.clone()),
             )
             .await?

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 const STREAM: StreamSpec = StreamSpec {
     name: "JILIN_TEST",
     subjects: "jilin.test.>",
+    source: "jilin/test",
 };
 
 fn entry(id: &str) -> OutboxEntry {
@@ -54,7 +55,7 @@ impl Harness {
         let store = Store::open(dir.path(), &[]).unwrap();
         let shutdown = CancellationToken::new();
         let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
-        let relay = OutboxRelay::new(store.clone(), client.clone(), STREAM, "jilin/test");
+        let relay = OutboxRelay::new(store.clone(), client.clone(), STREAM);
         let relay = tokio::spawn(relay.run(shutdown.clone()));
         Self {
             _nats: nats,

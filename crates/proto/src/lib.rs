@@ -37,6 +37,7 @@ pub mod events {
 /// event from its `ce-type` alone.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("jilin_descriptor");
 
+use prost::Message;
 /// Gives every generated message its full protobuf name (`Name::full_name`),
 /// which is the value of an event's `ce-type` header.
 pub use prost::Name;
@@ -63,30 +64,58 @@ pub struct RegistryChange {
     pub report: Option<registry::v1::ProgressReport>,
 }
 
-/// Decodes a `JILIN_REGISTRY` event by its `ce-type`; the error names the
-/// type and what is wrong.
-pub fn registry_change(event_type: &str, payload: &[u8]) -> Result<RegistryChange, String> {
+/// Why an event can never be applied by a consumer: it is terminated and
+/// logged, never retried.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EventError {
+    #[error("`{0}` is not an event type this consumer reads")]
+    UnknownType(String),
+    #[error("{event_type}: undecodable payload: {source}")]
+    Payload {
+        event_type: String,
+        source: prost::DecodeError,
+    },
+    #[error("the event has no {0}")]
+    Missing(&'static str),
+    #[error("{field} is not valid: {value:?}")]
+    Invalid { field: &'static str, value: String },
+}
+
+impl EventError {
+    /// `field` holds `value`, which does not make sense.
+    pub fn invalid(field: &'static str, value: impl std::fmt::Display) -> Self {
+        EventError::Invalid {
+            field,
+            value: value.to_string(),
+        }
+    }
+}
+
+/// Decodes a `JILIN_REGISTRY` event by its `ce-type`.
+pub fn registry_change(event_type: &str, payload: &[u8]) -> Result<RegistryChange, EventError> {
     use events::v1 as events;
-    use prost::Message;
-    let bad = |err: &dyn std::fmt::Display| format!("{event_type}: {err}");
+    let bad = |source| EventError::Payload {
+        event_type: event_type.to_owned(),
+        source,
+    };
     let (project, report) = if event_type == events::ProjectCreated::full_name() {
-        let event = events::ProjectCreated::decode(payload).map_err(|e| bad(&e))?;
+        let event = events::ProjectCreated::decode(payload).map_err(bad)?;
         (event.project, None)
     } else if event_type == events::ProjectUpdated::full_name() {
-        let event = events::ProjectUpdated::decode(payload).map_err(|e| bad(&e))?;
+        let event = events::ProjectUpdated::decode(payload).map_err(bad)?;
         (event.project, None)
     } else if event_type == events::ProjectTransitioned::full_name() {
-        let event = events::ProjectTransitioned::decode(payload).map_err(|e| bad(&e))?;
+        let event = events::ProjectTransitioned::decode(payload).map_err(bad)?;
         (event.project, None)
     } else if event_type == events::ProgressReported::full_name() {
-        let event = events::ProgressReported::decode(payload).map_err(|e| bad(&e))?;
-        let report = event.report.ok_or_else(|| bad(&"no report"))?;
+        let event = events::ProgressReported::decode(payload).map_err(bad)?;
+        let report = event.report.ok_or(EventError::Missing("report"))?;
         (event.project, Some(report))
     } else {
-        return Err(bad(&"not a registry event type"));
+        return Err(EventError::UnknownType(event_type.to_owned()));
     };
     Ok(RegistryChange {
-        project: project.ok_or_else(|| bad(&"no project"))?,
+        project: project.ok_or(EventError::Missing("project"))?,
         report,
     })
 }

@@ -45,8 +45,21 @@ impl StartError {
 }
 
 /// Opens the service's store with its tables.
-pub fn open_store(dir: &Path, tables: &[&'static str]) -> Result<Store, StartError> {
-    Store::open(dir, tables).map_err(StartError::store(dir))
+///
+/// Opening may wait for another handle on the same directory to let go of
+/// its file lock, so it runs on a blocking thread, not a tokio worker.
+pub async fn open_store(dir: &Path, tables: &[&'static str]) -> Result<Store, StartError> {
+    let (path, names) = (dir.to_owned(), tables.to_vec());
+    let opened = tokio::task::spawn_blocking(move || Store::open(&path, &names)).await;
+    match opened {
+        Ok(result) => result.map_err(StartError::store(dir)),
+        Err(join) => match join.try_into_panic() {
+            // A panic inside sled is not swallowed.
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // The runtime is shutting down.
+            Err(_) => Err(StartError::store(dir)(StoreError::Closed)),
+        },
+    }
 }
 
 /// Binds the gRPC listener; returns it with the address it really got

@@ -2,12 +2,16 @@
 //! while the peer is UNAVAILABLE (any other status is an answer), and a
 //! stop at shutdown. Also reading the registry's whole portfolio, which
 //! the indicator and risk services need to catch up when JILIN_REGISTRY
-//! no longer holds every event.
+//! no longer holds every event ([`RegistrySnapshot`]).
 
 use std::future::Future;
 use std::time::Duration;
 
+use jilin_bus::{CloudEvent, REGISTRY_STREAM, SnapshotError, SnapshotSource};
+use jilin_proto::Name;
+use jilin_proto::events::v1 as events;
 use jilin_proto::registry::v1 as registry;
+use prost::Message;
 use registry::registry_service_client::RegistryServiceClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
@@ -132,4 +136,63 @@ async fn project_reports(
         }
         page_token = page.next_page_token;
     }
+}
+
+/// The registry as it stands now, as registry events with synthetic ids
+/// (`bootstrap:…`): a `ProjectCreated` per project with the project as it
+/// is, a `ProgressReported` per report with its latest revision. Events
+/// still in the stream that are older carry lower revisions, so followers
+/// that apply this first count nothing twice.
+pub struct RegistrySnapshot {
+    pub registry_url: String,
+}
+
+impl SnapshotSource for RegistrySnapshot {
+    async fn snapshot(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<Vec<CloudEvent>, SnapshotError> {
+        let portfolio = registry_portfolio(&self.registry_url, shutdown).await?;
+        Ok(portfolio.iter().flat_map(snapshot_events).collect())
+    }
+}
+
+fn snapshot_events(entry: &PortfolioEntry) -> Vec<CloudEvent> {
+    let project = &entry.project;
+    let id = project.name.trim_start_matches("projects/");
+    let event = |id: String, event_type: String, subject: &str, payload: Vec<u8>| CloudEvent {
+        id,
+        event_type,
+        source: REGISTRY_STREAM.source.to_owned(),
+        subject: subject.to_owned(),
+        time: String::new(),
+        payload: payload.into(),
+        sequence: 0,
+    };
+    let created = events::ProjectCreated {
+        project: Some(project.clone()),
+        actor: String::new(),
+    };
+    let mut snapshot = vec![event(
+        format!("bootstrap:{id}:r{}", project.revision),
+        events::ProjectCreated::full_name(),
+        &project.name,
+        created.encode_to_vec(),
+    )];
+    for report in &entry.reports {
+        let reported = events::ProgressReported {
+            parent: project.name.clone(),
+            report: Some(report.clone()),
+            previous: None,
+            project: Some(project.clone()),
+            actor: String::new(),
+        };
+        snapshot.push(event(
+            format!("bootstrap:{id}:{}:v{}", report.period, report.revision),
+            events::ProgressReported::full_name(),
+            &report.name,
+            reported.encode_to_vec(),
+        ));
+    }
+    snapshot
 }

@@ -15,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use jilin_bus::Delivery;
 use jilin_domain::{Period, REGIONS, SECTORS};
 use jilin_indicators::domain::builtins::builtins;
 use jilin_indicators::domain::definition::IndicatorSet;
@@ -33,7 +34,7 @@ fn month(text: &str) -> Period {
 
 /// `projects` projects, each created then reporting for 36 months: the
 /// registry's events in its order, `1 + 36` per project.
-fn portfolio_events(projects: usize) -> Vec<(String, Fact)> {
+fn portfolio_events(projects: usize) -> Vec<Delivery<Fact>> {
     let first = month("2024-01");
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
@@ -55,7 +56,10 @@ fn portfolio_events(projects: usize) -> Vec<(String, Fact)> {
             status: 2,
             month: first,
         };
-        events.push((format!("p{p}-r1"), Fact::Project(snapshot.clone())));
+        events.push(Delivery::unsequenced(
+            format!("p{p}-r1"),
+            Fact::Project(snapshot.clone()),
+        ));
         for m in 0..MONTHS {
             let output = (next() % 100_000_000) as i64;
             let report = ReportFacts {
@@ -70,7 +74,7 @@ fn portfolio_events(projects: usize) -> Vec<(String, Fact)> {
                     output / 10,
                 ],
             };
-            events.push((
+            events.push(Delivery::unsequenced(
                 format!("p{p}-m{m}"),
                 Fact::Report {
                     project: snapshot.clone(),
@@ -83,10 +87,10 @@ fn portfolio_events(projects: usize) -> Vec<(String, Fact)> {
     events
 }
 
-fn replayed(events: &[(String, Fact)]) -> InMemory {
+fn replayed(events: &[Delivery<Fact>]) -> InMemory {
     let mut memory = InMemory::default();
-    for (id, fact) in events {
-        memory.apply(id, fact).unwrap();
+    for event in events {
+        memory.apply(&event.id, &event.fact).unwrap();
     }
     memory
 }
@@ -136,11 +140,13 @@ fn replay(c: &mut Criterion) {
                 let dir = tempfile::tempdir().unwrap();
                 let store = Store::open(dir.path(), &ALL).unwrap();
                 let tables = Tables::open(store).unwrap();
-                let ingest = Ingest::new(tables, Default::default(), Default::default());
+                let ingest = Ingest::new(tables, Default::default(), Default::default())
+                    .applier()
+                    .unwrap();
                 let started = Instant::now();
                 runtime.block_on(async {
                     for batch in events.chunks(32) {
-                        ingest.apply_batch(batch).await.unwrap();
+                        ingest.apply(batch).await.unwrap();
                     }
                 });
                 total += started.elapsed();

@@ -1,16 +1,17 @@
-//! Following the registry: each `JILIN_REGISTRY` event is decoded into a
-//! project snapshot (and report), applied through the domain ledger, and
-//! committed together with its id as applied and the months it dirtied, in
-//! one transaction. The in-memory cube follows after the commit; the
-//! consumer acks after that.
+//! The indicator service's part in following the registry ([`Follower`]):
+//! each `JILIN_REGISTRY` event is decoded into a project snapshot (and
+//! report) and applied through the domain ledger, with the months it
+//! dirtied; `jilin_bus` commits each batch with its event ids in one
+//! transaction and acks after it. The in-memory cube follows the commit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use jilin_bus::{CloudEvent, HandlerError};
+use jilin_bus::{Applier, CloudEvent, Follower, REGISTRY_STREAM};
 use jilin_domain::Period;
+use jilin_proto::EventError;
 use jilin_proto::registry::v1 as registry;
-use jilin_store::StoreError;
+use jilin_store::{StoreError, Tx};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -26,24 +27,19 @@ pub type SharedCube = Arc<RwLock<Cube>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("undecodable event: {0}")]
-    Undecodable(String),
+    #[error(transparent)]
+    Event(#[from] EventError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-impl From<IngestError> for HandlerError {
-    fn from(err: IngestError) -> Self {
-        match err {
-            IngestError::Store(err) => HandlerError::Retry(err.to_string()),
-            other => HandlerError::Reject(other.to_string()),
-        }
-    }
-}
+/// The stored reports of projects that move to another sector or region.
+pub type MovingReports = HashMap<String, BTreeMap<Period, ReportFacts>>;
 
-/// Applies registry events to the store and the in-memory cube.
+/// Applies registry events to the store and the in-memory cube: the
+/// indicator service's part in following `JILIN_REGISTRY`.
 #[derive(Clone)]
 pub struct Ingest {
     tables: Tables,
@@ -60,98 +56,25 @@ impl Ingest {
         }
     }
 
-    /// The consumer's handler: decodes a batch, refuses what can never
-    /// apply, and applies the rest in one transaction.
-    pub async fn handle(&self, events: Vec<CloudEvent>) -> Vec<Result<(), HandlerError>> {
-        let mut results: Vec<Result<(), HandlerError>> = Vec::with_capacity(events.len());
-        let mut batch = Vec::new();
-        for event in &events {
-            match decode(&event.event_type, &event.payload).and_then(|fact| {
-                ledger::check(fact.project())?;
-                Ok(fact)
-            }) {
-                Ok(fact) => {
-                    batch.push((event.id.clone(), fact));
-                    results.push(Ok(()));
-                }
-                Err(err) => results.push(Err(err.into())),
-            }
-        }
-        if let Err(err) = self.apply_batch(&batch).await {
-            let reason = err.to_string();
-            for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err(HandlerError::Retry(reason.clone()));
-            }
-        }
-        results
+    /// This follower behind an [`Applier`] of `JILIN_REGISTRY` events.
+    pub fn applier(self) -> Result<Applier<Ingest>, StoreError> {
+        Applier::new(self.tables.store.clone(), REGISTRY_STREAM.name, self)
     }
+}
 
-    /// Applies one fact under its event id; returns whether anything
-    /// changed. A repeated id or a stale revision changes nothing.
-    pub async fn apply(&self, event_id: &str, fact: &Fact) -> Result<bool, IngestError> {
-        self.apply_batch(&[(event_id.to_owned(), fact.clone())])
-            .await
-    }
+impl Follower for Ingest {
+    type Fact = Fact;
+    type Prepared = MovingReports;
+    type Outcome = Deltas;
+    type Rejection = IngestError;
+    type Error = IngestError;
 
-    /// Applies facts in order, in one transaction, each under its event id;
-    /// returns whether anything changed.
-    pub async fn apply_batch(&self, batch: &[(String, Fact)]) -> Result<bool, IngestError> {
-        if batch.is_empty() {
-            return Ok(false);
-        }
-        let tables = &self.tables;
-        let moving = self.reports_of_moving_projects(batch)?;
-        let deltas = tables
-            .store
-            .write(|tx| -> Result<Deltas, IngestError> {
-                let mut reports = moving.clone();
-                let mut deltas = Deltas::new();
-                for (event_id, fact) in batch {
-                    if tx.get(&tables.applied, event_id)?.is_some() {
-                        continue;
-                    }
-                    tx.insert(&tables.applied, event_id, &())?;
-                    let id = &fact.project().id;
-                    let held: Vec<_> = reports
-                        .get(id)
-                        .map(|r| r.iter().map(|(p, f)| (*p, *f)).collect())
-                        .unwrap_or_default();
-                    let known = InTransaction {
-                        tables,
-                        tx,
-                        reports: &held,
-                    };
-                    let outcome = ledger::apply_fact(&known, fact)?;
-                    if let Some(project) = &outcome.project {
-                        tx.insert(&tables.projects, id, project)?;
-                    }
-                    if let Some((period, report)) = &outcome.report {
-                        tx.insert(&tables.reports, &report_key(id, *period), report)?;
-                        reports
-                            .entry(id.clone())
-                            .or_default()
-                            .insert(*period, *report);
-                    }
-                    for period in outcome.deltas.periods() {
-                        tx.insert(&tables.dirty, &period.to_string(), event_id)?;
-                    }
-                    deltas.merge(&outcome.deltas);
-                }
-                for ((period, combo), delta) in deltas.iter() {
-                    write_cell(tables, tx, *period, *combo, delta)?;
-                }
-                Ok(deltas)
-            })
-            .await?;
-        if deltas.is_empty() {
-            return Ok(false);
-        }
-        self.cube
-            .write()
-            .expect("no panic while holding the cube")
-            .apply(&deltas);
-        self.changed.notify_one();
-        Ok(true)
+    /// A registry event as a ledger fact; one the ledger can never apply
+    /// (an unknown sector or region) is rejected here.
+    fn decode(&self, event: &CloudEvent) -> Result<Fact, IngestError> {
+        let fact = decode(&event.event_type, &event.payload)?;
+        ledger::check(fact.project())?;
+        Ok(fact)
     }
 
     /// The stored reports of every project the batch may move to another
@@ -160,12 +83,9 @@ impl Ingest {
     /// and reports, one batch at a time, so they cannot change in between.
     /// A project moves only if some snapshot in the batch differs from
     /// what is stored.
-    fn reports_of_moving_projects(
-        &self,
-        batch: &[(String, Fact)],
-    ) -> Result<HashMap<String, BTreeMap<Period, ReportFacts>>, IngestError> {
+    fn prepare(&self, facts: &[&Fact]) -> Result<MovingReports, IngestError> {
         let mut reports = HashMap::new();
-        for (_, fact) in batch {
+        for fact in facts {
             let snapshot = fact.project();
             if reports.contains_key(&snapshot.id) {
                 continue;
@@ -177,6 +97,64 @@ impl Ingest {
             }
         }
         Ok(reports)
+    }
+
+    /// Applies facts in order through the ledger; the months they change
+    /// are marked dirty with a nonce, and the cells take the sum of the
+    /// deltas.
+    fn apply(
+        &self,
+        tx: &Tx<'_>,
+        moving: &MovingReports,
+        facts: &[&Fact],
+    ) -> Result<Deltas, IngestError> {
+        let tables = &self.tables;
+        let nonce = uuid::Uuid::now_v7().to_string();
+        let mut reports = moving.clone();
+        let mut deltas = Deltas::new();
+        for fact in facts {
+            let id = &fact.project().id;
+            let held: Vec<_> = reports
+                .get(id)
+                .map(|r| r.iter().map(|(p, f)| (*p, *f)).collect())
+                .unwrap_or_default();
+            let known = InTransaction {
+                tables,
+                tx,
+                reports: &held,
+            };
+            let outcome = ledger::apply_fact(&known, fact)?;
+            if let Some(project) = &outcome.project {
+                tx.insert(&tables.projects, id, project)?;
+            }
+            if let Some((period, report)) = &outcome.report {
+                tx.insert(&tables.reports, &report_key(id, *period), report)?;
+                reports
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(*period, *report);
+            }
+            for period in outcome.deltas.periods() {
+                tx.insert(&tables.dirty, &period.to_string(), &nonce)?;
+            }
+            deltas.merge(&outcome.deltas);
+        }
+        for ((period, combo), delta) in deltas.iter() {
+            write_cell(tables, tx, *period, *combo, delta)?;
+        }
+        Ok(deltas)
+    }
+
+    /// The cube follows the store; the publisher is woken.
+    fn committed(&self, deltas: &Deltas) {
+        if deltas.is_empty() {
+            return;
+        }
+        self.cube
+            .write()
+            .expect("no panic while holding the cube")
+            .apply(deltas);
+        self.changed.notify_one();
     }
 }
 
@@ -234,14 +212,13 @@ fn write_cell(
 
 /// Decodes a registry event by its `ce-type`.
 pub fn decode(event_type: &str, payload: &[u8]) -> Result<Fact, IngestError> {
-    let change =
-        jilin_proto::registry_change(event_type, payload).map_err(IngestError::Undecodable)?;
-    let bad = |err: String| IngestError::Undecodable(format!("{event_type}: {err}"));
-    let project = snapshot(&change.project).map_err(bad)?;
+    let change = jilin_proto::registry_change(event_type, payload)?;
+    let project = snapshot(&change.project)?;
     let Some(report) = change.report else {
         return Ok(Fact::Project(project));
     };
-    let period = Period::parse(&report.period).ok_or_else(|| bad("bad period".into()))?;
+    let period = Period::parse(&report.period)
+        .ok_or_else(|| EventError::invalid("report.period", &report.period))?;
     Ok(Fact::Report {
         project,
         period,
@@ -266,34 +243,34 @@ pub fn report_facts(report: &registry::ProgressReport) -> ReportFacts {
 }
 
 /// A registry project as a ledger snapshot.
-pub fn snapshot(project: &registry::Project) -> Result<ProjectSnapshot, String> {
+pub fn snapshot(project: &registry::Project) -> Result<ProjectSnapshot, EventError> {
     let id = project
         .name
         .strip_prefix("projects/")
-        .ok_or("project name is not projects/{id}")?;
-    let month_of_date = |date: &str| {
+        .ok_or_else(|| EventError::invalid("project.name", &project.name))?;
+    let month_of_date = |field, date: &str| {
         date.get(..7)
             .and_then(Period::parse)
-            .ok_or_else(|| format!("bad date {date:?}"))
+            .ok_or_else(|| EventError::invalid(field, date))
     };
     let changed = project
         .update_time
         .or(project.create_time)
-        .ok_or("project has no update_time")?;
+        .ok_or(EventError::Missing("project.update_time"))?;
     let changed = OffsetDateTime::from_unix_timestamp(changed.seconds)
-        .map_err(|e| format!("bad update_time: {e}"))?;
+        .map_err(|_| EventError::invalid("project.update_time", changed.seconds))?;
     let status = usize::try_from(project.status - 1)
         .ok()
         .filter(|index| *index < crate::domain::labels::STATUSES.len())
-        .ok_or_else(|| format!("bad status {}", project.status))?;
+        .ok_or_else(|| EventError::invalid("project.status", project.status))?;
     Ok(ProjectSnapshot {
         id: id.to_owned(),
         revision: project.revision,
         sector: project.sector.clone(),
         region: project.region_code.clone(),
         planned_investment: project.planned_investment_yuan,
-        planned_start: month_of_date(&project.planned_start_date)?,
-        planned_end: month_of_date(&project.planned_end_date)?,
+        planned_start: month_of_date("project.planned_start_date", &project.planned_start_date)?,
+        planned_end: month_of_date("project.planned_end_date", &project.planned_end_date)?,
         status,
         month: Period::of_date(changed.date()),
     })

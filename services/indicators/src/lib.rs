@@ -4,12 +4,11 @@
 //! JetStream stream `JILIN_INDICATORS`.
 //!
 //! Flow: [`ingest`] (registry events → [`domain::ledger`] → one transaction
-//! per event) keeps the cube; [`api`] → [`service`] → [`domain`] answers
+//! per batch, through `jilin_bus::Follow`) keeps the cube; [`api`] → [`service`] → [`domain`] answers
 //! queries from it; [`publisher`] turns dirty months into coalesced value
 //! events. [`start`] wires it all, so tests start it exactly as `main` does.
 
 pub mod api;
-pub mod bootstrap;
 pub mod config;
 pub mod convert;
 pub mod domain;
@@ -23,8 +22,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use jilin_bus::{ConsumerSpec, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM};
+use jilin_bus::{Applier, ConsumerSpec, Follow, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM};
 use jilin_proto::indicators::v1::indicator_service_server::{IndicatorServiceServer, SERVICE_NAME};
+use jilin_runtime::peer::RegistrySnapshot;
 use jilin_runtime::{CancellationToken, GrpcServer, bind, connect_nats, open_store};
 use jilin_store::StoreError;
 use tokio::sync::{Notify, broadcast};
@@ -50,6 +50,7 @@ pub struct RunningIndicators {
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
     tables: store::Tables,
     publisher: publisher::Publisher,
+    applier: Applier<ingest::Ingest>,
 }
 
 impl jilin_runtime::RunningService for RunningIndicators {
@@ -80,7 +81,7 @@ impl RunningIndicators {
 
     /// Number of registry events applied so far.
     pub fn applied_events(&self) -> usize {
-        self.tables.applied.len()
+        self.applier.applied_count().expect("read the store") as usize
     }
 
     /// Events committed but not yet acknowledged by JetStream.
@@ -132,7 +133,7 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<RunningIndicators, StartError> {
     let store_error = StartError::store(&config.data_dir);
-    let store = open_store(&config.data_dir, &store::ALL)?;
+    let store = open_store(&config.data_dir, &store::ALL).await?;
     let tables = store::Tables::open(store.clone()).map_err(store_error)?;
     if config.rebuild {
         tracing::warn!("rebuild requested: forgetting derived state, replaying JILIN_REGISTRY");
@@ -161,19 +162,24 @@ pub async fn start(
         .seed_builtins()
         .await
         .map_err(StartError::store(&config.data_dir))?;
-    let ingest = ingest::Ingest::new(tables.clone(), cube.clone(), changed.clone());
+    let applier = ingest::Ingest::new(tables.clone(), cube.clone(), changed.clone())
+        .applier()
+        .map_err(StartError::store(&config.data_dir))?;
     let publisher =
         publisher::Publisher::new(tables.clone(), cube, changed.clone(), watchers, clock);
 
-    let relay = OutboxRelay::new(store, client.clone(), INDICATORS_STREAM, publisher::SOURCE);
+    let relay = OutboxRelay::new(store.clone(), client.clone(), INDICATORS_STREAM);
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),
         tokio::spawn(follow_registry(
-            client,
-            consumer_spec(config),
-            config.registry_url.clone(),
+            Follow {
+                client,
+                stream: REGISTRY_STREAM,
+                consumer: consumer_spec(config),
+                applier: applier.clone(),
+            },
             tables.clone(),
-            ingest,
+            config.registry_url.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(publisher.clone().run(shutdown.clone())),
@@ -195,22 +201,21 @@ pub async fn start(
         server,
         tables,
         publisher,
+        applier,
     })
 }
 
-/// Resets the durable consumer if a rebuild is pending, catches up from
-/// the registry if the stream lost its oldest events, then applies registry
-/// events until shutdown.
+/// Resets the durable consumer if a rebuild is pending, then follows the
+/// registry (catching up from it over gRPC if the stream lost its oldest
+/// events) until shutdown.
 async fn follow_registry(
-    client: jilin_bus::async_nats::Client,
-    spec: ConsumerSpec,
-    registry_url: String,
+    follow: Follow<ingest::Ingest>,
     tables: store::Tables,
-    ingest: ingest::Ingest,
+    registry_url: String,
     shutdown: CancellationToken,
 ) {
     while matches!(tables.meta.get(store::REBUILD_PENDING), Ok(Some(true))) {
-        let reset = jilin_bus::reset_consumer(client.clone(), &spec).await;
+        let reset = jilin_bus::reset_consumer(follow.client.clone(), &follow.consumer).await;
         let cleared = match reset {
             Ok(()) => tables
                 .store
@@ -227,42 +232,7 @@ async fn follow_registry(
             }
         }
     }
-    if let Some(needed) = bootstrap_needed(&client, &tables, &shutdown).await
-        && needed
-    {
-        match bootstrap::from_registry(&registry_url, &ingest, &shutdown).await {
-            Ok(_) | Err(bootstrap::BootstrapError::Shutdown) => {}
-            Err(err) => {
-                tracing::error!(error = %err, "bootstrap from the registry failed; following the stream only")
-            }
-        }
-    }
-    jilin_bus::run_consumer(
-        client,
-        spec,
-        move |events| {
-            let ingest = ingest.clone();
-            async move { ingest.handle(events).await }
-        },
-        shutdown,
-    )
-    .await;
-}
-
-/// Whether to bootstrap, retrying until NATS answers; `None` at shutdown.
-async fn bootstrap_needed(
-    client: &jilin_bus::async_nats::Client,
-    tables: &store::Tables,
-    shutdown: &CancellationToken,
-) -> Option<bool> {
-    loop {
-        match bootstrap::needed(client, tables).await {
-            Ok(needed) => return Some(needed),
-            Err(err) => tracing::warn!(error = %err, "cannot inspect JILIN_REGISTRY yet; retrying"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+    follow
+        .run(RegistrySnapshot { registry_url }, shutdown)
+        .await;
 }

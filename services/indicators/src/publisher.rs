@@ -35,8 +35,6 @@ const MAX_DELAY: Duration = Duration::from_secs(2);
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// Subject prefix of value events; the indicator id follows.
 pub const SUBJECT_PREFIX: &str = "jilin.indicators.value";
-/// CloudEvents `ce-source` of the indicator service.
-pub const SOURCE: &str = "jilin/indicators";
 
 /// A published change of one monthly value.
 #[derive(Clone, Debug, PartialEq)]

@@ -16,7 +16,8 @@ use crate::domain::ledger::{ProjectFacts, ReportFacts};
 pub const PROJECTS: &str = "projects";
 pub const REPORTS: &str = "reports";
 pub const CELLS: &str = "cells";
-pub const APPLIED: &str = "applied";
+/// Applied registry event ids, kept by `jilin_bus::Applier`.
+pub const APPLIED: &str = jilin_bus::APPLIED_EVENTS;
 pub const DEFINITIONS: &str = "definitions";
 pub const DIRTY: &str = "dirty";
 pub const PUBLISHED: &str = "published";
@@ -64,8 +65,9 @@ pub struct Tables {
     pub reports: Table<ReportFacts>,
     /// key: `{YYYY-MM}/{sector}/{region}`; absent when every slot is zero
     pub cells: Table<StoredCell>,
-    /// key: CloudEvents id of every applied registry event
-    pub applied: Table<()>,
+    /// applied registry event ids and their count, kept by
+    /// `jilin_bus::Applier` (see there for the keys)
+    pub applied: Table<u64>,
     /// key: indicator id
     pub definitions: Table<Definition>,
     /// key: `YYYY-MM` of cells changed since the last publication; value: a

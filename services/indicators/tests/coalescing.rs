@@ -8,6 +8,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::portfolio::Portfolio;
+use jilin_bus::Delivery;
 use jilin_indicators::ingest::Ingest;
 use jilin_indicators::publisher::Publisher;
 use jilin_indicators::store::{ALL, Tables};
@@ -44,7 +45,9 @@ async fn a_burst_publishes_each_changed_value_once() {
     let tables = Tables::open(Store::open(dir.path(), &ALL).unwrap()).unwrap();
     let cube = jilin_indicators::ingest::SharedCube::default();
     let changed = std::sync::Arc::new(tokio::sync::Notify::new());
-    let ingest = Ingest::new(tables.clone(), cube.clone(), changed.clone());
+    let ingest = Ingest::new(tables.clone(), cube.clone(), changed.clone())
+        .applier()
+        .unwrap();
     let (watchers, mut watching) = tokio::sync::broadcast::channel(100_000);
     let clock = jilin_runtime::Clock::new(jilin_testkit::TEST_NOW.parse().unwrap());
     let publisher = Publisher::new(tables.clone(), cube, changed, watchers, clock.clone());
@@ -61,10 +64,10 @@ async fn a_burst_publishes_each_changed_value_once() {
     let history: Vec<_> = portfolio
         .events()
         .into_iter()
-        .map(|e| (e.id, e.fact))
+        .map(|e| Delivery::unsequenced(e.id, e.fact))
         .collect();
     for batch in history.chunks(7) {
-        ingest.apply_batch(batch).await.unwrap();
+        ingest.apply(batch).await.unwrap();
     }
     assert!(publisher.publish_pending().await.unwrap() > 0);
     let changes = published(&tables);
@@ -97,10 +100,15 @@ async fn a_burst_publishes_each_changed_value_once() {
     assert!(published(&tables).is_empty());
 
     // One more report: only what it changes, as the next revision.
-    let (id, fact) = history
+    let Delivery { id, fact, .. } = history
         .iter()
         .rev()
-        .find(|(_, f)| matches!(f, jilin_indicators::domain::ledger::Fact::Report { .. }))
+        .find(|d| {
+            matches!(
+                d.fact,
+                jilin_indicators::domain::ledger::Fact::Report { .. }
+            )
+        })
         .unwrap()
         .clone();
     let jilin_indicators::domain::ledger::Fact::Report {
@@ -119,7 +127,7 @@ async fn a_burst_publishes_each_changed_value_once() {
         report,
     };
     ingest
-        .apply_batch(&[(format!("{id}-again"), revised)])
+        .apply(&[Delivery::unsequenced(format!("{id}-again"), revised)])
         .await
         .unwrap();
     publisher.publish_pending().await.unwrap();

@@ -9,6 +9,7 @@ mod common;
 
 use common::portfolio::{Naive, Portfolio, shuffle_with_duplicates};
 use common::{TestSystem, config, start_indicators};
+use jilin_bus::Delivery;
 use jilin_domain::Period;
 use jilin_indicators::domain::builtins::builtins;
 use jilin_indicators::domain::definition::IndicatorSet;
@@ -142,9 +143,12 @@ async fn an_event_committed_but_never_acked_is_not_applied_again() {
         let store = Store::open(&config.data_dir, &ALL).unwrap();
         let tables = Tables::open(store).unwrap();
         let cube = SharedCube::default();
-        let ingest = Ingest::new(tables.clone(), cube, Default::default());
+        let ingest = Ingest::new(tables.clone(), cube, Default::default())
+            .applier()
+            .unwrap();
         for event in &events[..events.len() / 2] {
-            ingest.apply(&event.id, &event.fact).await.unwrap();
+            let delivery = Delivery::unsequenced(event.id.clone(), event.fact.clone());
+            ingest.apply(&[delivery]).await.unwrap();
         }
         tables.store.flush().unwrap();
     }

@@ -19,9 +19,6 @@ use crate::domain::{ProgressReport, Project, Status};
 /// The registry's stream.
 pub const STREAM: StreamSpec = jilin_bus::REGISTRY_STREAM;
 
-/// CloudEvents `ce-source` of every registry event.
-pub const SOURCE: &str = "jilin/registry";
-
 /// Request context carried into events.
 #[derive(Clone, Debug, Default)]
 pub struct Origin {

@@ -98,11 +98,12 @@ pub async fn start(
             store::HISTORY,
             store::REQUESTS,
         ],
-    )?;
+    )
+    .await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let (listener, addr) = bind(config.listen).await?;
     let client = connect_nats(&config.nats_url, "jilin-registry").await?;
-    let relay = OutboxRelay::new(store, client, events::STREAM, events::SOURCE);
+    let relay = OutboxRelay::new(store, client, events::STREAM);
     let relay = tokio::spawn(relay.run(shutdown.clone()));
 
     let registry = service::Registry::new(tables.clone(), jilin_runtime::Clock::new(config.clock));

@@ -14,9 +14,11 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use jilin_bus::{Applier, Delivery};
 use jilin_domain::Period;
 use jilin_risk::domain::measure::ProjectStatus;
 use jilin_risk::domain::project::{ProjectSnapshot, ReportRecord};
+use jilin_risk::ingest::RegistryFollower;
 use jilin_risk::monitor::{Monitor, RegistryFact};
 use jilin_risk::service::Risk;
 use jilin_risk::store::{ALL, Tables};
@@ -55,12 +57,16 @@ fn report(revision: i64, progress: i32) -> ReportRecord {
 
 /// A monitor over a fresh store holding `projects` projects, a third of
 /// them behind schedule, with their alerts already judged.
-fn portfolio(runtime: &tokio::runtime::Runtime, projects: usize) -> (tempfile::TempDir, Monitor) {
+fn portfolio(
+    runtime: &tokio::runtime::Runtime,
+    projects: usize,
+) -> (tempfile::TempDir, Monitor, Applier<RegistryFollower>) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &ALL).unwrap();
     let tables = Tables::open(store).unwrap();
     let clock = Clock::new(ClockSetting::Fixed(datetime!(2026-07-01 0:00 UTC)));
     let monitor = Monitor::new(tables, clock).unwrap();
+    let registry_events = RegistryFollower(monitor.clone()).applier().unwrap();
     let risk = Risk::new(monitor.clone(), Default::default());
     runtime.block_on(async {
         risk.seed_builtins().await.unwrap();
@@ -68,7 +74,7 @@ fn portfolio(runtime: &tokio::runtime::Runtime, projects: usize) -> (tempfile::T
         let facts: Vec<_> = (0..projects)
             .map(|index| {
                 let progress = if index % 3 == 0 { 10 } else { 50 };
-                (
+                Delivery::unsequenced(
                     format!("e{index}"),
                     RegistryFact::Report {
                         project: snapshot(index),
@@ -79,10 +85,10 @@ fn portfolio(runtime: &tokio::runtime::Runtime, projects: usize) -> (tempfile::T
             })
             .collect();
         for chunk in facts.chunks(256) {
-            monitor.apply_registry(chunk).await.unwrap();
+            registry_events.apply(chunk).await.unwrap();
         }
     });
-    (dir, monitor)
+    (dir, monitor, registry_events)
 }
 
 fn benches(c: &mut Criterion) {
@@ -91,7 +97,7 @@ fn benches(c: &mut Criterion) {
     pass.sample_size(10)
         .measurement_time(Duration::from_secs(20));
     for size in SIZES {
-        let (_dir, monitor) = portfolio(&runtime, size);
+        let (_dir, monitor, _) = portfolio(&runtime, size);
         pass.throughput(Throughput::Elements(size as u64));
         pass.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
             b.to_async(&runtime)
@@ -102,7 +108,7 @@ fn benches(c: &mut Criterion) {
 
     let mut reports = c.benchmark_group("report");
     for size in SIZES {
-        let (_dir, monitor) = portfolio(&runtime, size);
+        let (_dir, _, registry_events) = portfolio(&runtime, size);
         let june = Period::parse("2026-06").unwrap();
         let mut iteration = 0usize;
         reports.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
@@ -118,10 +124,10 @@ fn benches(c: &mut Criterion) {
                     period: june,
                     report: report(round as i64 + 2, if behind { 10 } else { 50 }),
                 };
-                let monitor = monitor.clone();
+                let registry_events = registry_events.clone();
                 async move {
-                    let records = monitor
-                        .apply_registry(&[(format!("r{iteration}"), fact)])
+                    let records = registry_events
+                        .apply(&[Delivery::unsequenced(format!("r{iteration}"), fact)])
                         .await
                         .unwrap();
                     assert!(!records.is_empty());
@@ -130,7 +136,7 @@ fn benches(c: &mut Criterion) {
         });
     }
     // Baseline: one transaction writing one small value, and its flush.
-    let (_dir, monitor) = portfolio(&runtime, 1);
+    let (_dir, monitor, _) = portfolio(&runtime, 1);
     let tables = monitor.tables().clone();
     reports.bench_function("baseline_one_write", |b| {
         b.to_async(&runtime).iter(|| async {

@@ -1,90 +1,112 @@
-//! Following the other services: `JILIN_REGISTRY` events become project
-//! facts, `JILIN_INDICATORS` value events become indicator values; each
-//! consumer batch is applied by the [`Monitor`] in one transaction with
-//! its event ids, and acked after that commit.
+//! The risk service's part in following the other services
+//! ([`Follower`]s): `JILIN_REGISTRY` events become project facts,
+//! `JILIN_INDICATORS` value events become indicator values; the
+//! [`Monitor`] applies each batch inside the transaction `jilin_bus`
+//! commits with its event ids, and the consumer acks after that commit.
 
-use jilin_bus::{CloudEvent, HandlerError};
+use jilin_bus::{Applier, CloudEvent, Follower, INDICATORS_STREAM, REGISTRY_STREAM};
 use jilin_domain::Period;
-use jilin_proto::Name;
 use jilin_proto::events::v1 as events;
 use jilin_proto::registry::v1 as registry;
+use jilin_proto::{EventError, Name};
+use jilin_store::{StoreError, Tx};
 use prost::Message;
 use time::Date;
 
 use crate::domain::evaluate::IndicatorValue;
 use crate::domain::measure::ProjectStatus;
 use crate::domain::project::{MilestoneRecord, ProjectSnapshot, ReportRecord};
-use crate::monitor::{Monitor, RegistryFact};
+use crate::monitor::{Context, Monitor, RegistryFact};
+use crate::store::ChangeRecord;
 
-/// Decodes what it can; an event that can never apply is rejected for
-/// good, a batch that cannot be stored is retried.
-async fn handle<T, F, A, Fut>(
-    events: Vec<CloudEvent>,
-    decode: F,
-    apply: A,
-) -> Vec<Result<(), HandlerError>>
-where
-    F: Fn(&CloudEvent) -> Result<T, String>,
-    A: FnOnce(Vec<(String, T)>) -> Fut,
-    Fut: Future<Output = Result<(), jilin_store::StoreError>>,
-{
-    let mut results = Vec::with_capacity(events.len());
-    let mut batch = Vec::new();
-    for event in &events {
-        match decode(event) {
-            Ok(fact) => {
-                batch.push((event.id.clone(), fact));
-                results.push(Ok(()));
-            }
-            Err(reason) => results.push(Err(HandlerError::Reject(reason))),
-        }
+/// The risk service's part in following `JILIN_REGISTRY`.
+#[derive(Clone)]
+pub struct RegistryFollower(pub Monitor);
+
+/// The risk service's part in following `JILIN_INDICATORS` value events.
+#[derive(Clone)]
+pub struct IndicatorFollower(pub Monitor);
+
+impl RegistryFollower {
+    /// This follower behind an [`Applier`] of `JILIN_REGISTRY` events.
+    pub fn applier(self) -> Result<Applier<Self>, StoreError> {
+        Applier::new(self.0.tables().store.clone(), REGISTRY_STREAM.name, self)
     }
-    if batch.is_empty() {
-        return results;
-    }
-    if let Err(err) = apply(batch).await {
-        let reason = err.to_string();
-        for result in results.iter_mut().filter(|r| r.is_ok()) {
-            *result = Err(HandlerError::Retry(reason.clone()));
-        }
-    }
-    results
 }
 
-/// The registry consumer's handler.
-pub async fn handle_registry(
-    monitor: &Monitor,
-    events: Vec<CloudEvent>,
-) -> Vec<Result<(), HandlerError>> {
-    handle(
-        events,
-        |event| decode_registry(&event.event_type, &event.payload),
-        |batch| async move { monitor.apply_registry(&batch).await.map(drop) },
-    )
-    .await
+impl IndicatorFollower {
+    /// This follower behind an [`Applier`] of `JILIN_INDICATORS` events.
+    pub fn applier(self) -> Result<Applier<Self>, StoreError> {
+        Applier::new(self.0.tables().store.clone(), INDICATORS_STREAM.name, self)
+    }
 }
 
-/// The indicator consumer's handler.
-pub async fn handle_indicators(
-    monitor: &Monitor,
-    events: Vec<CloudEvent>,
-) -> Vec<Result<(), HandlerError>> {
-    handle(
-        events,
-        |event| decode_indicator(&event.event_type, &event.payload),
-        |batch| async move { monitor.apply_indicator_values(&batch).await.map(drop) },
-    )
-    .await
+impl Follower for RegistryFollower {
+    type Fact = RegistryFact;
+    type Prepared = Context;
+    type Outcome = Vec<ChangeRecord>;
+    type Rejection = EventError;
+    type Error = StoreError;
+
+    fn decode(&self, event: &CloudEvent) -> Result<RegistryFact, EventError> {
+        decode_registry(&event.event_type, &event.payload)
+    }
+
+    fn prepare(&self, _: &[&RegistryFact]) -> Result<Context, StoreError> {
+        Ok(self.0.context())
+    }
+
+    fn apply(
+        &self,
+        tx: &Tx<'_>,
+        context: &Context,
+        facts: &[&RegistryFact],
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.0.apply_registry(tx, context, facts)
+    }
+
+    fn committed(&self, records: &Vec<ChangeRecord>) {
+        self.0.committed(records)
+    }
 }
 
-pub fn decode_registry(event_type: &str, payload: &[u8]) -> Result<RegistryFact, String> {
+impl Follower for IndicatorFollower {
+    type Fact = IndicatorValue;
+    type Prepared = Context;
+    type Outcome = Vec<ChangeRecord>;
+    type Rejection = EventError;
+    type Error = StoreError;
+
+    fn decode(&self, event: &CloudEvent) -> Result<IndicatorValue, EventError> {
+        decode_indicator(&event.event_type, &event.payload)
+    }
+
+    fn prepare(&self, _: &[&IndicatorValue]) -> Result<Context, StoreError> {
+        Ok(self.0.context())
+    }
+
+    fn apply(
+        &self,
+        tx: &Tx<'_>,
+        context: &Context,
+        values: &[&IndicatorValue],
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.0.apply_indicator_values(tx, context, values)
+    }
+
+    fn committed(&self, records: &Vec<ChangeRecord>) {
+        self.0.committed(records)
+    }
+}
+
+pub fn decode_registry(event_type: &str, payload: &[u8]) -> Result<RegistryFact, EventError> {
     let change = jilin_proto::registry_change(event_type, payload)?;
-    let bad = |err: String| format!("{event_type}: {err}");
-    let project = snapshot(&change.project).map_err(bad)?;
+    let project = snapshot(&change.project)?;
     let Some(report) = change.report else {
         return Ok(RegistryFact::Project(project));
     };
-    let period = Period::parse(&report.period).ok_or_else(|| bad("bad period".into()))?;
+    let period = Period::parse(&report.period)
+        .ok_or_else(|| EventError::invalid("report.period", &report.period))?;
     Ok(RegistryFact::Report {
         project,
         period,
@@ -92,21 +114,25 @@ pub fn decode_registry(event_type: &str, payload: &[u8]) -> Result<RegistryFact,
     })
 }
 
-pub fn decode_indicator(event_type: &str, payload: &[u8]) -> Result<IndicatorValue, String> {
-    let bad = |err: &dyn std::fmt::Display| format!("{event_type}: {err}");
+pub fn decode_indicator(event_type: &str, payload: &[u8]) -> Result<IndicatorValue, EventError> {
     if event_type != events::IndicatorValueChanged::full_name() {
-        return Err(bad(&"not an indicator value event"));
+        return Err(EventError::UnknownType(event_type.to_owned()));
     }
-    let event = events::IndicatorValueChanged::decode(payload).map_err(|e| bad(&e))?;
-    let change = event.change.ok_or_else(|| bad(&"no change"))?;
+    let event =
+        events::IndicatorValueChanged::decode(payload).map_err(|source| EventError::Payload {
+            event_type: event_type.to_owned(),
+            source,
+        })?;
+    let change = event.change.ok_or(EventError::Missing("change"))?;
     let indicator = change
         .name
         .strip_prefix("indicators/")
-        .ok_or_else(|| bad(&"name is not indicators/{id}"))?;
+        .ok_or_else(|| EventError::invalid("change.name", &change.name))?;
     Ok(IndicatorValue {
         indicator: indicator.to_owned(),
+        period: Period::parse(&change.period)
+            .ok_or_else(|| EventError::invalid("change.period", &change.period))?,
         group: change.group,
-        period: Period::parse(&change.period).ok_or_else(|| bad(&"bad period"))?,
         value: change.value,
         target: change.target,
     })
@@ -123,45 +149,44 @@ pub fn report_record(report: &registry::ProgressReport) -> ReportRecord {
     }
 }
 
-fn date(text: &str) -> Result<Date, String> {
+fn date(field: &'static str, text: &str) -> Result<Date, EventError> {
     Date::parse(
         text,
         time::macros::format_description!("[year]-[month]-[day]"),
     )
-    .map_err(|_| format!("bad date {text:?}"))
+    .map_err(|_| EventError::invalid(field, text))
 }
 
-fn status(value: i32) -> Result<ProjectStatus, String> {
+fn status(value: i32) -> Result<ProjectStatus, EventError> {
     use registry::project::Status;
-    Ok(
-        match Status::try_from(value).map_err(|_| format!("bad status {value}"))? {
-            Status::Proposed => ProjectStatus::Proposed,
-            Status::Approved => ProjectStatus::Approved,
-            Status::UnderConstruction => ProjectStatus::UnderConstruction,
-            Status::Operating => ProjectStatus::Operating,
-            Status::Suspended => ProjectStatus::Suspended,
-            Status::Cancelled => ProjectStatus::Cancelled,
-            Status::Unspecified => return Err("status unspecified".into()),
-        },
-    )
+    let invalid = || EventError::invalid("project.status", value);
+    Ok(match Status::try_from(value).map_err(|_| invalid())? {
+        Status::Proposed => ProjectStatus::Proposed,
+        Status::Approved => ProjectStatus::Approved,
+        Status::UnderConstruction => ProjectStatus::UnderConstruction,
+        Status::Operating => ProjectStatus::Operating,
+        Status::Suspended => ProjectStatus::Suspended,
+        Status::Cancelled => ProjectStatus::Cancelled,
+        Status::Unspecified => return Err(invalid()),
+    })
 }
 
 /// A registry project as the risk rules see it.
-pub fn snapshot(project: &registry::Project) -> Result<ProjectSnapshot, String> {
+pub fn snapshot(project: &registry::Project) -> Result<ProjectSnapshot, EventError> {
     let id = project
         .name
         .strip_prefix("projects/")
-        .ok_or("project name is not projects/{id}")?;
+        .ok_or_else(|| EventError::invalid("project.name", &project.name))?;
     let milestones = project
         .milestones
         .iter()
         .map(|m| {
             Ok(MilestoneRecord {
-                due: date(&m.due_date)?,
+                due: date("project.milestones.due_date", &m.due_date)?,
                 met: m.status == registry::milestone::Status::Met as i32,
             })
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, EventError>>()?;
     Ok(ProjectSnapshot {
         id: id.to_owned(),
         revision: project.revision,
@@ -172,8 +197,8 @@ pub fn snapshot(project: &registry::Project) -> Result<ProjectSnapshot, String> 
         region: project.region_code.clone(),
         agency: project.agency.clone(),
         planned_investment: project.planned_investment_yuan,
-        planned_start: date(&project.planned_start_date)?,
-        planned_end: date(&project.planned_end_date)?,
+        planned_start: date("project.planned_start_date", &project.planned_start_date)?,
+        planned_end: date("project.planned_end_date", &project.planned_end_date)?,
         milestones,
     })
 }

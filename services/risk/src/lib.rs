@@ -25,18 +25,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jilin_bus::{
-    ConsumerSpec, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM, RISK_STREAM, async_nats,
-    stream_lost_history,
+    Applier, ConsumerSpec, Follow, INDICATORS_STREAM, NoSnapshot, OutboxRelay, REGISTRY_STREAM,
+    RISK_STREAM,
 };
 use jilin_proto::risk::v1::risk_service_server::{RiskServiceServer, SERVICE_NAME};
-use jilin_runtime::peer::registry_portfolio;
+use jilin_runtime::peer::RegistrySnapshot;
 use jilin_runtime::{CancellationToken, GrpcServer, bind, connect_nats, open_store};
 use jilin_store::StoreError;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::benchmarks::BenchmarkSource;
-use crate::monitor::{Monitor, RegistryFact};
+use crate::ingest::{IndicatorFollower, RegistryFollower};
+use crate::monitor::Monitor;
 use jilin_runtime::Clock;
 
 pub use config::Config;
@@ -44,8 +45,6 @@ pub use jilin_runtime::StartError;
 
 /// How long JetStream waits for an ack before redelivering an event.
 const ACK_WAIT: Duration = Duration::from_secs(10);
-/// Facts applied per transaction when catching up from the registry.
-const BOOTSTRAP_BATCH: usize = 256;
 /// Only value events feed the indicator rules.
 const INDICATOR_VALUES: &str = "jilin.indicators.value.>";
 
@@ -57,6 +56,8 @@ pub struct RunningRisk {
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
     monitor: Monitor,
     evaluator: Evaluator,
+    registry_events: Applier<RegistryFollower>,
+    indicator_events: Applier<IndicatorFollower>,
 }
 
 impl jilin_runtime::RunningService for RunningRisk {
@@ -92,7 +93,9 @@ impl RunningRisk {
 
     /// Registry and indicator events applied so far.
     pub fn applied_events(&self) -> usize {
-        self.monitor.tables().applied.len()
+        let registry = self.registry_events.applied_count();
+        let indicators = self.indicator_events.applied_count();
+        (registry.expect("read the store") + indicators.expect("read the store")) as usize
     }
 
     /// Refreshes the benchmarks and evaluates every rule now; returns the
@@ -148,7 +151,7 @@ pub async fn start(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<RunningRisk, StartError> {
-    let store = open_store(&config.data_dir, &store::ALL)?;
+    let store = open_store(&config.data_dir, &store::ALL).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let monitor = Monitor::new(tables, Clock::new(config.clock))
         .map_err(StartError::store(&config.data_dir))?;
@@ -171,22 +174,37 @@ pub async fn start(
     let client = connect_nats(&config.nats_url, "jilin-risk").await?;
 
     let [registry_spec, indicators_spec] = consumer_specs(config);
-    let relay = OutboxRelay::new(store, client.clone(), RISK_STREAM, monitor::SOURCE);
+    let registry_events = RegistryFollower(monitor.clone())
+        .applier()
+        .map_err(StartError::store(&config.data_dir))?;
+    let indicator_events = IndicatorFollower(monitor.clone())
+        .applier()
+        .map_err(StartError::store(&config.data_dir))?;
+    let registry_snapshot = RegistrySnapshot {
+        registry_url: config.registry_url.clone(),
+    };
+    let relay = OutboxRelay::new(store.clone(), client.clone(), RISK_STREAM);
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),
-        tokio::spawn(follow_registry(
-            client.clone(),
-            registry_spec,
-            config.registry_url.clone(),
-            monitor.clone(),
-            shutdown.clone(),
-        )),
-        tokio::spawn(follow_indicators(
-            client,
-            indicators_spec,
-            monitor.clone(),
-            shutdown.clone(),
-        )),
+        tokio::spawn(
+            Follow {
+                client: client.clone(),
+                stream: REGISTRY_STREAM,
+                consumer: registry_spec,
+                applier: registry_events.clone(),
+            }
+            .run(registry_snapshot, shutdown.clone()),
+        ),
+        // Values are republished when they change: nothing to catch up.
+        tokio::spawn(
+            Follow {
+                client,
+                stream: INDICATORS_STREAM,
+                consumer: indicators_spec,
+                applier: indicator_events.clone(),
+            }
+            .run(NoSnapshot, shutdown.clone()),
+        ),
         tokio::spawn(evaluator.clone().run(
             config.evaluation_interval,
             reevaluate,
@@ -208,6 +226,8 @@ pub async fn start(
         server,
         monitor,
         evaluator,
+        registry_events,
+        indicator_events,
     })
 }
 
@@ -255,107 +275,4 @@ impl Evaluator {
             }
         }
     }
-}
-
-/// Catches up from the registry if the stream lost its oldest events and
-/// nothing is known yet, then applies registry events until shutdown.
-async fn follow_registry(
-    client: async_nats::Client,
-    spec: ConsumerSpec,
-    registry_url: String,
-    monitor: Monitor,
-    shutdown: CancellationToken,
-) {
-    if monitor.tables().projects.is_empty() {
-        loop {
-            match stream_lost_history(&client, &REGISTRY_STREAM).await {
-                Ok(true) => {
-                    bootstrap(&registry_url, &monitor, &shutdown).await;
-                    break;
-                }
-                Ok(false) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot inspect JILIN_REGISTRY yet; retrying")
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
-    jilin_bus::run_consumer(
-        client,
-        spec,
-        move |events| {
-            let monitor = monitor.clone();
-            async move { ingest::handle_registry(&monitor, events).await }
-        },
-        shutdown,
-    )
-    .await;
-}
-
-/// Applies every project and report the registry holds now, under
-/// synthetic event ids; the stream's older events are stale by revision.
-async fn bootstrap(registry_url: &str, monitor: &Monitor, shutdown: &CancellationToken) {
-    let portfolio = match registry_portfolio(registry_url, shutdown).await {
-        Ok(portfolio) => portfolio,
-        Err(err) => {
-            tracing::error!(error = %err, "bootstrap from the registry failed; following the stream only");
-            return;
-        }
-    };
-    let mut facts = Vec::new();
-    for entry in &portfolio {
-        let snapshot = match ingest::snapshot(&entry.project) {
-            Ok(snapshot) => snapshot,
-            Err(err) => {
-                tracing::error!(project = %entry.project.name, error = %err, "skipping an unusable project");
-                continue;
-            }
-        };
-        facts.push((
-            format!("bootstrap:{}:r{}", snapshot.id, snapshot.revision),
-            RegistryFact::Project(snapshot.clone()),
-        ));
-        for report in &entry.reports {
-            if let Some(period) = jilin_domain::Period::parse(&report.period) {
-                facts.push((
-                    format!("bootstrap:{}:{period}:v{}", snapshot.id, report.revision),
-                    RegistryFact::Report {
-                        project: snapshot.clone(),
-                        period,
-                        report: ingest::report_record(report),
-                    },
-                ));
-            }
-        }
-    }
-    for chunk in facts.chunks(BOOTSTRAP_BATCH) {
-        if let Err(err) = monitor.apply_registry(chunk).await {
-            tracing::error!(error = %err, "bootstrap stopped: cannot store");
-            return;
-        }
-    }
-    tracing::info!(facts = facts.len(), "bootstrapped from the registry");
-}
-
-/// Applies indicator value events until shutdown.
-async fn follow_indicators(
-    client: async_nats::Client,
-    spec: ConsumerSpec,
-    monitor: Monitor,
-    shutdown: CancellationToken,
-) {
-    jilin_bus::run_consumer(
-        client,
-        spec,
-        move |events| {
-            let monitor = monitor.clone();
-            async move { ingest::handle_indicators(&monitor, events).await }
-        },
-        shutdown,
-    )
-    .await;
 }

@@ -29,8 +29,6 @@ use crate::error::RiskError;
 use crate::store::{ChangeRecord, StoredValue, Tables, change_key, next_sequence, value_key};
 use jilin_runtime::Clock;
 
-/// The `ce-source` of every risk event.
-pub const SOURCE: &str = "/jilin/risk";
 /// Projects evaluated per transaction in a full pass.
 const PASS_CHUNK: usize = 128;
 
@@ -54,7 +52,7 @@ impl RegistryFact {
 }
 
 /// What every evaluation inside one transaction reads.
-struct Context {
+pub struct Context {
     rules: Vec<Rule>,
     silences: Vec<Silence>,
     benchmarks: Benchmarks,
@@ -134,7 +132,9 @@ impl Monitor {
         self.sequence.subscribe()
     }
 
-    fn context(&self) -> Context {
+    /// The rules, silences, benchmarks and time the next transaction
+    /// judges with.
+    pub fn context(&self) -> Context {
         Context {
             rules: self
                 .rules
@@ -156,7 +156,7 @@ impl Monitor {
     }
 
     /// Wakes the watchers after a commit.
-    fn committed(&self, records: &[ChangeRecord]) {
+    pub fn committed(&self, records: &[ChangeRecord]) {
         if let Some(last) = records.iter().map(|r| r.sequence).max() {
             self.sequence.send_if_modified(|current| {
                 let newer = last > *current;
@@ -166,93 +166,72 @@ impl Monitor {
         }
     }
 
-    /// Applies registry events in order under their ids (a repeated id or
-    /// an older revision changes nothing) and re-evaluates every project
-    /// they changed.
-    pub async fn apply_registry(
+    /// Inside `tx`: applies registry facts in order (an older revision
+    /// changes nothing) and re-evaluates every project they changed.
+    pub fn apply_registry(
         &self,
-        batch: &[(String, RegistryFact)],
+        tx: &Tx<'_>,
+        context: &Context,
+        facts: &[&RegistryFact],
     ) -> Result<Vec<ChangeRecord>, StoreError> {
-        let context = self.context();
         let tables = &self.tables;
-        let records = tables
-            .store
-            .write(|tx| {
-                let mut changed: BTreeMap<String, ProjectRecord> = BTreeMap::new();
-                for (event_id, fact) in batch {
-                    if !first_delivery(tables, tx, event_id)? {
-                        continue;
-                    }
-                    let snapshot = fact.project();
-                    let held = match changed.get(&snapshot.id) {
-                        Some(record) => Some(record.clone()),
-                        None => tx.get(&tables.projects, &snapshot.id)?,
-                    };
-                    let (mut record, mut is_new) =
-                        match ProjectRecord::with_snapshot(held.as_ref(), snapshot) {
-                            Some(record) => (record, true),
-                            None => (held.expect("only a held project is not replaced"), false),
-                        };
-                    if let RegistryFact::Report { period, report, .. } = fact {
-                        is_new |= record.apply_report(*period, *report);
-                    }
-                    if is_new {
-                        changed.insert(snapshot.id.clone(), record);
-                    }
-                }
-                let mut records = Vec::new();
-                for (id, record) in &changed {
-                    tx.insert(&tables.projects, id, record)?;
-                    let evaluations = project_evaluations(
-                        &context.rules,
-                        record,
-                        context.now,
-                        &context.benchmarks,
-                    );
-                    observe_all(tables, tx, &context, evaluations, &mut records)?;
-                }
-                Ok::<_, StoreError>(records)
-            })
-            .await?;
-        self.committed(&records);
+        let mut changed: BTreeMap<String, ProjectRecord> = BTreeMap::new();
+        for fact in facts {
+            let snapshot = fact.project();
+            let held = match changed.get(&snapshot.id) {
+                Some(record) => Some(record.clone()),
+                None => tx.get(&tables.projects, &snapshot.id)?,
+            };
+            let (mut record, mut is_new) =
+                match (ProjectRecord::with_snapshot(held.as_ref(), snapshot), held) {
+                    (Some(record), _) => (record, true),
+                    (None, Some(held)) => (held, false),
+                    // Only a held project is ever kept instead of replaced.
+                    (None, None) => continue,
+                };
+            if let RegistryFact::Report { period, report, .. } = fact {
+                is_new |= record.apply_report(*period, *report);
+            }
+            if is_new {
+                changed.insert(snapshot.id.clone(), record);
+            }
+        }
+        let mut records = Vec::new();
+        for (id, record) in &changed {
+            tx.insert(&tables.projects, id, record)?;
+            let evaluations =
+                project_evaluations(&context.rules, record, context.now, &context.benchmarks);
+            observe_all(tables, tx, context, evaluations, &mut records)?;
+        }
         Ok(records)
     }
 
-    /// Applies indicator values under their event ids and evaluates the
-    /// indicator rules watching them.
-    pub async fn apply_indicator_values(
+    /// Inside `tx`: stores indicator values and evaluates the indicator
+    /// rules watching them.
+    pub fn apply_indicator_values(
         &self,
-        batch: &[(String, IndicatorValue)],
+        tx: &Tx<'_>,
+        context: &Context,
+        values: &[&IndicatorValue],
     ) -> Result<Vec<ChangeRecord>, StoreError> {
-        let context = self.context();
         let tables = &self.tables;
-        let records = tables
-            .store
-            .write(|tx| {
-                let mut touched = BTreeSet::new();
-                for (event_id, value) in batch {
-                    if !first_delivery(tables, tx, event_id)? {
-                        continue;
-                    }
-                    let stored = StoredValue {
-                        indicator: value.indicator.clone(),
-                        group: value.group.clone(),
-                        period: value.period,
-                        value: value.value,
-                        target: value.target,
-                    };
-                    let key = value_key(&value.indicator, &value.group, value.period);
-                    tx.insert(&tables.indicator_values, &key, &stored)?;
-                    touched.insert((value.indicator.clone(), value.group.clone()));
-                }
-                let mut records = Vec::new();
-                for (indicator, group) in &touched {
-                    judge_indicator(tables, tx, &context, indicator, group, &mut records)?;
-                }
-                Ok::<_, StoreError>(records)
-            })
-            .await?;
-        self.committed(&records);
+        let mut touched = BTreeSet::new();
+        for value in values {
+            let stored = StoredValue {
+                indicator: value.indicator.clone(),
+                group: value.group.clone(),
+                period: value.period,
+                value: value.value,
+                target: value.target,
+            };
+            let key = value_key(&value.indicator, &value.group, value.period);
+            tx.insert(&tables.indicator_values, &key, &stored)?;
+            touched.insert((value.indicator.clone(), value.group.clone()));
+        }
+        let mut records = Vec::new();
+        for (indicator, group) in &touched {
+            judge_indicator(tables, tx, context, indicator, group, &mut records)?;
+        }
         Ok(records)
     }
 
@@ -341,14 +320,6 @@ impl Monitor {
 }
 
 /// Records `event_id` as applied; `false` when it already was (a repeat).
-fn first_delivery(tables: &Tables, tx: &Tx<'_>, event_id: &str) -> Result<bool, StoreError> {
-    if tx.get(&tables.applied, event_id)?.is_some() {
-        return Ok(false);
-    }
-    tx.insert(&tables.applied, event_id, &())?;
-    Ok(true)
-}
-
 /// The month `now` falls in: still being reported.
 fn current_month(now: OffsetDateTime) -> Period {
     Period::of_date(now.date())

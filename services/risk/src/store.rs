@@ -18,7 +18,8 @@ pub const INDICATOR_VALUES: &str = "indicator_values";
 pub const ALERTS: &str = "alerts";
 pub const CHANGES: &str = "changes";
 pub const SILENCES: &str = "silences";
-pub const APPLIED: &str = "applied";
+/// Applied registry and indicator event ids, kept by `jilin_bus::Applier`.
+pub const APPLIED: &str = jilin_bus::APPLIED_EVENTS;
 pub const META: &str = "meta";
 
 /// Key in `meta` of the last change sequence handed out.
@@ -74,8 +75,9 @@ pub struct Tables {
     pub changes: Table<ChangeRecord>,
     /// key: silence id
     pub silences: Table<Silence>,
-    /// key: CloudEvents id of every applied registry or indicator event
-    pub applied: Table<()>,
+    /// applied registry and indicator event ids and their counts, kept by
+    /// `jilin_bus::Applier` (see there for the keys)
+    pub applied: Table<u64>,
     /// key: [`SEQUENCE`]
     pub meta: Table<u64>,
 }

@@ -1,0 +1,237 @@
+//! Following a stream through `Follow` and `Applier`, against a real
+//! nats-server and a real sled store: the catch-up from a snapshot (an
+//! unusable entry is skipped, the rest applied), exactly-once application
+//! of repeated events, and pruning of applied ids below the ack floor.
+
+use std::time::{Duration, Instant};
+
+use jilin_bus::{
+    APPLIED_EVENTS, Applier, CloudEvent, ConsumerSpec, Follow, Follower, SnapshotError,
+    SnapshotSource, StreamSpec, prune,
+};
+use jilin_store::{Store, StoreError, Table, Tx};
+use jilin_testkit::NatsServer;
+use jilin_testkit::bus::{TestEvent, publish, wait_consumed};
+use tokio_util::sync::CancellationToken;
+
+const STREAM: StreamSpec = StreamSpec {
+    name: "JILIN_FOLLOWED",
+    subjects: "jilin.followed.>",
+    source: "jilin/followed",
+};
+const THINGS: &str = "things";
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A follower whose events name a thing; applying one counts it. An
+/// event whose payload is `bad` can never apply.
+#[derive(Clone)]
+struct Counter {
+    things: Table<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unusable thing {0:?}")]
+struct Unusable(String);
+
+impl Follower for Counter {
+    type Fact = String;
+    type Prepared = ();
+    type Outcome = usize;
+    type Rejection = Unusable;
+    type Error = StoreError;
+
+    fn decode(&self, event: &CloudEvent) -> Result<String, Unusable> {
+        let thing = String::from_utf8_lossy(&event.payload).into_owned();
+        if thing == "bad" {
+            return Err(Unusable(thing));
+        }
+        Ok(thing)
+    }
+
+    fn prepare(&self, _: &[&String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn apply(&self, tx: &Tx<'_>, _: &(), things: &[&String]) -> Result<usize, StoreError> {
+        for thing in things {
+            let seen = tx.get(&self.things, thing)?.unwrap_or(0);
+            tx.insert(&self.things, thing, &(seen + 1))?;
+        }
+        Ok(things.len())
+    }
+
+    fn committed(&self, _: &usize) {}
+}
+
+/// A snapshot of three things, one of them unusable.
+struct ThreeThings;
+
+impl SnapshotSource for ThreeThings {
+    async fn snapshot(&self, _: &CancellationToken) -> Result<Vec<CloudEvent>, SnapshotError> {
+        Ok(["a", "bad", "b"]
+            .into_iter()
+            .map(|thing| CloudEvent {
+                id: format!("snapshot:{thing}"),
+                event_type: "jilin.test.v1.Thing".into(),
+                source: STREAM.source.into(),
+                subject: format!("things/{thing}"),
+                time: String::new(),
+                payload: thing.as_bytes().to_vec().into(),
+                sequence: 0,
+            })
+            .collect())
+    }
+}
+
+/// A nats-server, and a store in a temp dir with a counter behind its
+/// applier.
+struct Setup {
+    _nats: NatsServer,
+    _dir: tempfile::TempDir,
+    client: jilin_bus::async_nats::Client,
+    things: Table<u64>,
+    applier: Applier<Counter>,
+}
+
+impl Setup {
+    async fn start() -> Self {
+        let nats = NatsServer::start().await;
+        let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &[APPLIED_EVENTS, THINGS]).unwrap();
+        let things: Table<u64> = store.table(THINGS).unwrap();
+        let counter = Counter {
+            things: things.clone(),
+        };
+        let applier = Applier::new(store, STREAM.name, counter).unwrap();
+        Self {
+            _nats: nats,
+            _dir: dir,
+            client,
+            things,
+            applier,
+        }
+    }
+}
+
+fn event(id: &str, thing: &str) -> TestEvent {
+    TestEvent {
+        id: id.into(),
+        subject: "jilin.followed.thing".into(),
+        event_type: "jilin.test.v1.Thing".into(),
+        resource: format!("things/{thing}"),
+        payload: thing.as_bytes().to_vec(),
+    }
+}
+
+fn consumer() -> ConsumerSpec {
+    ConsumerSpec {
+        stream: STREAM.name,
+        durable_name: "follower".into(),
+        filter_subject: STREAM.subjects.into(),
+        ack_wait: Duration::from_secs(30),
+    }
+}
+
+async fn counted(things: &Table<u64>, expected: &[(&str, u64)]) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let now: Vec<(String, u64)> = things.scan_prefix("").unwrap();
+        let want: Vec<(String, u64)> = expected
+            .iter()
+            .map(|(thing, count)| (thing.to_string(), *count))
+            .collect();
+        if now == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "things stayed {now:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_follower_catches_up_skipping_what_it_cannot_use_applies_once_and_forgets_acked_ids() {
+    let Setup {
+        _nats,
+        _dir,
+        client,
+        things,
+        applier,
+    } = Setup::start().await;
+
+    // The stream has lost its first two events.
+    let old = [event("e1", "x"), event("e2", "y"), event("e3", "c")];
+    publish(&client, &STREAM, STREAM.source, &old, true).await;
+    let jetstream = jilin_bus::async_nats::jetstream::new(client.clone());
+    let stream = jetstream.get_stream(STREAM.name).await.unwrap();
+    stream.purge().keep(1).await.unwrap();
+
+    let shutdown = CancellationToken::new();
+    let following = tokio::spawn(
+        Follow {
+            client: client.clone(),
+            stream: STREAM,
+            consumer: consumer(),
+            applier: applier.clone(),
+        }
+        .run(ThreeThings, shutdown.clone()),
+    );
+    // The snapshot without its unusable entry, then what the stream holds.
+    counted(&things, &[("a", 1), ("b", 1), ("c", 1)]).await;
+
+    // The same event again at a new sequence, and an unusable one: the
+    // first is recognised and skipped, the second terminated.
+    let again = [event("e3", "c"), event("e4", "bad"), event("e5", "d")];
+    publish(&client, &STREAM, STREAM.source, &again, false).await;
+    counted(&things, &[("a", 1), ("b", 1), ("c", 1), ("d", 1)]).await;
+    wait_consumed(&client, STREAM.name, "follower", PATIENCE).await;
+    assert_eq!(applier.applied_count().unwrap(), 4, "a, b, c and d");
+
+    // Everything is acknowledged: no id needs remembering any more.
+    assert!(applier.remembered().unwrap() > 0);
+    prune(&client, &consumer(), &applier).await.unwrap();
+    assert_eq!(applier.remembered().unwrap(), 0);
+    assert_eq!(applier.applied_count().unwrap(), 4, "the count stays");
+
+    shutdown.cancel();
+    following.await.unwrap();
+}
+
+#[tokio::test]
+async fn no_catch_up_when_the_stream_holds_every_event_or_something_was_applied() {
+    let Setup {
+        _nats,
+        _dir,
+        client,
+        things,
+        applier,
+    } = Setup::start().await;
+    publish(&client, &STREAM, STREAM.source, &[event("e1", "x")], true).await;
+
+    let shutdown = CancellationToken::new();
+    let follow = || Follow {
+        client: client.clone(),
+        stream: STREAM,
+        consumer: consumer(),
+        applier: applier.clone(),
+    };
+    let following = tokio::spawn(follow().run(ThreeThings, shutdown.clone()));
+    counted(&things, &[("x", 1)]).await;
+    shutdown.cancel();
+    following.await.unwrap();
+
+    // Later the stream loses history; a follower that applied something
+    // before does not catch up again.
+    publish(&client, &STREAM, STREAM.source, &[event("e2", "y")], true).await;
+    let jetstream = jilin_bus::async_nats::jetstream::new(client.clone());
+    let stream = jetstream.get_stream(STREAM.name).await.unwrap();
+    stream.purge().keep(1).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let following = tokio::spawn(follow().run(ThreeThings, shutdown.clone()));
+    counted(&things, &[("x", 1), ("y", 1)]).await;
+    shutdown.cancel();
+    following.await.unwrap();
+}
