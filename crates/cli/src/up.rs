@@ -28,11 +28,11 @@ pub struct UpArgs {
     /// NATS with JetStream; started here from PATH when nothing answers.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
-    #[arg(long, env = "REGISTRY_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "REGISTRY_LISTEN", default_value = jilin_runtime::defaults::REGISTRY_LISTEN)]
     pub registry_listen: SocketAddr,
-    #[arg(long, env = "INDICATORS_LISTEN", default_value = "127.0.0.1:50052")]
+    #[arg(long, env = "INDICATORS_LISTEN", default_value = jilin_runtime::defaults::INDICATORS_LISTEN)]
     pub indicators_listen: SocketAddr,
-    #[arg(long, env = "RISK_LISTEN", default_value = "127.0.0.1:50053")]
+    #[arg(long, env = "RISK_LISTEN", default_value = jilin_runtime::defaults::RISK_LISTEN)]
     pub risk_listen: SocketAddr,
     /// Load the demo portfolio into an empty store and keep feeding it.
     #[arg(long)]

@@ -11,4 +11,4 @@ pub mod violations;
 pub use catalog::{GROUPS, REGIONS, Region, SECTORS, Sector, prefecture_of, sector_by_code};
 pub use period::Period;
 pub use status::ProjectStatus;
-pub use violations::{FieldViolation, Violations};
+pub use violations::{AllValid, Checked, FieldViolation, Violations, invalid, violation_on};

@@ -4,7 +4,9 @@
 //! shut down gracefully on SIGINT/SIGTERM, and report errors as statuses
 //! with `google.rpc` details, and read "now" through one injectable clock.
 
+mod api;
 mod clock;
+pub mod defaults;
 mod lifecycle;
 mod mask;
 pub mod peer;
@@ -14,9 +16,10 @@ mod status;
 mod stream;
 mod telemetry;
 
+pub use api::{ApiError, Reply, optional, required, resource_id};
 pub use clock::{Clock, ClockError, ClockSetting};
 pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
-pub use mask::resolve_mask;
+pub use mask::{MaskField, MaskRules, resolve_mask};
 pub use server::{GrpcServer, ServeError, accept_without_delay};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;

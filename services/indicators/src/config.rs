@@ -14,7 +14,7 @@ use jilin_runtime::{ClockSetting, LogFormat};
 )]
 pub struct Config {
     /// Address to serve gRPC on.
-    #[arg(long, env = "INDICATORS_LISTEN", default_value = "127.0.0.1:50052")]
+    #[arg(long, env = "INDICATORS_LISTEN", default_value = jilin_runtime::defaults::INDICATORS_LISTEN)]
     pub listen: SocketAddr,
     /// Directory of the sled store (created if missing).
     #[arg(long, env = "INDICATORS_DATA_DIR", default_value = "./data/indicators")]
@@ -28,7 +28,7 @@ pub struct Config {
     #[arg(
         long,
         env = "INDICATORS_REGISTRY_URL",
-        default_value = "http://127.0.0.1:50051"
+        default_value = jilin_runtime::defaults::REGISTRY_URL
     )]
     pub registry_url: String,
     /// Durable consumer name on JILIN_REGISTRY; two instances that must
@@ -56,7 +56,7 @@ impl Config {
             listen,
             data_dir,
             nats_url,
-            registry_url: "http://127.0.0.1:50051".into(),
+            registry_url: jilin_runtime::defaults::REGISTRY_URL.into(),
             consumer_name: "jilin-indicators".into(),
             rebuild: false,
             clock: ClockSetting::System,

@@ -2,7 +2,7 @@
 //! status with `google.rpc` details (AIP-193).
 
 use jilin_domain::FieldViolation;
-use jilin_runtime::StatusDetails;
+use jilin_runtime::{ApiError, StatusDetails};
 use jilin_store::StoreError;
 use tonic::{Code, Status};
 
@@ -11,18 +11,9 @@ pub const ERROR_DOMAIN: &str = "indicators.jilin.gov.cn";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndicatorError {
-    #[error("the request has {} invalid field(s)", .0.len())]
-    InvalidArgument(Vec<FieldViolation>),
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    #[error("{name} has changed: etag {given} is stale, current etag is {current}")]
-    StaleEtag {
-        name: String,
-        given: String,
-        current: String,
-    },
+    /// Bad input, not found, already exists, stale etag, storage.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("{name} is built in: {what}")]
     BuiltIn { name: String, what: &'static str },
     #[error("{name} is referred to by {}", .referrers.join(", "))]
@@ -30,17 +21,12 @@ pub enum IndicatorError {
         name: String,
         referrers: Vec<String>,
     },
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl IndicatorError {
     /// A single bad field.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::InvalidArgument(vec![FieldViolation {
-            field: field.into(),
-            description: description.into(),
-        }])
+        Self::Api(ApiError::invalid(field, description))
     }
 }
 
@@ -49,14 +35,7 @@ impl From<IndicatorError> for Status {
         let message = err.to_string();
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
-            IndicatorError::InvalidArgument(violations) => {
-                details.invalid_fields(message, &violations)
-            }
-            IndicatorError::NotFound(name) => details.not_found(message, name),
-            IndicatorError::AlreadyExists(name) => details.already_exists(message, name),
-            IndicatorError::StaleEtag { name, current, .. } => {
-                details.stale_etag(message, name, current)
-            }
+            IndicatorError::Api(err) => err.into_status(ERROR_DOMAIN),
             IndicatorError::BuiltIn { name, .. } => details
                 .precondition("BUILT_IN_INDICATOR", &name, &message)
                 .status(
@@ -73,7 +52,18 @@ impl From<IndicatorError> for Status {
                     "INDICATOR_REFERENCED",
                     &[("resource", name), ("referrers", referrers.join(","))],
                 ),
-            IndicatorError::Store(_) => details.storage_failure(message),
         }
+    }
+}
+
+impl From<StoreError> for IndicatorError {
+    fn from(err: StoreError) -> Self {
+        Self::Api(err.into())
+    }
+}
+
+impl From<Vec<FieldViolation>> for IndicatorError {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Self::Api(ApiError::InvalidArgument(violations))
     }
 }

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod publisher;
+mod request;
 pub mod service;
 pub mod store;
 

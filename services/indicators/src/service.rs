@@ -4,13 +4,13 @@
 
 use std::sync::{Arc, RwLock};
 
-use jilin_domain::{FieldViolation, Period};
+use jilin_domain::Period;
 use jilin_runtime::Clock;
 use jilin_store::StoreError;
 use tokio::sync::broadcast;
 
 use crate::domain::builtins::builtins;
-use crate::domain::definition::{self, Concept, Definition, Draft, IndicatorSet};
+use crate::domain::definition::{self, Concept, Definition, Draft, IndicatorField, IndicatorSet};
 use crate::domain::eval::{Evaluator, Scope, Term};
 use crate::domain::labels::Matcher;
 use crate::domain::query::{self, Bucket, PointValue, QuerySpec, SeriesValues};
@@ -18,22 +18,7 @@ use crate::error::IndicatorError;
 use crate::ingest::SharedCube;
 use crate::publisher::ValueChange;
 use crate::store::Tables;
-
-/// Fields of a built-in indicator that may change.
-pub const BUILT_IN_MUTABLE: [&str; 4] =
-    ["display_name", "display_name_zh", "description", "targets"];
-
-/// Every field `UpdateIndicator` accepts in its mask.
-pub const MUTABLE_FIELDS: [&str; 8] = [
-    "display_name",
-    "display_name_zh",
-    "description",
-    "unit",
-    "direction",
-    "concept",
-    "expression",
-    "targets",
-];
+use jilin_runtime::ApiError;
 
 /// One value with everything that went into it.
 #[derive(Clone, Debug)]
@@ -144,13 +129,12 @@ impl Indicators {
         self.tables
             .definitions
             .get(id)?
-            .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))
+            .ok_or_else(|| IndicatorError::Api(ApiError::NotFound(format!("indicators/{id}"))))
     }
 
     pub async fn create(&self, id: &str, draft: &Draft) -> Result<Definition, IndicatorError> {
         let set = self.indicator_set()?;
-        definition::validate(id, draft, &set, "indicator.")
-            .map_err(IndicatorError::InvalidArgument)?;
+        definition::validate(id, draft, &set, "indicator.").map_err(IndicatorError::from)?;
         let definition = Definition::new(id, draft, self.clock.now());
         let months = self.months_with_data();
         let tables = &self.tables;
@@ -158,7 +142,9 @@ impl Indicators {
             .store
             .write(|tx| -> Result<_, IndicatorError> {
                 if tx.get(&tables.definitions, id)?.is_some() {
-                    return Err(IndicatorError::AlreadyExists(definition.name()));
+                    return Err(IndicatorError::Api(ApiError::AlreadyExists(
+                        definition.name(),
+                    )));
                 }
                 tx.insert(&tables.definitions, id, &definition)?;
                 mark_dirty(tables, tx, &months)?;
@@ -174,11 +160,11 @@ impl Indicators {
         &self,
         id: &str,
         patch: &Draft,
-        mask: &[String],
+        mask: &[IndicatorField],
         etag: Option<&str>,
     ) -> Result<Definition, IndicatorError> {
         let current = self.get(id)?;
-        if current.built_in && mask.iter().any(|f| !BUILT_IN_MUTABLE.contains(&f.as_str())) {
+        if current.built_in && mask.iter().any(|field| !field.changes_built_in()) {
             return Err(IndicatorError::BuiltIn {
                 name: current.name(),
                 what: "only display_name, display_name_zh, description and targets can change",
@@ -186,21 +172,10 @@ impl Indicators {
         }
         let mut draft = current.draft();
         for field in mask {
-            match field.as_str() {
-                "display_name" => draft.display_name = patch.display_name.clone(),
-                "display_name_zh" => draft.display_name_zh = patch.display_name_zh.clone(),
-                "description" => draft.description = patch.description.clone(),
-                "unit" => draft.unit = patch.unit.clone(),
-                "direction" => draft.direction = patch.direction,
-                "concept" => draft.concept = patch.concept,
-                "expression" => draft.expression = patch.expression.clone(),
-                "targets" => draft.targets = patch.targets.clone(),
-                _ => {}
-            }
+            field.copy(patch, &mut draft);
         }
         let set = self.indicator_set()?;
-        definition::validate(id, &draft, &set, "indicator.")
-            .map_err(IndicatorError::InvalidArgument)?;
+        definition::validate(id, &draft, &set, "indicator.").map_err(IndicatorError::from)?;
         let recompute = draft.expression != current.expression;
         let months = if recompute {
             self.months_with_data()
@@ -261,7 +236,7 @@ impl Indicators {
         let set = self.compiled();
         let indicator = set
             .get(id)
-            .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
+            .ok_or_else(|| IndicatorError::Api(ApiError::NotFound(format!("indicators/{id}"))))?;
         let cube = self.cube.read().expect("no panic while holding the cube");
         let series = query::run(&*cube, &set, indicator, spec);
         Ok((indicator.definition.clone(), series))
@@ -277,7 +252,7 @@ impl Indicators {
         let set = self.compiled();
         let indicator = set
             .get(id)
-            .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
+            .ok_or_else(|| IndicatorError::Api(ApiError::NotFound(format!("indicators/{id}"))))?;
         let cube = self.cube.read().expect("no panic while holding the cube");
         let evaluator = Evaluator {
             cells: &*cube,
@@ -330,13 +305,13 @@ fn current_in(
 ) -> Result<Definition, IndicatorError> {
     let stored = tx
         .get(&tables.definitions, id)?
-        .ok_or_else(|| IndicatorError::NotFound(format!("indicators/{id}")))?;
+        .ok_or_else(|| IndicatorError::Api(ApiError::NotFound(format!("indicators/{id}"))))?;
     match etag {
-        Some(given) if given != stored.etag() => Err(IndicatorError::StaleEtag {
+        Some(given) if given != stored.etag() => Err(IndicatorError::Api(ApiError::StaleEtag {
             name: stored.name(),
             given: given.to_owned(),
             current: stored.etag(),
-        }),
+        })),
         _ => Ok(stored),
     }
 }
@@ -352,24 +327,4 @@ fn mark_dirty(
         tx.insert(&tables.dirty, &month.to_string(), &nonce)?;
     }
     Ok(())
-}
-
-/// Field violations for a bad query range.
-pub fn check_range(start: Option<Period>, end: Option<Period>) -> Vec<FieldViolation> {
-    let mut violations = jilin_domain::Violations::new();
-    violations.check(start.is_some(), "start_period", "required, a month YYYY-MM");
-    violations.check(end.is_some(), "end_period", "required, a month YYYY-MM");
-    if let (Some(start), Some(end)) = (start, end) {
-        violations.check(
-            start <= end,
-            "end_period",
-            "must not be before start_period",
-        );
-        violations.check(
-            start.months_until(end) < query::MAX_MONTHS,
-            "end_period",
-            format!("a query spans at most {} months", query::MAX_MONTHS),
-        );
-    }
-    violations.into_vec()
 }

@@ -14,7 +14,7 @@ use jilin_runtime::{ClockSetting, LogFormat};
 )]
 pub struct Config {
     /// Address to serve gRPC on.
-    #[arg(long, env = "REGISTRY_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "REGISTRY_LISTEN", default_value = jilin_runtime::defaults::REGISTRY_LISTEN)]
     pub listen: SocketAddr,
     /// Directory of the sled store (created if missing).
     #[arg(long, env = "REGISTRY_DATA_DIR", default_value = "./data/registry")]

@@ -5,7 +5,7 @@ use jilin_proto::registry::v1 as pb;
 use time::Date;
 
 use crate::domain::catalog::{Region, Sector};
-use crate::domain::project::MilestoneDraft;
+use crate::domain::project::{MilestoneDraft, ProjectField};
 use crate::domain::{
     Action, HistoryEntry, Measures, Milestone, MilestoneStatus, ProgressReport, Project,
     ProjectDraft, ReportDraft, Status,
@@ -127,21 +127,27 @@ pub fn draft_from_proto(project: &pb::Project) -> ProjectDraft {
 
 /// The mutable fields that are set (non-default) in a request's project:
 /// the implied update mask when none is given (AIP-134).
-pub fn populated_fields(project: &pb::Project) -> Vec<&'static str> {
+pub fn populated_fields(project: &pb::Project) -> Vec<ProjectField> {
     let set = [
-        ("display_name", !project.display_name.is_empty()),
-        ("description", !project.description.is_empty()),
-        ("sector", !project.sector.is_empty()),
-        ("region_code", !project.region_code.is_empty()),
-        ("agency", !project.agency.is_empty()),
-        ("tags", !project.tags.is_empty()),
+        (ProjectField::DisplayName, !project.display_name.is_empty()),
+        (ProjectField::Description, !project.description.is_empty()),
+        (ProjectField::Sector, !project.sector.is_empty()),
+        (ProjectField::RegionCode, !project.region_code.is_empty()),
+        (ProjectField::Agency, !project.agency.is_empty()),
+        (ProjectField::Tags, !project.tags.is_empty()),
         (
-            "planned_investment_yuan",
+            ProjectField::PlannedInvestment,
             project.planned_investment_yuan != 0,
         ),
-        ("planned_start_date", !project.planned_start_date.is_empty()),
-        ("planned_end_date", !project.planned_end_date.is_empty()),
-        ("milestones", !project.milestones.is_empty()),
+        (
+            ProjectField::PlannedStartDate,
+            !project.planned_start_date.is_empty(),
+        ),
+        (
+            ProjectField::PlannedEndDate,
+            !project.planned_end_date.is_empty(),
+        ),
+        (ProjectField::Milestones, !project.milestones.is_empty()),
     ];
     set.into_iter()
         .filter(|(_, is_set)| *is_set)

@@ -1,7 +1,7 @@
 //! Every way a registry call can fail, and its one mapping to a gRPC status
 //! with `google.rpc` details (AIP-193).
 
-use jilin_runtime::StatusDetails;
+use jilin_runtime::{ApiError, StatusDetails};
 use jilin_store::StoreError;
 use tonic::{Code, Status};
 
@@ -13,18 +13,9 @@ pub const ERROR_DOMAIN: &str = "registry.jilin.gov.cn";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("the request has {} invalid field(s)", .0.len())]
-    InvalidArgument(Vec<FieldViolation>),
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    #[error("{name} has changed: etag {given} is stale, current etag is {current}")]
-    StaleEtag {
-        name: String,
-        given: String,
-        current: String,
-    },
+    /// Bad input, not found, already exists, stale etag, storage.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("{name}: {transition}")]
     IllegalTransition {
         name: String,
@@ -32,17 +23,12 @@ pub enum RegistryError {
     },
     #[error("{name} is {}; only APPROVED, UNDER_CONSTRUCTION, SUSPENDED or OPERATING projects report progress", .status.as_str())]
     NotReporting { name: String, status: ProjectStatus },
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl RegistryError {
     /// A single bad field.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::InvalidArgument(vec![FieldViolation {
-            field: field.into(),
-            description: description.into(),
-        }])
+        Self::Api(ApiError::invalid(field, description))
     }
 }
 
@@ -51,14 +37,7 @@ impl From<RegistryError> for Status {
         let message = err.to_string();
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
-            RegistryError::InvalidArgument(violations) => {
-                details.invalid_fields(message, &violations)
-            }
-            RegistryError::NotFound(name) => details.not_found(message, name),
-            RegistryError::AlreadyExists(name) => details.already_exists(message, name),
-            RegistryError::StaleEtag { name, current, .. } => {
-                details.stale_etag(message, name, current)
-            }
+            RegistryError::Api(err) => err.into_status(ERROR_DOMAIN),
             RegistryError::IllegalTransition { name, transition } => {
                 let allowed: Vec<_> = transition.allowed.iter().map(|s| s.as_str()).collect();
                 details
@@ -83,7 +62,18 @@ impl From<RegistryError> for Status {
                     "PROJECT_NOT_REPORTING",
                     &[("resource", name), ("status", status.as_str().to_owned())],
                 ),
-            RegistryError::Store(_) => details.storage_failure(message),
         }
+    }
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(err: StoreError) -> Self {
+        Self::Api(err.into())
+    }
+}
+
+impl From<Vec<FieldViolation>> for RegistryError {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Self::Api(ApiError::InvalidArgument(violations))
     }
 }

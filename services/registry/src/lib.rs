@@ -14,6 +14,7 @@ pub mod convert;
 pub mod domain;
 pub mod error;
 pub mod events;
+mod request;
 pub mod service;
 pub mod store;
 

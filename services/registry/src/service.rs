@@ -6,6 +6,7 @@
 use jilin_runtime::Clock;
 
 use crate::domain::lifecycle;
+use crate::domain::project::ProjectField;
 use crate::domain::report::{self, ReportRejection};
 use crate::domain::{
     Action, HistoryEntry, Period, ProgressReport, Project, ProjectDraft, ReportDraft, Status,
@@ -14,6 +15,7 @@ use crate::domain::{
 use crate::error::RegistryError;
 use crate::events::{self, Origin};
 use crate::store::{self, RequestOutcome, Tables};
+use jilin_runtime::ApiError;
 
 /// The registry application: use cases over its tables.
 #[derive(Clone)]
@@ -28,11 +30,11 @@ pub struct CreateProject {
     pub request_id: Option<String>,
 }
 
-/// An UpdateProject request after decoding; `mask` names mutable fields.
+/// An UpdateProject request after decoding: the fields to change.
 pub struct UpdateProject {
     pub id: String,
     pub draft: ProjectDraft,
-    pub mask: Vec<&'static str>,
+    pub mask: Vec<ProjectField>,
     pub etag: Option<String>,
 }
 
@@ -85,7 +87,7 @@ impl Registry {
                     return Ok(earlier);
                 }
                 if tx.get(&t.projects, &project.id)?.is_some() {
-                    return Err(RegistryError::AlreadyExists(project.name()));
+                    return Err(RegistryError::Api(ApiError::AlreadyExists(project.name())));
                 }
                 tx.insert(&t.projects, &project.id, &project)?;
                 let entry = HistoryEntry {
@@ -110,7 +112,7 @@ impl Registry {
         self.tables
             .projects
             .get(id)?
-            .ok_or_else(|| RegistryError::NotFound(format!("projects/{id}")))
+            .ok_or_else(|| RegistryError::Api(ApiError::NotFound(format!("projects/{id}"))))
     }
 
     pub async fn update_project(
@@ -124,7 +126,7 @@ impl Registry {
             .write(|tx| {
                 let current = current_project(tx, t, &request.id, request.etag.as_deref())?;
                 let (next, changed) = project::update(&current, &request.draft, &request.mask, now)
-                    .map_err(RegistryError::InvalidArgument)?;
+                    .map_err(RegistryError::from)?;
                 if changed.is_empty() {
                     return Ok(current);
                 }
@@ -207,7 +209,7 @@ impl Registry {
                 let accepted = report::accept(&project, &request.draft, previous.as_ref(), now)
                     .map_err(|rejection| match rejection {
                         ReportRejection::Invalid(violations) => {
-                            RegistryError::InvalidArgument(violations)
+                            RegistryError::Api(ApiError::InvalidArgument(violations))
                         }
                         ReportRejection::NotReporting(status) => RegistryError::NotReporting {
                             name: project.name(),
@@ -254,7 +256,9 @@ impl Registry {
         self.tables
             .reports
             .get(&store::report_key(project_id, period))?
-            .ok_or_else(|| RegistryError::NotFound(report::report_name(project_id, period)))
+            .ok_or_else(|| {
+                RegistryError::Api(ApiError::NotFound(report::report_name(project_id, period)))
+            })
     }
 }
 
@@ -267,15 +271,15 @@ fn current_project(
 ) -> Result<Project, RegistryError> {
     let project = tx
         .get(&tables.projects, id)?
-        .ok_or_else(|| RegistryError::NotFound(format!("projects/{id}")))?;
+        .ok_or_else(|| RegistryError::Api(ApiError::NotFound(format!("projects/{id}"))))?;
     if let Some(given) = etag
         && given != project.etag()
     {
-        return Err(RegistryError::StaleEtag {
+        return Err(RegistryError::Api(ApiError::StaleEtag {
             name: project.name(),
             given: given.to_owned(),
             current: project.etag(),
-        });
+        }));
     }
     Ok(project)
 }

@@ -17,7 +17,7 @@ use jilin_runtime::ClockSetting;
 )]
 pub struct Config {
     /// Address to serve gRPC on.
-    #[arg(long, env = "RISK_LISTEN", default_value = "127.0.0.1:50053")]
+    #[arg(long, env = "RISK_LISTEN", default_value = jilin_runtime::defaults::RISK_LISTEN)]
     pub listen: SocketAddr,
     /// Directory of the sled store (created if missing).
     #[arg(long, env = "RISK_DATA_DIR", default_value = "./data/risk")]
@@ -31,14 +31,14 @@ pub struct Config {
     #[arg(
         long,
         env = "RISK_REGISTRY_URL",
-        default_value = "http://127.0.0.1:50051"
+        default_value = jilin_runtime::defaults::REGISTRY_URL
     )]
     pub registry_url: String,
     /// The indicator service's gRPC address, for sector benchmarks.
     #[arg(
         long,
         env = "RISK_INDICATORS_URL",
-        default_value = "http://127.0.0.1:50052"
+        default_value = jilin_runtime::defaults::INDICATORS_URL
     )]
     pub indicators_url: String,
     /// Durable consumer name on JILIN_REGISTRY and JILIN_INDICATORS.
@@ -72,8 +72,8 @@ impl Config {
             listen,
             data_dir,
             nats_url,
-            registry_url: "http://127.0.0.1:50051".into(),
-            indicators_url: "http://127.0.0.1:50052".into(),
+            registry_url: jilin_runtime::defaults::REGISTRY_URL.into(),
+            indicators_url: jilin_runtime::defaults::INDICATORS_URL.into(),
             consumer_name: "jilin-risk".into(),
             clock: ClockSetting::System,
             evaluation_interval: Duration::from_secs(60),

@@ -2,7 +2,7 @@
 //! with `google.rpc` details (AIP-193).
 
 use jilin_domain::FieldViolation;
-use jilin_runtime::StatusDetails;
+use jilin_runtime::{ApiError, StatusDetails};
 use jilin_store::StoreError;
 use tonic::{Code, Status};
 
@@ -11,31 +11,17 @@ pub const ERROR_DOMAIN: &str = "risk.jilin.gov.cn";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
-    #[error("the request has {} invalid field(s)", .0.len())]
-    InvalidArgument(Vec<FieldViolation>),
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    #[error("{name} has changed: etag {given} is stale, current etag is {current}")]
-    StaleEtag {
-        name: String,
-        given: String,
-        current: String,
-    },
+    /// Bad input, not found, already exists, stale etag, storage.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("{name}: {reason}")]
     FailedPrecondition { name: String, reason: String },
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl RiskError {
     /// A single bad field.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::InvalidArgument(vec![FieldViolation {
-            field: field.into(),
-            description: description.into(),
-        }])
+        Self::Api(ApiError::invalid(field, description))
     }
 
     /// The alert (by fingerprint) or rule cannot take this change now.
@@ -52,12 +38,7 @@ impl From<RiskError> for Status {
         let message = err.to_string();
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
-            RiskError::InvalidArgument(violations) => details.invalid_fields(message, &violations),
-            RiskError::NotFound(name) => details.not_found(message, name),
-            RiskError::AlreadyExists(name) => details.already_exists(message, name),
-            RiskError::StaleEtag { name, current, .. } => {
-                details.stale_etag(message, name, current)
-            }
+            RiskError::Api(err) => err.into_status(ERROR_DOMAIN),
             RiskError::FailedPrecondition { name, reason } => {
                 details.precondition("STATE", &name, &reason).status(
                     Code::FailedPrecondition,
@@ -66,7 +47,18 @@ impl From<RiskError> for Status {
                     &[("resource", name)],
                 )
             }
-            RiskError::Store(_) => details.storage_failure(message),
         }
+    }
+}
+
+impl From<StoreError> for RiskError {
+    fn from(err: StoreError) -> Self {
+        Self::Api(err.into())
+    }
+}
+
+impl From<Vec<FieldViolation>> for RiskError {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Self::Api(ApiError::InvalidArgument(violations))
     }
 }

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod monitor;
+mod request;
 pub mod service;
 pub mod store;
 

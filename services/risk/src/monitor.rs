@@ -27,6 +27,7 @@ use crate::domain::rules::{Rule, RuleKind};
 use crate::domain::silence::{Silence, is_silenced};
 use crate::error::RiskError;
 use crate::store::{ChangeRecord, StoredValue, Tables, change_key, next_sequence, value_key};
+use jilin_runtime::ApiError;
 use jilin_runtime::Clock;
 
 /// Projects evaluated per transaction in a full pass.
@@ -302,7 +303,9 @@ impl Monitor {
             .store
             .write(|tx| {
                 let Some(current) = tx.get(&tables.alerts, fingerprint)? else {
-                    return Err(RiskError::NotFound(format!("alerts/{fingerprint}")));
+                    return Err(RiskError::Api(ApiError::NotFound(format!(
+                        "alerts/{fingerprint}"
+                    ))));
                 };
                 let alert =
                     alert::acknowledge(&current, who, comment, context.now).map_err(|err| {

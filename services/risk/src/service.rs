@@ -9,20 +9,27 @@ use tokio::sync::Notify;
 
 use crate::domain::alert::Alert;
 use crate::domain::filter::AlertFilter;
-use crate::domain::rules::{self, Rule, RuleKind, builtin_rules};
+use crate::domain::rules::{self, Rule, RuleField, RuleKind, RuleSettings, builtin_rules};
 use crate::domain::silence::{self, Silence};
 use crate::error::RiskError;
 use crate::monitor::Monitor;
 use crate::store::{ChangeRecord, Tables};
+use jilin_runtime::ApiError;
 
-/// Fields UpdateRule may change.
-pub const MUTABLE_FIELDS: [&str; 5] = [
-    "bands",
-    "for_periods",
-    "keep_firing_for_periods",
-    "labels",
-    "summary",
-];
+/// A CreateRule request, parsed.
+pub struct NewRule {
+    pub id: String,
+    pub kind: RuleKind,
+    pub settings: RuleSettings,
+}
+
+/// An UpdateRule request, parsed.
+pub struct RuleUpdate {
+    pub id: String,
+    pub settings: RuleSettings,
+    pub fields: Vec<RuleField>,
+    pub etag: Option<String>,
+}
 
 /// Largest ListAlerts page.
 pub const MAX_PAGE: usize = 500;
@@ -85,27 +92,28 @@ impl Risk {
         self.tables()
             .rules
             .get(id)?
-            .ok_or_else(|| RiskError::NotFound(format!("rules/{id}")))
+            .ok_or_else(|| RiskError::Api(ApiError::NotFound(format!("rules/{id}"))))
     }
 
     /// Adds an indicator rule (already checked field by field).
-    pub async fn create_rule(&self, mut rule: Rule) -> Result<Rule, RiskError> {
-        if !matches!(rule.kind, RuleKind::Indicator { .. }) {
+    pub async fn create_rule(&self, new: NewRule) -> Result<Rule, RiskError> {
+        if !matches!(new.kind, RuleKind::Indicator { .. }) {
             return Err(RiskError::invalid(
                 "rule.kind",
                 "only INDICATOR rules can be created; project rules are built in",
             ));
         }
-        rules::validate(&rule).map_err(RiskError::InvalidArgument)?;
-        rule.revision = 1;
-        rule.built_in = false;
-        rule.update_time = self.monitor.clock().now();
+        let rule = Rule::new(new.id, new.kind, new.settings, self.monitor.clock().now());
+        rules::validate(&rule).map_err(RiskError::from)?;
         let tables = self.tables();
         tables
             .store
             .write(|tx| {
                 if tx.get(&tables.rules, &rule.id)?.is_some() {
-                    return Err(RiskError::AlreadyExists(format!("rules/{}", rule.id)));
+                    return Err(RiskError::Api(ApiError::AlreadyExists(format!(
+                        "rules/{}",
+                        rule.id
+                    ))));
                 }
                 tx.insert(&tables.rules, &rule.id, &rule)?;
                 Ok(())
@@ -115,43 +123,29 @@ impl Risk {
         Ok(rule)
     }
 
-    /// Applies the masked fields of `patch` to rule `id`.
-    pub async fn update_rule(
-        &self,
-        id: &str,
-        patch: &Rule,
-        fields: &[String],
-        etag: Option<&str>,
-    ) -> Result<Rule, RiskError> {
+    /// Applies the named fields of an update to its rule.
+    pub async fn update_rule(&self, update: RuleUpdate) -> Result<Rule, RiskError> {
         let tables = self.tables();
         let now = self.monitor.clock().now();
+        let (id, etag) = (update.id.as_str(), update.etag.as_deref());
         let name = format!("rules/{id}");
         let updated = tables
             .store
             .write(|tx| {
                 let Some(mut rule) = tx.get(&tables.rules, id)? else {
-                    return Err(RiskError::NotFound(name.clone()));
+                    return Err(RiskError::Api(ApiError::NotFound(name.clone())));
                 };
                 if let Some(given) = etag.filter(|given| *given != rule.etag()) {
-                    return Err(RiskError::StaleEtag {
+                    return Err(RiskError::Api(ApiError::StaleEtag {
                         name: name.clone(),
                         given: given.to_owned(),
                         current: rule.etag(),
-                    });
+                    }));
                 }
-                for field in fields {
-                    match field.as_str() {
-                        "bands" => rule.bands = patch.bands.clone(),
-                        "for_periods" => rule.for_periods = patch.for_periods,
-                        "keep_firing_for_periods" => {
-                            rule.keep_firing_for_periods = patch.keep_firing_for_periods
-                        }
-                        "labels" => rule.labels = patch.labels.clone(),
-                        "summary" => rule.summary = patch.summary.clone(),
-                        other => unreachable!("the API passes only mutable fields, not {other}"),
-                    }
+                for field in &update.fields {
+                    field.copy(&update.settings, &mut rule);
                 }
-                rules::validate(&rule).map_err(RiskError::InvalidArgument)?;
+                rules::validate(&rule).map_err(RiskError::from)?;
                 rule.revision += 1;
                 rule.update_time = now;
                 tx.insert(&tables.rules, id, &rule)?;
@@ -205,11 +199,10 @@ impl Risk {
     }
 
     pub fn get_alert(&self, fingerprint: &str) -> Result<(Alert, bool), RiskError> {
-        let alert = self
-            .tables()
-            .alerts
-            .get(fingerprint)?
-            .ok_or_else(|| RiskError::NotFound(format!("alerts/{fingerprint}")))?;
+        let alert =
+            self.tables().alerts.get(fingerprint)?.ok_or_else(|| {
+                RiskError::Api(ApiError::NotFound(format!("alerts/{fingerprint}")))
+            })?;
         let silenced = self.monitor.is_silenced(&alert);
         Ok((alert, silenced))
     }
@@ -226,10 +219,8 @@ impl Risk {
     }
 
     /// Stores a new silence under a fresh id.
-    pub async fn create_silence(&self, mut silence: Silence) -> Result<Silence, RiskError> {
-        silence::validate(&silence, self.monitor.clock().now())
-            .map_err(RiskError::InvalidArgument)?;
-        silence.id = uuid::Uuid::now_v7().to_string();
+    pub async fn create_silence(&self, silence: Silence) -> Result<Silence, RiskError> {
+        silence::validate(&silence, self.monitor.clock().now()).map_err(RiskError::from)?;
         let tables = self.tables();
         tables
             .store
@@ -255,7 +246,7 @@ impl Risk {
             .store
             .write(|tx| match tx.get(&tables.silences, id)? {
                 Some(_) => Ok(tx.remove(&tables.silences, id)?),
-                None => Err(RiskError::NotFound(format!("silences/{id}"))),
+                None => Err(RiskError::Api(ApiError::NotFound(format!("silences/{id}")))),
             })
             .await?;
         self.monitor.reload_silences()?;

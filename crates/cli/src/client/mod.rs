@@ -19,21 +19,21 @@ pub struct Connection {
         long,
         global = true,
         env = "JILIN_REGISTRY",
-        default_value = "http://127.0.0.1:50051"
+        default_value = jilin_runtime::defaults::REGISTRY_URL
     )]
     pub registry: String,
     #[arg(
         long,
         global = true,
         env = "JILIN_INDICATORS",
-        default_value = "http://127.0.0.1:50052"
+        default_value = jilin_runtime::defaults::INDICATORS_URL
     )]
     pub indicators: String,
     #[arg(
         long,
         global = true,
         env = "JILIN_RISK",
-        default_value = "http://127.0.0.1:50053"
+        default_value = jilin_runtime::defaults::RISK_URL
     )]
     pub risk: String,
     /// Who is making changes (the `x-jilin-actor` header).

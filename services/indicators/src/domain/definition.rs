@@ -136,6 +136,73 @@ pub struct Draft {
     pub targets: Vec<(i32, f64)>,
 }
 
+/// A field of an indicator that UpdateIndicator may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndicatorField {
+    DisplayName,
+    DisplayNameZh,
+    Description,
+    Unit,
+    Direction,
+    Concept,
+    Expression,
+    Targets,
+}
+
+impl IndicatorField {
+    /// Every field an update may name, in the order of the message.
+    pub const ALL: [IndicatorField; 8] = [
+        IndicatorField::DisplayName,
+        IndicatorField::DisplayNameZh,
+        IndicatorField::Description,
+        IndicatorField::Unit,
+        IndicatorField::Direction,
+        IndicatorField::Concept,
+        IndicatorField::Expression,
+        IndicatorField::Targets,
+    ];
+
+    /// Its name in the API (and in update masks).
+    pub fn name(self) -> &'static str {
+        match self {
+            IndicatorField::DisplayName => "display_name",
+            IndicatorField::DisplayNameZh => "display_name_zh",
+            IndicatorField::Description => "description",
+            IndicatorField::Unit => "unit",
+            IndicatorField::Direction => "direction",
+            IndicatorField::Concept => "concept",
+            IndicatorField::Expression => "expression",
+            IndicatorField::Targets => "targets",
+        }
+    }
+
+    /// Whether a built-in indicator lets this field change (its meaning,
+    /// unit and expression are fixed).
+    pub fn changes_built_in(self) -> bool {
+        matches!(
+            self,
+            IndicatorField::DisplayName
+                | IndicatorField::DisplayNameZh
+                | IndicatorField::Description
+                | IndicatorField::Targets
+        )
+    }
+
+    /// Copies this field from `patch` into `draft`.
+    pub fn copy(self, patch: &Draft, draft: &mut Draft) {
+        match self {
+            IndicatorField::DisplayName => draft.display_name = patch.display_name.clone(),
+            IndicatorField::DisplayNameZh => draft.display_name_zh = patch.display_name_zh.clone(),
+            IndicatorField::Description => draft.description = patch.description.clone(),
+            IndicatorField::Unit => draft.unit = patch.unit.clone(),
+            IndicatorField::Direction => draft.direction = patch.direction,
+            IndicatorField::Concept => draft.concept = patch.concept,
+            IndicatorField::Expression => draft.expression = patch.expression.clone(),
+            IndicatorField::Targets => draft.targets = patch.targets.clone(),
+        }
+    }
+}
+
 /// A definition with its parsed expression, ready to evaluate.
 #[derive(Clone, Debug)]
 pub struct Compiled {

@@ -5,7 +5,7 @@ use time::Date;
 
 use super::catalog;
 use super::project::MilestoneDraft;
-use super::project::{Milestone, MilestoneStatus, Project, ProjectDraft};
+use super::project::{Milestone, MilestoneStatus, Project, ProjectDraft, ProjectField};
 use super::violations::Violations;
 
 const MAX_DISPLAY_NAME: usize = 200;
@@ -21,16 +21,16 @@ const MAX_MILESTONES: usize = 100;
 /// is meant to be discarded when any violation was recorded.
 pub(super) fn apply_fields(
     draft: &ProjectDraft,
-    mask: &[&str],
+    mask: &[ProjectField],
     prefix: &str,
     target: &mut Project,
     violations: &mut Violations,
 ) {
-    let path = |field: &str| format!("{prefix}.{field}");
+    let path = |field: &ProjectField| format!("{prefix}.{}", field.name());
     let mut dates_parsed = true;
     for field in mask {
-        match *field {
-            "display_name" => {
+        match field {
+            ProjectField::DisplayName => {
                 let name = draft.display_name.trim();
                 violations.check(!name.is_empty(), path(field), "required");
                 violations.check(
@@ -40,7 +40,7 @@ pub(super) fn apply_fields(
                 );
                 target.display_name = name.to_owned();
             }
-            "description" => {
+            ProjectField::Description => {
                 violations.check(
                     draft.description.chars().count() <= MAX_DESCRIPTION,
                     path(field),
@@ -48,7 +48,7 @@ pub(super) fn apply_fields(
                 );
                 target.description = draft.description.clone();
             }
-            "sector" => {
+            ProjectField::Sector => {
                 if draft.sector.is_empty() {
                     violations.add(path(field), "required: a sector code from ListSectors");
                 } else if catalog::sector_by_code(&draft.sector).is_none() {
@@ -62,7 +62,7 @@ pub(super) fn apply_fields(
                 }
                 target.sector = draft.sector.clone();
             }
-            "region_code" => {
+            ProjectField::RegionCode => {
                 if draft.region_code.is_empty() {
                     violations.add(path(field), "required: a GB/T 2260 code of a Jilin region");
                 } else if catalog::prefecture_of(&draft.region_code).is_none() {
@@ -76,7 +76,7 @@ pub(super) fn apply_fields(
                 }
                 target.region_code = draft.region_code.clone();
             }
-            "agency" => {
+            ProjectField::Agency => {
                 let agency = draft.agency.trim();
                 violations.check(!agency.is_empty(), path(field), "required");
                 violations.check(
@@ -86,8 +86,10 @@ pub(super) fn apply_fields(
                 );
                 target.agency = agency.to_owned();
             }
-            "tags" => target.tags = validate_tags(&draft.tags, &path(field), violations),
-            "planned_investment_yuan" => {
+            ProjectField::Tags => {
+                target.tags = validate_tags(&draft.tags, &path(field), violations)
+            }
+            ProjectField::PlannedInvestment => {
                 violations.check(
                     draft.planned_investment_yuan > 0,
                     path(field),
@@ -95,32 +97,31 @@ pub(super) fn apply_fields(
                 );
                 target.planned_investment_yuan = draft.planned_investment_yuan;
             }
-            "planned_start_date" => {
+            ProjectField::PlannedStartDate => {
                 match parse_required_date(&draft.planned_start_date, &path(field), violations) {
                     Some(date) => target.planned_start_date = date,
                     None => dates_parsed = false,
                 }
             }
-            "planned_end_date" => {
+            ProjectField::PlannedEndDate => {
                 match parse_required_date(&draft.planned_end_date, &path(field), violations) {
                     Some(date) => target.planned_end_date = date,
                     None => dates_parsed = false,
                 }
             }
-            "milestones" => {
+            ProjectField::Milestones => {
                 target.milestones = validate_milestones(&draft.milestones, &path(field), violations)
             }
-            _ => {}
         }
     }
     if dates_parsed && target.planned_end_date <= target.planned_start_date {
-        let blamed = if mask.contains(&"planned_end_date") {
-            "planned_end_date"
+        let blamed = if mask.contains(&ProjectField::PlannedEndDate) {
+            ProjectField::PlannedEndDate
         } else {
-            "planned_start_date"
+            ProjectField::PlannedStartDate
         };
         violations.add(
-            path(blamed),
+            path(&blamed),
             format!(
                 "planned end {} must be after planned start {}",
                 target.planned_end_date, target.planned_start_date

@@ -149,13 +149,23 @@ pub fn query_fingerprint(parts: &[&str]) -> String {
         .collect()
 }
 
-/// Encodes a token that resumes after `after` for `query`.
+/// Encodes a token that resumes after `after` for `query`: the JSON of a
+/// [`PageToken`], built as a value so that encoding cannot fail.
 pub fn encode_token(query: &str, after: Vec<SortValue>) -> String {
-    let token = PageToken {
-        query: query.to_owned(),
-        after,
-    };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).expect("tokens serialize"))
+    use serde_json::{Map, Value};
+    let tagged = |tag: &str, value: Value| Value::Object(Map::from_iter([(tag.to_owned(), value)]));
+    let after = after
+        .into_iter()
+        .map(|value| match value {
+            SortValue::Number(number) => tagged("Number", Value::from(number)),
+            SortValue::Text(text) => tagged("Text", Value::from(text)),
+        })
+        .collect();
+    let token = Map::from_iter([
+        ("query".to_owned(), Value::from(query)),
+        ("after".to_owned(), Value::Array(after)),
+    ]);
+    URL_SAFE_NO_PAD.encode(Value::Object(token).to_string())
 }
 
 /// Decodes a token, checking it belongs to `query`.
@@ -199,11 +209,11 @@ pub fn paginate(
         keyed.partition_point(|(key, _)| order.compare(key, &after) != Ordering::Greater)
     });
     let mut page: Vec<_> = keyed.into_iter().skip(start).take(size + 1).collect();
-    let next_page_token = if page.len() > size {
-        page.truncate(size);
-        encode_token(query, page.last().expect("a full page").0.clone())
-    } else {
-        String::new()
+    let more = page.len() > size;
+    page.truncate(size);
+    let next_page_token = match page.last() {
+        Some((last, _)) if more => encode_token(query, last.clone()),
+        _ => String::new(),
     };
     Page {
         projects: page.into_iter().map(|(_, project)| project).collect(),

@@ -98,19 +98,52 @@ pub struct ProjectDraft {
     pub milestones: Vec<MilestoneDraft>,
 }
 
-/// Fields a client may change with UpdateProject, as named in update masks.
-pub const MUTABLE_FIELDS: [&str; 10] = [
-    "display_name",
-    "description",
-    "sector",
-    "region_code",
-    "agency",
-    "tags",
-    "planned_investment_yuan",
-    "planned_start_date",
-    "planned_end_date",
-    "milestones",
-];
+/// A field a client may change with UpdateProject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectField {
+    DisplayName,
+    Description,
+    Sector,
+    RegionCode,
+    Agency,
+    Tags,
+    PlannedInvestment,
+    PlannedStartDate,
+    PlannedEndDate,
+    Milestones,
+}
+
+impl ProjectField {
+    /// Every field a client may change, in the order of the message.
+    pub const ALL: [ProjectField; 10] = [
+        ProjectField::DisplayName,
+        ProjectField::Description,
+        ProjectField::Sector,
+        ProjectField::RegionCode,
+        ProjectField::Agency,
+        ProjectField::Tags,
+        ProjectField::PlannedInvestment,
+        ProjectField::PlannedStartDate,
+        ProjectField::PlannedEndDate,
+        ProjectField::Milestones,
+    ];
+
+    /// Its name in the API (and in update masks).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectField::DisplayName => "display_name",
+            ProjectField::Description => "description",
+            ProjectField::Sector => "sector",
+            ProjectField::RegionCode => "region_code",
+            ProjectField::Agency => "agency",
+            ProjectField::Tags => "tags",
+            ProjectField::PlannedInvestment => "planned_investment_yuan",
+            ProjectField::PlannedStartDate => "planned_start_date",
+            ProjectField::PlannedEndDate => "planned_end_date",
+            ProjectField::Milestones => "milestones",
+        }
+    }
+}
 
 /// Fields the server sets; naming them in a mask is an error.
 pub const OUTPUT_ONLY_FIELDS: [&str; 10] = [
@@ -171,7 +204,7 @@ pub fn create(
     let mut violations = Violations::new();
     apply_fields(
         draft,
-        &MUTABLE_FIELDS,
+        &ProjectField::ALL,
         "project",
         &mut project,
         &mut violations,
@@ -181,11 +214,11 @@ pub fn create(
 
 /// Applies the masked fields of `draft` to `current`: returns the updated
 /// project (revision + 1) and the names of the fields that really changed.
-/// `mask` must already be resolved to names from [`MUTABLE_FIELDS`].
+/// Only the fields in `mask` are read from `draft`.
 pub fn update(
     current: &Project,
     draft: &ProjectDraft,
-    mask: &[&str],
+    mask: &[ProjectField],
     now: OffsetDateTime,
 ) -> Result<(Project, Vec<String>), Vec<FieldViolation>> {
     let mut next = current.clone();
@@ -345,7 +378,8 @@ mod tests {
             ..Default::default()
         };
         let later = datetime!(2026-11-29 10:00 UTC);
-        let (next, changed) = update(&project, &change, &["display_name"], later).unwrap();
+        let (next, changed) =
+            update(&project, &change, &[ProjectField::DisplayName], later).unwrap();
         assert_eq!(next.display_name, "Renamed");
         assert_eq!(next.agency, project.agency);
         assert_eq!(next.revision, 2);
@@ -360,14 +394,15 @@ mod tests {
             planned_start_date: "2028-01-01".into(),
             ..Default::default()
         };
-        let violations = update(&project, &change, &["planned_start_date"], NOW).unwrap_err();
+        let violations =
+            update(&project, &change, &[ProjectField::PlannedStartDate], NOW).unwrap_err();
         assert_eq!(violations[0].field, "project.planned_start_date");
     }
 
     #[test]
     fn an_update_that_changes_nothing_keeps_the_revision() {
         let project = create("p1".into(), &draft(), NOW).unwrap();
-        let (next, changed) = update(&project, &draft(), &MUTABLE_FIELDS, NOW).unwrap();
+        let (next, changed) = update(&project, &draft(), &ProjectField::ALL, NOW).unwrap();
         assert!(changed.is_empty());
         assert_eq!(next, project);
     }

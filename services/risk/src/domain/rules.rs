@@ -121,6 +121,86 @@ pub struct Rule {
     pub update_time: OffsetDateTime,
 }
 
+/// What a client sets on a rule: its bands, timing, labels and summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RuleSettings {
+    pub bands: Vec<Band>,
+    pub for_periods: u32,
+    pub keep_firing_for_periods: u32,
+    pub labels: BTreeMap<String, String>,
+    pub summary: String,
+}
+
+/// A field of a rule UpdateRule may change (never its kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleField {
+    Bands,
+    ForPeriods,
+    KeepFiringForPeriods,
+    Labels,
+    Summary,
+}
+
+impl RuleField {
+    /// Every field an update may name, in the order of the message.
+    pub const ALL: [RuleField; 5] = [
+        RuleField::Bands,
+        RuleField::ForPeriods,
+        RuleField::KeepFiringForPeriods,
+        RuleField::Labels,
+        RuleField::Summary,
+    ];
+
+    /// Its name in the API (and in update masks).
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleField::Bands => "bands",
+            RuleField::ForPeriods => "for_periods",
+            RuleField::KeepFiringForPeriods => "keep_firing_for_periods",
+            RuleField::Labels => "labels",
+            RuleField::Summary => "summary",
+        }
+    }
+
+    /// Copies this field from `settings` into `rule`.
+    pub fn copy(self, settings: &RuleSettings, rule: &mut Rule) {
+        match self {
+            RuleField::Bands => rule.bands = settings.bands.clone(),
+            RuleField::ForPeriods => rule.for_periods = settings.for_periods,
+            RuleField::KeepFiringForPeriods => {
+                rule.keep_firing_for_periods = settings.keep_firing_for_periods
+            }
+            RuleField::Labels => rule.labels = settings.labels.clone(),
+            RuleField::Summary => rule.summary = settings.summary.clone(),
+        }
+    }
+}
+
+impl Rule {
+    /// A new user rule: revision 1, created `now`.
+    pub fn new(id: String, kind: RuleKind, settings: RuleSettings, now: OffsetDateTime) -> Self {
+        let RuleSettings {
+            bands,
+            for_periods,
+            keep_firing_for_periods,
+            labels,
+            summary,
+        } = settings;
+        Rule {
+            id,
+            kind,
+            bands,
+            for_periods,
+            keep_firing_for_periods,
+            labels,
+            summary,
+            revision: 1,
+            built_in: false,
+            update_time: now,
+        }
+    }
+}
+
 fn unix_epoch() -> OffsetDateTime {
     OffsetDateTime::UNIX_EPOCH
 }
