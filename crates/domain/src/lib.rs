@@ -4,11 +4,13 @@
 //! violations bad input is reported with. Pure data and functions, no I/O.
 
 pub mod catalog;
+pub mod ids;
 pub mod period;
 pub mod status;
 pub mod violations;
 
 pub use catalog::{GROUPS, REGIONS, Region, SECTORS, Sector, prefecture_of, sector_by_code};
+pub use ids::is_snake_case_id;
 pub use period::Period;
 pub use status::ProjectStatus;
 pub use violations::{AllValid, Checked, FieldViolation, Violations, invalid, violation_on};

@@ -8,11 +8,11 @@
 //! queries from it; [`publisher`] turns dirty months into coalesced value
 //! events. [`start`] wires it all, so tests start it exactly as `main` does.
 
-pub mod api;
-pub mod config;
-pub mod convert;
+mod api;
+mod config;
+mod convert;
 pub mod domain;
-pub mod error;
+mod error;
 pub mod ingest;
 pub mod publisher;
 mod request;

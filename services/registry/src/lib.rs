@@ -8,15 +8,15 @@
 //! NATS connection and the outbox relay, so tests start it exactly as
 //! `main` does.
 
-pub mod api;
-pub mod config;
-pub mod convert;
-pub mod domain;
-pub mod error;
-pub mod events;
+mod api;
+mod config;
+mod convert;
+mod domain;
+mod error;
+mod events;
 mod request;
-pub mod service;
-pub mod store;
+mod service;
+mod store;
 
 use std::net::SocketAddr;
 

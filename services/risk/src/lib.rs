@@ -8,12 +8,12 @@
 //! serves rules, alerts, silences and the change stream. [`start`] wires
 //! it all, so tests start it exactly as `main` does.
 
-pub mod api;
-pub mod benchmarks;
-pub mod config;
-pub mod convert;
+mod api;
+mod benchmarks;
+mod config;
+mod convert;
 pub mod domain;
-pub mod error;
+mod error;
 pub mod ingest;
 pub mod monitor;
 mod request;

@@ -35,12 +35,7 @@ pub fn id_in(collection: &str, name: &str, field: &str) -> Checked<String> {
 
 /// Lower case letters, digits and `_`, 3..63 characters, starting with a letter.
 fn rule_id(id: &str) -> Checked<String> {
-    let valid = (3..=63).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if valid {
+    if jilin_domain::is_snake_case_id(id) {
         Ok(id.to_owned())
     } else {
         invalid(

@@ -270,12 +270,7 @@ impl IndicatorSet {
 /// Checks an indicator id: lower case letters, digits and `_`, 3..=63
 /// characters, starting with a letter.
 pub fn check_id(id: &str) -> Result<(), String> {
-    let ok = (3..=63).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
+    if jilin_domain::is_snake_case_id(id) {
         Ok(())
     } else {
         Err("must be 3 to 63 lower case letters, digits or '_', starting with a letter".into())

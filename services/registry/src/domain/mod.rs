@@ -14,7 +14,7 @@ pub use jilin_domain::{catalog, period, violations};
 pub use period::Period;
 pub use project::{Milestone, MilestoneStatus, Project, ProjectDraft, Status};
 pub use report::{Measures, ProgressReport, ReportDraft};
-pub use violations::{FieldViolation, Violations};
+pub use violations::FieldViolation;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
