@@ -8,8 +8,11 @@ use std::process::Output;
 
 use common::*;
 
-async fn jilin(urls: &[String; 3], args: &[&str]) -> Output {
+/// Runs `jilin` against the system whose data (and development tokens)
+/// are in `data_dir`, as a user in that directory would.
+async fn jilin(data_dir: &std::path::Path, urls: &[String; 3], args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_jilin"))
+        .env("JILIN_DATA_DIR", data_dir)
         .args([
             "--registry",
             &urls[0],
@@ -38,6 +41,7 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
     let urls = urls(&running.system);
 
     let listed = jilin(
+        running.data.path(),
         &urls,
         &["projects", "list", "--page-size", "100", "-o", "json"],
     )
@@ -47,7 +51,7 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
     assert_eq!(json["projects"].as_array().unwrap().len(), 12);
     assert_eq!(json["totalSize"], 12);
 
-    let table = jilin(&urls, &["catalog", "regions"]).await;
+    let table = jilin(running.data.path(), &urls, &["catalog", "regions"]).await;
     assert!(table.status.success());
     let text = stdout(&table);
     let lines: Vec<&str> = text.lines().collect();
@@ -63,6 +67,7 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
     );
 
     let query = jilin(
+        running.data.path(),
         &urls,
         &[
             "indicators",
@@ -83,12 +88,13 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&query)).unwrap();
     assert!(json["series"].as_array().unwrap().len() >= 2);
 
-    let rules = jilin(&urls, &["rules", "list", "-o", "json"]).await;
+    let rules = jilin(running.data.path(), &urls, &["rules", "list", "-o", "json"]).await;
     let json: serde_json::Value = serde_json::from_str(&stdout(&rules)).unwrap();
     assert_eq!(json["rules"].as_array().unwrap().len(), 12);
 
     // A value the CLI itself refuses.
     let bad = jilin(
+        running.data.path(),
         &urls,
         &[
             "projects",
@@ -108,7 +114,12 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
         stderr(&bad)
     );
     // A missing flag: clap's usage error.
-    let missing = jilin(&urls, &["projects", "create", "--display-name", "x"]).await;
+    let missing = jilin(
+        running.data.path(),
+        &urls,
+        &["projects", "create", "--display-name", "x"],
+    )
+    .await;
     assert_eq!(missing.status.code(), Some(2));
     assert!(
         stderr(&missing).contains("--sector"),
@@ -117,6 +128,7 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
     );
     // The server's field violations, in plain words.
     let refused = jilin(
+        running.data.path(),
         &urls,
         &[
             "projects",
@@ -212,7 +224,7 @@ async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
         addresses["indicators"].clone(),
         addresses["risk"].clone(),
     ];
-    let listed = jilin(&urls, &["rules", "list"]).await;
+    let listed = jilin(data.path(), &urls, &["rules", "list"]).await;
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(stdout(&listed).contains("schedule_lag"));
     for store in ["registry", "indicators", "risk", "nats"] {

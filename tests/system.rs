@@ -23,10 +23,9 @@ async fn the_demo_system_answers_as_its_data_says() {
     let until = running.plan.loaded_until;
 
     // Projects under construction, listed three at a time.
-    let mut registry_client =
-        registry::registry_service_client::RegistryServiceClient::connect(registry_url)
-            .await
-            .unwrap();
+    let mut registry_client = registry::registry_service_client::RegistryServiceClient::new(
+        authed(&running.system, &registry_url, "admin").await,
+    );
     let expected: BTreeSet<String> = running
         .projects
         .iter()
@@ -79,10 +78,9 @@ async fn the_demo_system_answers_as_its_data_says() {
             month = month.next().unwrap();
         }
     }
-    let mut indicators_client =
-        indicators::indicator_service_client::IndicatorServiceClient::connect(indicators_url)
-            .await
-            .unwrap();
+    let mut indicators_client = indicators::indicator_service_client::IndicatorServiceClient::new(
+        authed(&running.system, &indicators_url, "analyst").await,
+    );
     let response = indicators_client
         .query_indicator(indicators::QueryIndicatorRequest {
             name: "indicators/energy_intensity".into(),
@@ -117,9 +115,9 @@ async fn the_demo_system_answers_as_its_data_says() {
 
     // The suspended projects are exactly the suspension alerts firing.
     running.system.risk.evaluate_now().await.unwrap();
-    let mut risk_client = risk::risk_service_client::RiskServiceClient::connect(risk_url.clone())
-        .await
-        .unwrap();
+    let mut risk_client = risk::risk_service_client::RiskServiceClient::new(
+        authed(&running.system, &risk_url, "supervisor").await,
+    );
     let suspended: BTreeSet<String> = running
         .projects
         .iter()
@@ -154,7 +152,8 @@ async fn the_demo_system_answers_as_its_data_says() {
         "projects behind, stalled or not started are red"
     );
 
-    // An acknowledgement: in the history, on WatchAlerts and on NATS.
+    // An acknowledgement: in the history, on WatchAlerts and on NATS. The
+    // actor is the supervisor's token subject, whatever a header claims.
     let mut watch = risk_client
         .watch_alerts(risk::WatchAlertsRequest::default())
         .await
@@ -163,18 +162,18 @@ async fn the_demo_system_answers_as_its_data_says() {
     let target = firing[0].name.clone();
     let mut request = tonic::Request::new(risk::AcknowledgeAlertRequest {
         name: target.clone(),
-        acknowledged_by: String::new(),
         comment: "inspection booked".into(),
+        ..Default::default()
     });
     request
         .metadata_mut()
-        .insert("x-jilin-actor", "zhao.lei".parse().unwrap());
+        .insert("x-jilin-actor", "somebody.else".parse().unwrap());
     let acked = risk_client
         .acknowledge_alert(request)
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(acked.acknowledged_by, "zhao.lei");
+    assert_eq!(acked.acknowledged_by, "users/dev-supervisor");
     let history = risk_client
         .get_alert(risk::GetAlertRequest {
             name: target.clone(),
@@ -187,7 +186,10 @@ async fn the_demo_system_answers_as_its_data_says() {
         history.last().unwrap().change(),
         risk::alert_transition::Change::Acknowledged
     );
-    assert_eq!(history.last().unwrap().note, "zhao.lei: inspection booked");
+    assert_eq!(
+        history.last().unwrap().note,
+        "users/dev-supervisor: inspection booked"
+    );
     let change = tokio::time::timeout(PATIENCE, watch.next())
         .await
         .expect("the change is streamed")

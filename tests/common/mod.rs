@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
+use jilin::client::{AuthedChannel, Credentials};
 use jilin::demo::{DemoPlan, DemoProject, load_history};
+use jilin::identity::AgencyCredentials;
 use jilin::up::{System, SystemConfig, after, start_of};
 use jilin_domain::Period;
 use jilin_proto::registry::v1::registry_service_client::RegistryServiceClient;
@@ -56,9 +58,15 @@ pub async fn start(count: usize) -> Running {
         .await
         .unwrap();
     let clock = system.risk.clock().clone();
-    let calls = load_history(&client, &projects, plan.loaded_until, false, |month| {
-        clock.set(start_of(month))
-    })
+    let credentials = AgencyCredentials::from_tokens(&system.tokens).unwrap();
+    let calls = load_history(
+        &client,
+        &credentials,
+        &projects,
+        plan.loaded_until,
+        false,
+        |month| clock.set(start_of(month)),
+    )
     .await
     .expect("the demo loads");
     assert!(calls > count, "every project and its months");
@@ -79,4 +87,21 @@ pub async fn start(count: usize) -> Running {
 /// `http://` address of each service: registry, indicators, risk.
 pub fn urls(system: &System) -> [String; 3] {
     system.services().map(|(addr, _)| format!("http://{addr}"))
+}
+
+/// The credentials of the development token `name` (`admin`,
+/// `supervisor`, `reporter-2201-drc`, …) that `jilin up` wrote.
+pub fn credentials(system: &System, name: &str) -> Credentials {
+    Credentials::new(Some(system.tokens.value(name).expect("a token")), None).unwrap()
+}
+
+/// A channel to `url` whose calls carry the token `name`.
+pub async fn authed(system: &System, url: &str, name: &str) -> AuthedChannel {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .unwrap();
+    credentials(system, name).on(channel)
 }

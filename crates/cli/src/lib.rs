@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod demo;
+pub mod identity;
 pub mod nats;
 pub mod output;
 pub mod up;

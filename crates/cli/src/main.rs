@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use jilin::client::{self, Connection, alerts, indicators, registry, risk};
+use jilin::client::{self, ClientError, Connection, alerts, indicators, registry, risk, token};
+use jilin::identity::{AgencyCredentials, DevIdentity};
 use jilin::up::{self, UpArgs};
 
 #[derive(Debug, Parser)]
@@ -24,13 +25,20 @@ struct Cli {
 enum Command {
     /// Run the registry, indicator and risk services in one process.
     Up(UpArgs),
-    /// Load the demo portfolio into a running registry (once).
+    /// Load the demo portfolio into a running registry (once), each project
+    /// as its agency's reporter (tokens signed with the key of `jilin up`
+    /// in `--data-dir`).
     Demo {
         #[arg(long, default_value = "2026")]
         seed: u64,
         #[arg(long, default_value = "300")]
         projects: usize,
+        #[arg(long, env = "JILIN_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
     },
+    /// Tokens for development and tests.
+    #[command(subcommand)]
+    Token(token::Token),
     /// Investment projects.
     #[command(subcommand)]
     Projects(registry::Projects),
@@ -63,7 +71,12 @@ async fn main() -> ExitCode {
             jilin_runtime::init_tracing(args.log_format);
             return up::run(args).await;
         }
-        Command::Demo { seed, projects } => demo(&connection, seed, projects).await,
+        Command::Demo {
+            seed,
+            projects,
+            data_dir,
+        } => demo(&connection, seed, projects, &data_dir).await,
+        Command::Token(command) => token::run(command),
         Command::Projects(command) => registry::projects(&connection, command).await,
         Command::Reports(command) => registry::reports(&connection, command).await,
         Command::Catalog(command) => registry::catalog(&connection, command).await,
@@ -82,7 +95,12 @@ async fn main() -> ExitCode {
 }
 
 /// Loads the demo history (three years to last month) into the registry.
-async fn demo(connection: &Connection, seed: u64, projects: usize) -> client::Outcome {
+async fn demo(
+    connection: &Connection,
+    seed: u64,
+    projects: usize,
+    data_dir: &std::path::Path,
+) -> client::Outcome {
     let args = UpArgs {
         demo_seed: seed,
         demo_projects: projects,
@@ -94,8 +112,26 @@ async fn demo(connection: &Connection, seed: u64, projects: usize) -> client::Ou
     let client =
         jilin_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     let portfolio = plan.portfolio();
-    let calls =
-        jilin::demo::load_history(&client, &portfolio, plan.loaded_until, true, |_| {}).await?;
+    let credentials =
+        match DevIdentity::existing(data_dir).map_err(|err| ClientError::Usage(err.to_string()))? {
+            Some(identity) => {
+                let now = time::OffsetDateTime::now_utc();
+                let tokens = identity
+                    .issue_tokens(now, &jilin::demo::agencies())
+                    .map_err(|err| ClientError::Usage(err.to_string()))?;
+                AgencyCredentials::from_tokens(&tokens)?
+            }
+            None => AgencyCredentials::default(),
+        };
+    let calls = jilin::demo::load_history(
+        &client,
+        &credentials,
+        &portfolio,
+        plan.loaded_until,
+        true,
+        |_| {},
+    )
+    .await?;
     if calls == 0 {
         println!("the registry already holds projects: nothing loaded");
     } else {

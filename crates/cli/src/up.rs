@@ -4,7 +4,7 @@
 //! entry point tests use too.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jilin_domain::Period;
@@ -12,11 +12,12 @@ use jilin_indicators::RunningIndicators;
 use jilin_registry::RunningRegistry;
 use jilin_risk::RunningRisk;
 use jilin_runtime::ClockSetting;
-use jilin_runtime::{CancellationToken, LogFormat, StartError};
+use jilin_runtime::{AuthArgs, CancellationToken, LogFormat, StartError};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::demo::{self, DemoPlan};
+use crate::identity::{AgencyCredentials, DevIdentity, IdentityError, IssuedTokens};
 use crate::nats::{Nats, NatsError};
 
 /// `jilin up` flags.
@@ -76,6 +77,8 @@ pub enum UpError {
     },
     #[error("{0} did not report SERVING within 30 s")]
     Unhealthy(String),
+    #[error("development identity: {0}")]
+    Identity(#[from] IdentityError),
 }
 
 /// The three services, running.
@@ -83,6 +86,9 @@ pub struct System {
     pub registry: RunningRegistry,
     pub indicators: RunningIndicators,
     pub risk: RunningRisk,
+    /// The signing key and the tokens written at start.
+    pub identity: DevIdentity,
+    pub tokens: IssuedTokens,
     nats: Nats,
 }
 
@@ -108,9 +114,15 @@ impl System {
     pub async fn start(config: &SystemConfig) -> Result<Self, UpError> {
         let nats = Nats::ensure(&config.nats_url, &config.data_dir).await?;
         let start_error = |service| move |source| UpError::Start { service, source };
+        let identity = DevIdentity::ensure(&config.data_dir)?;
+        let tokens = identity.issue_tokens(time::OffsetDateTime::now_utc(), &demo::agencies())?;
+        let jwks = identity.keys.jwks.clone();
+        let service_auth =
+            |name: &str| AuthArgs::verified(jwks.clone(), tokens.file(name).map(Path::to_path_buf));
         let registry = jilin_registry::start(
             &jilin_registry::Config {
                 clock: config.clock,
+                auth: AuthArgs::verified(jwks.clone(), None),
                 ..jilin_registry::Config::new(
                     config.registry_listen,
                     config.data_dir.join("registry"),
@@ -129,6 +141,7 @@ impl System {
         );
         indicators_config.registry_url = registry_url.clone();
         indicators_config.clock = config.clock;
+        indicators_config.auth = service_auth("service-indicators");
         let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
             .await
             .map_err(start_error("indicators"))?;
@@ -140,6 +153,7 @@ impl System {
         risk_config.registry_url = registry_url;
         risk_config.indicators_url = format!("http://{}", indicators.addr());
         risk_config.clock = config.risk_clock;
+        risk_config.auth = service_auth("service-risk");
         risk_config.evaluation_interval = config.risk_evaluation_interval;
         let risk = jilin_risk::start(&risk_config, CancellationToken::new())
             .await
@@ -148,6 +162,8 @@ impl System {
             registry,
             indicators,
             risk,
+            identity,
+            tokens,
             nats,
         };
         for (addr, service) in system.services() {
@@ -279,6 +295,13 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
     };
     print_welcome(&system, args.demo);
     let shutdown = CancellationToken::new();
+    let credentials = match AgencyCredentials::from_tokens(&system.tokens) {
+        Ok(credentials) => credentials,
+        Err(err) => {
+            eprintln!("jilin up: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let demo = args.demo.then(|| {
         let registry_url = format!("http://{}", system.registry.addr());
         let clock = system.risk.clock().clone();
@@ -286,7 +309,7 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                result = run_demo(&registry_url, plan, pace, clock) => if let Err(err) = result {
+                result = run_demo(&registry_url, &credentials, plan, pace, clock) => if let Err(err) = result {
                     tracing::error!(error = %err, "the demo stopped");
                 },
             }
@@ -304,6 +327,7 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
 
 async fn run_demo(
     registry_url: &str,
+    credentials: &AgencyCredentials,
     plan: DemoPlan,
     pace: Duration,
     clock: jilin_runtime::Clock,
@@ -314,9 +338,14 @@ async fn run_demo(
         )
         .await?;
     let projects = plan.portfolio();
-    let calls = demo::load_history(&client, &projects, plan.loaded_until, true, |month| {
-        clock.set(start_of(month))
-    })
+    let calls = demo::load_history(
+        &client,
+        credentials,
+        &projects,
+        plan.loaded_until,
+        true,
+        |month| clock.set(start_of(month)),
+    )
     .await?;
     clock.set(after(plan.loaded_until));
     if calls == 0 {
@@ -333,6 +362,7 @@ async fn run_demo(
     let until = plan.until;
     demo::feed(
         &client,
+        credentials,
         &projects,
         plan.loaded_until,
         until,
@@ -354,6 +384,12 @@ fn print_welcome(system: &System, demo: bool) {
     println!("  indicators  grpc://{indicators}");
     println!("  risk        grpc://{risk}");
     println!("  NATS        {}", system.nats_url());
+    println!();
+    println!(
+        "Every call needs a token. Development tokens (admin, analyst, supervisor, one reporter\n\
+         per agency) are in {}; `jilin` uses the admin one by default.",
+        system.identity.tokens_dir().display()
+    );
     println!();
     println!("Try:");
     println!("  jilin projects list");

@@ -5,6 +5,7 @@
 //! with `google.rpc` details, and read "now" through one injectable clock.
 
 mod api;
+pub mod auth;
 mod clock;
 pub mod defaults;
 mod lifecycle;
@@ -17,7 +18,9 @@ mod stream;
 mod telemetry;
 
 pub use api::{ApiError, Reply, optional, required, resource_id};
+pub use auth::{AuthArgs, Authenticator, permission_denied, principal};
 pub use clock::{Clock, ClockError, ClockSetting};
+pub use jilin_auth::{Denied, Principal, Role};
 pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
 pub use mask::{MaskField, MaskRules, resolve_mask};
 pub use server::{GrpcServer, ServeError, accept_without_delay};

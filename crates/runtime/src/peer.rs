@@ -1,6 +1,6 @@
-//! Calling another Jilin service: a deadline on every call, retries only
-//! while the peer is UNAVAILABLE (any other status is an answer), and a
-//! stop at shutdown. Also reading the registry's whole portfolio, which
+//! Calling another Jilin service: this service's own token and a deadline
+//! on every call, retries only while the peer is UNAVAILABLE (any other
+//! status is an answer), and a stop at shutdown. Also reading the registry's whole portfolio, which
 //! the indicator and risk services need to catch up when JILIN_REGISTRY
 //! no longer holds every event ([`RegistrySnapshot`]).
 
@@ -14,6 +14,7 @@ use jilin_proto::registry::v1 as registry;
 use prost::Message;
 use registry::registry_service_client::RegistryServiceClient;
 use tokio_util::sync::CancellationToken;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 /// Deadline of each call to a peer.
@@ -27,26 +28,54 @@ const PAGE: i32 = 1000;
 pub enum PeerError {
     #[error("bad peer address: {0}")]
     Address(#[from] tonic::transport::Error),
+    #[error("this service's token cannot be sent as a header")]
+    Token,
     #[error("peer call failed: {0}")]
     Status(#[from] tonic::Status),
     #[error("stopped by shutdown")]
     Shutdown,
 }
 
-/// A channel that connects on first use (so a peer that is down does not
-/// stop a service from starting).
-pub fn lazy_channel(url: &str) -> Result<Channel, PeerError> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(CALL_DEADLINE)
-        .tcp_nodelay(true)
-        .connect_lazy())
+/// Another service as this one calls it: a channel that connects on first
+/// use (so a peer that is down does not stop a service from starting),
+/// and this service's own token, if it has one.
+#[derive(Clone)]
+pub struct Peer {
+    channel: Channel,
+    authorization: Option<MetadataValue<Ascii>>,
 }
 
-/// A request carrying [`CALL_DEADLINE`].
-pub fn with_deadline<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(CALL_DEADLINE);
-    request
+impl Peer {
+    pub fn new(url: &str, token: Option<&str>) -> Result<Self, PeerError> {
+        let channel = Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(CALL_DEADLINE)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let authorization = token
+            .map(|token| MetadataValue::try_from(format!("Bearer {token}")))
+            .transpose()
+            .map_err(|_| PeerError::Token)?;
+        Ok(Self {
+            channel,
+            authorization,
+        })
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// A request carrying the token and [`CALL_DEADLINE`].
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(CALL_DEADLINE);
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
+        request
+    }
 }
 
 /// Runs a call, retrying while the peer is UNAVAILABLE, until shutdown.
@@ -82,10 +111,10 @@ pub struct PortfolioEntry {
 
 /// Every project and report the registry holds now, page by page.
 pub async fn registry_portfolio(
-    registry_url: &str,
+    registry: &Peer,
     shutdown: &CancellationToken,
 ) -> Result<Vec<PortfolioEntry>, PeerError> {
-    let client = RegistryServiceClient::new(lazy_channel(registry_url)?);
+    let client = RegistryServiceClient::new(registry.channel());
     let mut entries = Vec::new();
     let mut page_token = String::new();
     loop {
@@ -96,12 +125,12 @@ pub async fn registry_portfolio(
         };
         let page = call_retrying("registry", shutdown, || {
             let mut client = client.clone();
-            let request = request.clone();
-            async move { client.list_projects(with_deadline(request)).await }
+            let request = registry.request(request.clone());
+            async move { client.list_projects(request).await }
         })
         .await?;
         for project in page.projects {
-            let reports = project_reports(&client, &project.name, shutdown).await?;
+            let reports = project_reports(registry, &client, &project.name, shutdown).await?;
             entries.push(PortfolioEntry { project, reports });
         }
         if page.next_page_token.is_empty() {
@@ -112,6 +141,7 @@ pub async fn registry_portfolio(
 }
 
 async fn project_reports(
+    registry: &Peer,
     client: &RegistryServiceClient<Channel>,
     project: &str,
     shutdown: &CancellationToken,
@@ -126,8 +156,8 @@ async fn project_reports(
         };
         let page = call_retrying("registry", shutdown, || {
             let mut client = client.clone();
-            let request = request.clone();
-            async move { client.list_progress_reports(with_deadline(request)).await }
+            let request = registry.request(request.clone());
+            async move { client.list_progress_reports(request).await }
         })
         .await?;
         reports.extend(page.reports);
@@ -144,7 +174,7 @@ async fn project_reports(
 /// still in the stream that are older carry lower revisions, so followers
 /// that apply this first count nothing twice.
 pub struct RegistrySnapshot {
-    pub registry_url: String,
+    pub registry: Peer,
 }
 
 impl SnapshotSource for RegistrySnapshot {
@@ -152,7 +182,7 @@ impl SnapshotSource for RegistrySnapshot {
         &self,
         shutdown: &CancellationToken,
     ) -> Result<Vec<CloudEvent>, SnapshotError> {
-        let portfolio = registry_portfolio(&self.registry_url, shutdown).await?;
+        let portfolio = registry_portfolio(&self.registry, shutdown).await?;
         Ok(portfolio.iter().flat_map(snapshot_events).collect())
     }
 }

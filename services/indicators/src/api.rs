@@ -2,7 +2,7 @@
 //! [`crate::service`], and encodes responses. No business rule lives here.
 
 use jilin_proto::indicators::v1 as pb;
-use jilin_runtime::{CancellationToken, Reply, ResponseStream, channel_stream};
+use jilin_runtime::{CancellationToken, Reply, ResponseStream, Role, channel_stream, principal};
 use pb::indicator_service_server::IndicatorService;
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status};
@@ -54,6 +54,9 @@ impl IndicatorService for IndicatorApi {
         &self,
         request: Request<pb::CreateIndicatorRequest>,
     ) -> Reply<pb::Indicator> {
+        principal(&request)?
+            .require(Role::Analyst)
+            .map_err(IndicatorError::from)?;
         let (id, draft) =
             request::create_indicator(request.get_ref()).map_err(IndicatorError::from)?;
         let created = self.indicators.create(&id, &draft).await?;
@@ -64,6 +67,9 @@ impl IndicatorService for IndicatorApi {
         &self,
         request: Request<pb::UpdateIndicatorRequest>,
     ) -> Reply<pb::Indicator> {
+        principal(&request)?
+            .require(Role::Analyst)
+            .map_err(IndicatorError::from)?;
         let update = request::update_indicator(request.get_ref()).map_err(IndicatorError::from)?;
         let updated = self
             .indicators
@@ -81,6 +87,9 @@ impl IndicatorService for IndicatorApi {
         &self,
         request: Request<pb::DeleteIndicatorRequest>,
     ) -> Reply<pb::DeleteIndicatorResponse> {
+        principal(&request)?
+            .require(Role::Analyst)
+            .map_err(IndicatorError::from)?;
         let (id, etag) =
             request::delete_indicator(request.get_ref()).map_err(IndicatorError::from)?;
         self.indicators.delete(&id, etag.as_deref()).await?;

@@ -2,7 +2,7 @@
 //! status with `google.rpc` details (AIP-193).
 
 use jilin_domain::FieldViolation;
-use jilin_runtime::{ApiError, StatusDetails};
+use jilin_runtime::{ApiError, Denied, StatusDetails, permission_denied};
 use jilin_store::StoreError;
 use tonic::{Code, Status};
 
@@ -14,6 +14,8 @@ pub enum IndicatorError {
     /// Bad input, not found, already exists, stale etag, storage.
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error("{name} is built in: {what}")]
     BuiltIn { name: String, what: &'static str },
     #[error("{name} is referred to by {}", .referrers.join(", "))]
@@ -36,6 +38,7 @@ impl From<IndicatorError> for Status {
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
             IndicatorError::Api(err) => err.into_status(ERROR_DOMAIN),
+            IndicatorError::Denied(denied) => permission_denied(&denied),
             IndicatorError::BuiltIn { name, .. } => details
                 .precondition("BUILT_IN_INDICATOR", &name, &message)
                 .status(

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use jilin_bus::{Applier, ConsumerSpec, Follow, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM};
 use jilin_proto::indicators::v1::indicator_service_server::{IndicatorServiceServer, SERVICE_NAME};
-use jilin_runtime::peer::RegistrySnapshot;
-use jilin_runtime::{CancellationToken, GrpcServer, bind, connect_nats, open_store};
+use jilin_runtime::peer::{Peer, RegistrySnapshot};
+use jilin_runtime::{Authenticator, CancellationToken, GrpcServer, bind, connect_nats, open_store};
 use jilin_store::StoreError;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
@@ -153,6 +153,23 @@ pub async fn start(
     let changed = Arc::new(Notify::new());
     let (watchers, _) = broadcast::channel(WATCH_BUFFER);
     let clock = jilin_runtime::Clock::new(config.clock);
+    let authenticator =
+        Authenticator::from_args(&config.auth, "indicators").map_err(StartError::Config)?;
+    authenticator.reload_on_hangup(shutdown.clone());
+    let registry = Peer::new(
+        &config.registry_url,
+        config
+            .auth
+            .peer_token()
+            .map_err(StartError::Config)?
+            .as_deref(),
+    )
+    .map_err(|err| {
+        StartError::Config(format!(
+            "INDICATORS_REGISTRY_URL {}: {err}",
+            config.registry_url
+        ))
+    })?;
     let indicators = service::Indicators::new(
         tables.clone(),
         cube.clone(),
@@ -180,7 +197,7 @@ pub async fn start(
                 applier: applier.clone(),
             },
             tables.clone(),
-            config.registry_url.clone(),
+            registry,
             shutdown.clone(),
         )),
         tokio::spawn(publisher.clone().run(shutdown.clone())),
@@ -188,10 +205,10 @@ pub async fn start(
     // Anything left dirty by a previous run is published soon.
     changed.notify_one();
 
-    let routes = tonic::service::Routes::new(IndicatorServiceServer::new(api::IndicatorApi::new(
-        indicators,
-        shutdown.clone(),
-    )));
+    let routes = tonic::service::Routes::new(IndicatorServiceServer::with_interceptor(
+        api::IndicatorApi::new(indicators, shutdown.clone()),
+        authenticator,
+    ));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "indicators serving");
@@ -212,7 +229,7 @@ pub async fn start(
 async fn follow_registry(
     follow: Follow<ingest::Ingest>,
     tables: store::Tables,
-    registry_url: String,
+    registry: Peer,
     shutdown: CancellationToken,
 ) {
     while matches!(tables.meta.get(store::REBUILD_PENDING), Ok(Some(true))) {
@@ -233,7 +250,5 @@ async fn follow_registry(
             }
         }
     }
-    follow
-        .run(RegistrySnapshot { registry_url }, shutdown)
-        .await;
+    follow.run(RegistrySnapshot { registry }, shutdown).await;
 }

@@ -2,9 +2,9 @@
 //! [`crate::service`], and encodes responses. No business rule lives here.
 
 use jilin_proto::registry::v1 as pb;
-use jilin_runtime::Reply;
+use jilin_runtime::{Reply, principal};
 use pb::registry_service_server::RegistryService;
-use tonic::{Request, Response};
+use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::domain::catalog;
@@ -13,9 +13,6 @@ use crate::error::RegistryError;
 use crate::events::Origin;
 use crate::request::{self, ChildPage};
 use crate::service::Registry;
-
-/// Request header naming the person or system making a change.
-pub const ACTOR_HEADER: &str = "x-jilin-actor";
 
 pub struct RegistryApi {
     registry: Registry,
@@ -27,20 +24,18 @@ impl RegistryApi {
     }
 }
 
-fn origin<T>(request: &Request<T>) -> Origin {
-    let header = |name: &str| {
-        request
+/// Who asks (put on the request by the authenticator) and the trace the
+/// request belongs to.
+fn origin<T>(request: &Request<T>) -> Result<Origin, Status> {
+    Ok(Origin {
+        principal: principal(request)?,
+        traceparent: request
             .metadata()
-            .get(name)
+            .get("traceparent")
             .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    Origin {
-        actor: header(ACTOR_HEADER)
-            .filter(|actor| !actor.is_empty())
-            .unwrap_or_else(|| "anonymous".to_owned()),
-        traceparent: header("traceparent").unwrap_or_default(),
-    }
+            .unwrap_or_default()
+            .to_owned(),
+    })
 }
 
 #[tonic::async_trait]
@@ -49,7 +44,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::CreateProjectRequest>,
     ) -> Reply<pb::Project> {
-        let origin = origin(&request);
+        let origin = origin(&request)?;
         let command = request::create_project(request.get_ref(), self.registry.clock().now())
             .map_err(RegistryError::from)?;
         let created = self.registry.create_project(command, &origin).await?;
@@ -92,7 +87,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::UpdateProjectRequest>,
     ) -> Reply<pb::Project> {
-        let origin = origin(&request);
+        let origin = origin(&request)?;
         let command = request::update_project(request.get_ref()).map_err(RegistryError::from)?;
         let updated = self.registry.update_project(command, &origin).await?;
         Ok(Response::new(convert::project_to_proto(&updated)))
@@ -102,7 +97,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::TransitionProjectRequest>,
     ) -> Reply<pb::Project> {
-        let origin = origin(&request);
+        let origin = origin(&request)?;
         let command =
             request::transition_project(request.get_ref()).map_err(RegistryError::from)?;
         let project = self.registry.transition_project(command, &origin).await?;
@@ -137,7 +132,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<pb::ReportProgressRequest>,
     ) -> Reply<pb::ProgressReport> {
-        let origin = origin(&request);
+        let origin = origin(&request)?;
         let command = request::report_progress(request.get_ref(), self.registry.clock().now())
             .map_err(RegistryError::from)?;
         let accepted = self.registry.report_progress(command, &origin).await?;

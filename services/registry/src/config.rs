@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jilin_runtime::{ClockSetting, LogFormat};
+use jilin_runtime::{AuthArgs, ClockSetting, LogFormat};
 
 /// The registry's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]
@@ -31,6 +31,9 @@ pub struct Config {
     /// Log line format: text or json. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Who may call: token keys, issuer, audience, this service's own token.
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 impl Config {
@@ -42,6 +45,7 @@ impl Config {
             nats_url,
             clock: ClockSetting::System,
             log_format: LogFormat::default(),
+            auth: AuthArgs::default(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Every way a registry call can fail, and its one mapping to a gRPC status
 //! with `google.rpc` details (AIP-193).
 
-use jilin_runtime::{ApiError, StatusDetails};
+use jilin_runtime::{ApiError, Denied, StatusDetails, permission_denied};
 use jilin_store::StoreError;
 use tonic::{Code, Status};
 
@@ -21,6 +21,8 @@ pub enum RegistryError {
         name: String,
         transition: IllegalTransition,
     },
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error("{name} is {}; only APPROVED, UNDER_CONSTRUCTION, SUSPENDED or OPERATING projects report progress", .status.as_str())]
     NotReporting { name: String, status: ProjectStatus },
 }
@@ -38,6 +40,7 @@ impl From<RegistryError> for Status {
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
             RegistryError::Api(err) => err.into_status(ERROR_DOMAIN),
+            RegistryError::Denied(denied) => permission_denied(&denied),
             RegistryError::IllegalTransition { name, transition } => {
                 let allowed: Vec<_> = transition.allowed.iter().map(|s| s.as_str()).collect();
                 details

@@ -5,6 +5,7 @@
 //! `jilin.registry.report.{submitted,revised}`; payloads are the
 //! `jilin.events.v1` messages, `ce-type` their full protobuf name.
 
+use jilin_auth::Principal;
 use jilin_bus::StreamSpec;
 use jilin_proto::Name;
 use jilin_proto::events::v1 as events;
@@ -20,10 +21,18 @@ use crate::domain::{ProgressReport, Project, Status};
 pub const STREAM: StreamSpec = jilin_bus::REGISTRY_STREAM;
 
 /// Request context carried into events.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Origin {
-    pub actor: String,
+    /// Who asks (the token's principal); its subject is the actor.
+    pub principal: Principal,
     pub traceparent: String,
+}
+
+impl Origin {
+    /// The actor recorded in history and events: the principal's subject.
+    pub fn actor(&self) -> &str {
+        &self.principal.subject
+    }
 }
 
 fn entry<M: Message + Name>(
@@ -49,7 +58,7 @@ fn entry<M: Message + Name>(
 pub fn project_created(project: &Project, origin: &Origin) -> OutboxEntry {
     let payload = events::ProjectCreated {
         project: Some(project_to_proto(project)),
-        actor: origin.actor.clone(),
+        actor: origin.actor().to_owned(),
     };
     entry(
         "jilin.registry.project.created",
@@ -70,7 +79,7 @@ pub fn project_updated(
         project: Some(project_to_proto(project)),
         previous: Some(project_to_proto(previous)),
         changed_fields: changed_fields.to_vec(),
-        actor: origin.actor.clone(),
+        actor: origin.actor().to_owned(),
     };
     entry(
         "jilin.registry.project.updated",
@@ -92,7 +101,7 @@ pub fn project_transitioned(
         from_status: status_to_proto(from) as i32,
         to_status: status_to_proto(project.status) as i32,
         reason: reason.to_owned(),
-        actor: origin.actor.clone(),
+        actor: origin.actor().to_owned(),
     };
     entry(
         "jilin.registry.project.transitioned",
@@ -114,7 +123,7 @@ pub fn progress_reported(
         report: Some(report_to_proto(report)),
         previous: previous.map(report_to_proto),
         project: Some(project_to_proto(project)),
-        actor: origin.actor.clone(),
+        actor: origin.actor().to_owned(),
     };
     let subject = if previous.is_some() {
         "jilin.registry.report.revised"

@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 
 use jilin_bus::OutboxRelay;
 use jilin_proto::registry::v1::registry_service_server::{RegistryServiceServer, SERVICE_NAME};
-use jilin_runtime::{CancellationToken, GrpcServer, bind, connect_nats, open_store};
+use jilin_runtime::{Authenticator, CancellationToken, GrpcServer, bind, connect_nats, open_store};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
@@ -107,9 +107,15 @@ pub async fn start(
     let relay = OutboxRelay::new(store, client, events::STREAM);
     let relay = tokio::spawn(relay.run(shutdown.clone()));
 
-    let registry = service::Registry::new(tables.clone(), jilin_runtime::Clock::new(config.clock));
-    let routes =
-        tonic::service::Routes::new(RegistryServiceServer::new(api::RegistryApi::new(registry)));
+    let clock = jilin_runtime::Clock::new(config.clock);
+    let authenticator =
+        Authenticator::from_args(&config.auth, "registry").map_err(StartError::Config)?;
+    authenticator.reload_on_hangup(shutdown.clone());
+    let registry = service::Registry::new(tables.clone(), clock);
+    let routes = tonic::service::Routes::new(RegistryServiceServer::with_interceptor(
+        api::RegistryApi::new(registry),
+        authenticator,
+    ));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "registry serving");

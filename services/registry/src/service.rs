@@ -5,13 +5,13 @@
 
 use jilin_runtime::Clock;
 
-use crate::domain::lifecycle;
 use crate::domain::project::ProjectField;
 use crate::domain::report::{self, ReportRejection};
 use crate::domain::{
     Action, HistoryEntry, Period, ProgressReport, Project, ProjectDraft, ReportDraft, Status,
     project,
 };
+use crate::domain::{access, lifecycle};
 use crate::error::RegistryError;
 use crate::events::{self, Origin};
 use crate::store::{self, RequestOutcome, Tables};
@@ -76,6 +76,7 @@ impl Registry {
         origin: &Origin,
     ) -> Result<Project, RegistryError> {
         let project = request.project;
+        access::may_create(&origin.principal, &project)?;
         let now = project.create_time;
         let t = &self.tables;
         let request_key = request.request_id.as_deref().map(store::create_request_key);
@@ -92,7 +93,7 @@ impl Registry {
                 tx.insert(&t.projects, &project.id, &project)?;
                 let entry = HistoryEntry {
                     to_status: Some(project.status),
-                    ..HistoryEntry::new(project.revision, now, &origin.actor, Action::Created)
+                    ..HistoryEntry::new(project.revision, now, origin.actor(), Action::Created)
                 };
                 tx.insert(
                     &t.history,
@@ -124,16 +125,17 @@ impl Registry {
         let t = &self.tables;
         t.store
             .write(|tx| {
-                let current = current_project(tx, t, &request.id, request.etag.as_deref())?;
+                let current = current_project(tx, t, &request.id, request.etag.as_deref(), origin)?;
                 let (next, changed) = project::update(&current, &request.draft, &request.mask, now)
                     .map_err(RegistryError::from)?;
+                access::may_update(&origin.principal, &current, &next)?;
                 if changed.is_empty() {
                     return Ok(current);
                 }
                 tx.insert(&t.projects, &next.id, &next)?;
                 let entry = HistoryEntry {
                     changed_fields: changed.clone(),
-                    ..HistoryEntry::new(next.revision, now, &origin.actor, Action::Updated)
+                    ..HistoryEntry::new(next.revision, now, origin.actor(), Action::Updated)
                 };
                 tx.insert(
                     &t.history,
@@ -156,7 +158,7 @@ impl Registry {
         let t = &self.tables;
         t.store
             .write(|tx| {
-                let current = current_project(tx, t, &request.id, request.etag.as_deref())?;
+                let current = current_project(tx, t, &request.id, request.etag.as_deref(), origin)?;
                 let next = lifecycle::transition(&current, request.target, effective_date, now)
                     .map_err(|transition| RegistryError::IllegalTransition {
                         name: current.name(),
@@ -167,7 +169,7 @@ impl Registry {
                     reason: request.reason.clone(),
                     from_status: Some(current.status),
                     to_status: Some(next.status),
-                    ..HistoryEntry::new(next.revision, now, &origin.actor, Action::Transitioned)
+                    ..HistoryEntry::new(next.revision, now, origin.actor(), Action::Transitioned)
                 };
                 tx.insert(
                     &t.history,
@@ -203,7 +205,7 @@ impl Registry {
                 {
                     return Ok(earlier);
                 }
-                let project = current_project(tx, t, &request.project_id, None)?;
+                let project = current_project(tx, t, &request.project_id, None, origin)?;
                 let key = store::report_key(&project.id, request.period);
                 let previous = tx.get(&t.reports, &key)?;
                 let accepted = report::accept(&project, &request.draft, previous.as_ref(), now)
@@ -222,7 +224,7 @@ impl Registry {
                     ..HistoryEntry::new(
                         project.revision,
                         now,
-                        &origin.actor,
+                        origin.actor(),
                         if previous.is_some() {
                             Action::ReportRevised
                         } else {
@@ -263,15 +265,19 @@ impl Registry {
 }
 
 /// The stored project, checked against the caller's etag when one is given.
+/// The project `origin` wants to change, once it may change it and its
+/// etag (if given) is current.
 fn current_project(
     tx: &jilin_store::Tx<'_>,
     tables: &Tables,
     id: &str,
     etag: Option<&str>,
+    origin: &Origin,
 ) -> Result<Project, RegistryError> {
     let project = tx
         .get(&tables.projects, id)?
         .ok_or_else(|| RegistryError::Api(ApiError::NotFound(format!("projects/{id}"))))?;
+    access::may_change(&origin.principal, &project)?;
     if let Some(given) = etag
         && given != project.etag()
     {

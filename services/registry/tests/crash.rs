@@ -22,6 +22,7 @@ fn free_port() -> u16 {
 fn spawn_registry(port: u16, data_dir: &std::path::Path, nats_url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_jilin-registry"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--insecure-no-auth")
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--nats-url", nats_url])

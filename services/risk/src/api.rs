@@ -2,7 +2,7 @@
 //! [`crate::service`], and encodes responses. No business rule lives here.
 
 use jilin_proto::risk::v1 as pb;
-use jilin_runtime::{CancellationToken, Reply, ResponseStream, channel_stream};
+use jilin_runtime::{CancellationToken, Reply, ResponseStream, Role, channel_stream, principal};
 use pb::risk_service_server::RiskService;
 use tonic::{Request, Response};
 
@@ -11,8 +11,6 @@ use crate::error::RiskError;
 use crate::request;
 use crate::service::Risk;
 
-/// Request header naming the person or system making a change.
-pub const ACTOR_HEADER: &str = "x-jilin-actor";
 /// Changes read per store scan while a watcher catches up.
 const WATCH_CHUNK: usize = 256;
 
@@ -26,16 +24,6 @@ impl RiskApi {
     pub fn new(risk: Risk, shutdown: CancellationToken) -> Self {
         Self { risk, shutdown }
     }
-}
-
-fn actor<T>(request: &Request<T>) -> String {
-    request
-        .metadata()
-        .get(ACTOR_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|actor| !actor.is_empty())
-        .unwrap_or("anonymous")
-        .to_owned()
 }
 
 #[tonic::async_trait]
@@ -56,12 +44,16 @@ impl RiskService for RiskApi {
     }
 
     async fn create_rule(&self, request: Request<pb::CreateRuleRequest>) -> Reply<pb::Rule> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
         let new = request::create_rule(request.get_ref()).map_err(RiskError::from)?;
         let rule = self.risk.create_rule(new).await?;
         Ok(Response::new(convert::rule_to_proto(&rule)))
     }
 
     async fn update_rule(&self, request: Request<pb::UpdateRuleRequest>) -> Reply<pb::Rule> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
         let update = request::update_rule(request.get_ref()).map_err(RiskError::from)?;
         let rule = self.risk.update_rule(update).await?;
         Ok(Response::new(convert::rule_to_proto(&rule)))
@@ -97,12 +89,13 @@ impl RiskService for RiskApi {
         &self,
         request: Request<pb::AcknowledgeAlertRequest>,
     ) -> Reply<pb::Alert> {
-        let caller = actor(&request);
-        let (fingerprint, by, comment) =
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
+        let (fingerprint, comment) =
             request::acknowledge(request.get_ref()).map_err(RiskError::from)?;
         let (alert, silenced) = self
             .risk
-            .acknowledge(&fingerprint, &by.unwrap_or(caller), &comment)
+            .acknowledge(&fingerprint, &caller.subject, &comment)
             .await?;
         Ok(Response::new(convert::alert_to_proto(&alert, silenced)))
     }
@@ -111,9 +104,10 @@ impl RiskService for RiskApi {
         &self,
         request: Request<pb::CreateSilenceRequest>,
     ) -> Reply<pb::Silence> {
-        let caller = actor(&request);
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
         let silence =
-            request::create_silence(request.get_ref(), caller).map_err(RiskError::from)?;
+            request::create_silence(request.get_ref(), caller.subject).map_err(RiskError::from)?;
         let silence = self.risk.create_silence(silence).await?;
         Ok(Response::new(convert::silence_to_proto(&silence)))
     }
@@ -132,6 +126,8 @@ impl RiskService for RiskApi {
         &self,
         request: Request<pb::DeleteSilenceRequest>,
     ) -> Reply<pb::DeleteSilenceResponse> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
         let id =
             request::id_in("silences", &request.get_ref().name, "name").map_err(RiskError::from)?;
         self.risk.delete_silence(&id).await?;

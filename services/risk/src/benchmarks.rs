@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicators::indicator_service_client::IndicatorServiceClient;
 use jilin_proto::indicators::v1 as indicators;
 use jilin_runtime::CancellationToken;
-use jilin_runtime::peer::{PeerError, call_retrying, lazy_channel, with_deadline};
+use jilin_runtime::peer::{Peer, PeerError, call_retrying};
 use tonic::transport::Channel;
 
 use crate::monitor::Monitor;
@@ -21,14 +21,16 @@ pub const BENCHMARK_INDICATOR: &str = "indicators/energy_intensity";
 
 #[derive(Clone)]
 pub struct BenchmarkSource {
+    indicators: Peer,
     client: IndicatorServiceClient<Channel>,
 }
 
 impl BenchmarkSource {
-    pub fn new(indicators_url: &str) -> Result<Self, PeerError> {
-        Ok(Self {
-            client: IndicatorServiceClient::new(lazy_channel(indicators_url)?),
-        })
+    pub fn new(indicators: Peer) -> Self {
+        Self {
+            client: IndicatorServiceClient::new(indicators.channel()),
+            indicators,
+        }
     }
 
     /// Fetches the benchmarks of `years` into the monitor.
@@ -49,8 +51,8 @@ impl BenchmarkSource {
             };
             let call = call_retrying("indicators", shutdown, || {
                 let mut client = self.client.clone();
-                let request = request.clone();
-                async move { client.query_indicator(with_deadline(request)).await }
+                let request = self.indicators.request(request.clone());
+                async move { client.query_indicator(request).await }
             });
             let response = tokio::time::timeout(PATIENCE, call)
                 .await

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jilin_runtime::LogFormat;
+use jilin_runtime::{AuthArgs, LogFormat};
 
 use jilin_runtime::ClockSetting;
 
@@ -56,6 +56,9 @@ pub struct Config {
     /// Log line format: text or json. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Who may call: token keys, issuer, audience, this service's own token.
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -78,6 +81,7 @@ impl Config {
             clock: ClockSetting::System,
             evaluation_interval: Duration::from_secs(60),
             log_format: LogFormat::default(),
+            auth: AuthArgs::default(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! with `google.rpc` details (AIP-193).
 
 use jilin_domain::FieldViolation;
-use jilin_runtime::{ApiError, StatusDetails};
+use jilin_runtime::{ApiError, Denied, StatusDetails, permission_denied};
 use jilin_store::StoreError;
 use tonic::{Code, Status};
 
@@ -14,6 +14,8 @@ pub enum RiskError {
     /// Bad input, not found, already exists, stale etag, storage.
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error("{name}: {reason}")]
     FailedPrecondition { name: String, reason: String },
 }
@@ -39,6 +41,7 @@ impl From<RiskError> for Status {
         let details = StatusDetails::new(ERROR_DOMAIN);
         match err {
             RiskError::Api(err) => err.into_status(ERROR_DOMAIN),
+            RiskError::Denied(denied) => permission_denied(&denied),
             RiskError::FailedPrecondition { name, reason } => {
                 details.precondition("STATE", &name, &reason).status(
                     Code::FailedPrecondition,

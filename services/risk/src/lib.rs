@@ -30,8 +30,8 @@ use jilin_bus::{
     RISK_STREAM,
 };
 use jilin_proto::risk::v1::risk_service_server::{RiskServiceServer, SERVICE_NAME};
-use jilin_runtime::peer::RegistrySnapshot;
-use jilin_runtime::{CancellationToken, GrpcServer, bind, connect_nats, open_store};
+use jilin_runtime::peer::{Peer, RegistrySnapshot};
+use jilin_runtime::{Authenticator, CancellationToken, GrpcServer, bind, connect_nats, open_store};
 use jilin_store::StoreError;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -154,19 +154,24 @@ pub async fn start(
 ) -> Result<RunningRisk, StartError> {
     let store = open_store(&config.data_dir, &store::ALL).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
-    let monitor = Monitor::new(tables, Clock::new(config.clock))
-        .map_err(StartError::store(&config.data_dir))?;
+    let clock = Clock::new(config.clock);
+    let authenticator =
+        Authenticator::from_args(&config.auth, "risk").map_err(StartError::Config)?;
+    authenticator.reload_on_hangup(shutdown.clone());
+    let peer_token = config.auth.peer_token().map_err(StartError::Config)?;
+    let peer = |variable: &str, url: &str| {
+        Peer::new(url, peer_token.as_deref())
+            .map_err(|err| StartError::Config(format!("{variable} {url}: {err}")))
+    };
+    let registry = peer("RISK_REGISTRY_URL", &config.registry_url)?;
+    let indicators = peer("RISK_INDICATORS_URL", &config.indicators_url)?;
+    let monitor = Monitor::new(tables, clock).map_err(StartError::store(&config.data_dir))?;
     let reevaluate = Arc::new(Notify::new());
     let risk = service::Risk::new(monitor.clone(), reevaluate.clone());
     risk.seed_builtins()
         .await
         .map_err(StartError::store(&config.data_dir))?;
-    let benchmarks = BenchmarkSource::new(&config.indicators_url).map_err(|err| {
-        StartError::Config(format!(
-            "RISK_INDICATORS_URL {}: {err}",
-            config.indicators_url
-        ))
-    })?;
+    let benchmarks = BenchmarkSource::new(indicators);
     let evaluator = Evaluator {
         monitor: monitor.clone(),
         benchmarks,
@@ -181,9 +186,7 @@ pub async fn start(
     let indicator_events = IndicatorFollower(monitor.clone())
         .applier()
         .map_err(StartError::store(&config.data_dir))?;
-    let registry_snapshot = RegistrySnapshot {
-        registry_url: config.registry_url.clone(),
-    };
+    let registry_snapshot = RegistrySnapshot { registry };
     let relay = OutboxRelay::new(store.clone(), client.clone(), RISK_STREAM);
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),
@@ -213,10 +216,10 @@ pub async fn start(
         )),
     ];
 
-    let routes = tonic::service::Routes::new(RiskServiceServer::new(api::RiskApi::new(
-        risk,
-        shutdown.clone(),
-    )));
+    let routes = tonic::service::Routes::new(RiskServiceServer::with_interceptor(
+        api::RiskApi::new(risk, shutdown.clone()),
+        authenticator,
+    ));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "risk serving");

@@ -175,19 +175,14 @@ pub fn list_alerts(request: &pb::ListAlertsRequest) -> Checked<(AlertFilter, usi
     Ok((filter, size as usize))
 }
 
-/// The alert's fingerprint, who acknowledges it (or `None` for the
-/// caller) and the comment.
-pub fn acknowledge(
-    request: &pb::AcknowledgeAlertRequest,
-) -> Checked<(String, Option<String>, String)> {
+/// The alert's fingerprint and the comment; the caller acknowledges it.
+pub fn acknowledge(request: &pb::AcknowledgeAlertRequest) -> Checked<(String, String)> {
     let comment = if request.comment.chars().count() <= MAX_COMMENT {
         Ok(request.comment.clone())
     } else {
         invalid("comment", format!("at most {MAX_COMMENT} characters"))
     };
-    let (fingerprint, comment) = (id_in("alerts", &request.name, "name"), comment).all_valid()?;
-    let by = Some(request.acknowledged_by.clone()).filter(|by| !by.trim().is_empty());
-    Ok((fingerprint, by, comment))
+    (id_in("alerts", &request.name, "name"), comment).all_valid()
 }
 
 fn time_field(timestamp: Option<&prost_types::Timestamp>, field: &str) -> Checked<OffsetDateTime> {
@@ -196,8 +191,7 @@ fn time_field(timestamp: Option<&prost_types::Timestamp>, field: &str) -> Checke
         .map_or_else(|| invalid(field, "required: a valid timestamp"), Ok)
 }
 
-/// A new silence, with its new id; `caller` creates it unless it names
-/// its creator.
+/// A new silence, with its new id, created by `caller`.
 pub fn create_silence(request: &pb::CreateSilenceRequest, caller: String) -> Checked<Silence> {
     let message = required(request.silence.as_ref(), "silence")?;
     let (starts_at, ends_at) = (
@@ -214,9 +208,7 @@ pub fn create_silence(request: &pb::CreateSilenceRequest, caller: String) -> Che
             .collect(),
         starts_at,
         ends_at,
-        created_by: Some(message.created_by.clone())
-            .filter(|by| !by.trim().is_empty())
-            .unwrap_or(caller),
+        created_by: caller,
         comment: message.comment.clone(),
     })
 }

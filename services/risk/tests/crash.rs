@@ -40,6 +40,7 @@ async fn kill_9_mid_stream_loses_no_alert_and_repeats_no_notification() {
     );
     config.consumer_name = "killed".into();
     config.clock = NOW.parse().unwrap();
+    config.auth = jilin_runtime::AuthArgs::insecure();
     config.indicators_url = "http://127.0.0.1:9".into();
     config.evaluation_interval = Duration::from_secs(3600);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jilin-risk"))
@@ -50,6 +51,7 @@ async fn kill_9_mid_stream_loses_no_alert_and_repeats_no_notification() {
             "killed",
             "--clock",
             NOW,
+            "--insecure-no-auth",
         ])
         .args([
             "--indicators-url",

@@ -174,7 +174,6 @@ async fn a_silenced_alert_is_tracked_but_not_published() {
                 }],
                 start_time: Some(seconds(NOW_UNIX - 60)),
                 end_time: Some(seconds(NOW_UNIX + 86_400)),
-                created_by: "zhang.min".into(),
                 comment: "Changchun projects under review".into(),
                 ..Default::default()
             }),

@@ -331,13 +331,17 @@ async fn an_alert_fires_escalates_is_acknowledged_resolves_and_fires_again() {
         system.state("schedule_lag", subject).await,
         Some((Firing, Warning))
     );
+    // Without tokens (--insecure-no-auth) the actor header names the caller.
+    let mut ack = tonic::Request::new(pb::AcknowledgeAlertRequest {
+        name: "alerts/schedule_lag:projects:site".into(),
+        comment: "site visit on Monday".into(),
+        ..Default::default()
+    });
+    ack.metadata_mut()
+        .insert("x-jilin-actor", "li.wei".parse().unwrap());
     let acked = system
         .client
-        .acknowledge_alert(pb::AcknowledgeAlertRequest {
-            name: "alerts/schedule_lag:projects:site".into(),
-            acknowledged_by: "li.wei".into(),
-            comment: "site visit on Monday".into(),
-        })
+        .acknowledge_alert(ack)
         .await
         .unwrap()
         .into_inner();

@@ -70,6 +70,7 @@ async fn start_registry(
     jilin_registry::start(
         &jilin_registry::Config {
             clock: jilin_testkit::TEST_NOW.parse().unwrap(),
+            auth: jilin_runtime::AuthArgs::insecure(),
             ..jilin_registry::Config::new(
                 "127.0.0.1:0".parse().unwrap(),
                 data.join("registry"),
@@ -111,6 +112,7 @@ async fn a_project_falling_behind_turns_yellow_then_red_then_resolves() {
     );
     indicators_config.registry_url = format!("http://{}", registry.addr());
     indicators_config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
+    indicators_config.auth = jilin_runtime::AuthArgs::insecure();
     let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
         .await
         .unwrap();
@@ -119,6 +121,7 @@ async fn a_project_falling_behind_turns_yellow_then_red_then_resolves() {
         data.path().join("risk"),
         nats.url(),
     );
+    config.auth = jilin_runtime::AuthArgs::insecure();
     config.registry_url = format!("http://{}", registry.addr());
     config.indicators_url = format!("http://{}", indicators.addr());
     config.clock = "2026-05-01".parse().unwrap();
@@ -315,6 +318,7 @@ async fn a_fresh_service_catches_up_from_the_registry_when_the_stream_lost_histo
         data.path().join("risk"),
         nats.url(),
     );
+    config.auth = jilin_runtime::AuthArgs::insecure();
     config.registry_url = format!("http://{}", registry.addr());
     config.indicators_url = "http://127.0.0.1:9".into();
     config.clock = "2026-07-01".parse().unwrap();

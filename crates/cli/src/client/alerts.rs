@@ -186,12 +186,12 @@ pub async fn alerts(connection: &Connection, command: Alerts) -> Outcome {
         Alerts::Ack { name, comment } => {
             let request = pb::AcknowledgeAlertRequest {
                 name: named("alerts", &name),
-                acknowledged_by: String::new(),
                 comment,
+                ..Default::default()
             };
             let alert = client(connection)
                 .await?
-                .acknowledge_alert(connection.request(request))
+                .acknowledge_alert(request)
                 .await?
                 .into_inner();
             print_alert(connection, &alert);

@@ -88,7 +88,7 @@ fn default_range() -> (String, String) {
 }
 
 pub async fn run(connection: &Connection, command: Indicators) -> Outcome {
-    let mut client = IndicatorServiceClient::new(connection.channel(&connection.indicators).await?);
+    let mut client = IndicatorServiceClient::new(connection.authed(&connection.indicators).await?);
     match command {
         Indicators::List => {
             let list = client
@@ -157,10 +157,7 @@ pub async fn run(connection: &Connection, command: Indicators) -> Outcome {
             };
             print_indicator(
                 connection,
-                &client
-                    .create_indicator(connection.request(request))
-                    .await?
-                    .into_inner(),
+                &client.create_indicator(request).await?.into_inner(),
             );
         }
         Indicators::Query {

@@ -3,12 +3,17 @@
 //! environment, defaulting to where `jilin up` serves.
 
 pub mod alerts;
+mod credentials;
 pub mod indicators;
 pub mod registry;
 pub mod risk;
+pub mod token;
 
-use tonic::metadata::MetadataValue;
+use std::path::PathBuf;
+
 use tonic::transport::{Channel, Endpoint};
+
+pub use credentials::{AuthedChannel, Credentials, CredentialsError, dev_admin_token};
 
 use crate::output::Format;
 
@@ -36,7 +41,16 @@ pub struct Connection {
         default_value = jilin_runtime::defaults::RISK_URL
     )]
     pub risk: String,
-    /// Who is making changes (the `x-jilin-actor` header).
+    /// The caller's token (a JWT). By default, the admin token `jilin up`
+    /// wrote under `./data` (or `$JILIN_DATA_DIR`).
+    #[arg(long, global = true, env = "JILIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the caller's token.
+    #[arg(long, global = true, env = "JILIN_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Who is making changes, for a system running with
+    /// `--insecure-no-auth` (the `x-jilin-actor` header); with tokens, the
+    /// token's subject is the actor.
     #[arg(long, global = true, env = "JILIN_ACTOR", default_value = "jilin-cli")]
     pub actor: String,
     /// `table` for people, `json` for scripts (one JSON document per line).
@@ -52,6 +66,8 @@ pub enum ClientError {
     Connect { url: String, message: String },
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
 }
 
 pub type Outcome = Result<(), ClientError>;
@@ -70,13 +86,31 @@ impl Connection {
             .map_err(|err| connect(format!("{err} (is `jilin up` running?)")))
     }
 
-    /// A request carrying the actor header.
-    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        if let Ok(actor) = MetadataValue::try_from(self.actor.as_str()) {
-            request.metadata_mut().insert("x-jilin-actor", actor);
+    /// The caller's credentials: `--token`, `--token-file`, or the admin
+    /// token of a `jilin up` in this directory, if there is one.
+    pub fn credentials(&self) -> Result<Credentials, ClientError> {
+        let actor = Some(self.actor.as_str());
+        if let Some(token) = &self.token {
+            return Ok(Credentials::new(Some(token), actor)?);
         }
-        request
+        let file = self.token_file.clone().or_else(|| {
+            let data_dir =
+                std::env::var_os("JILIN_DATA_DIR").map_or("./data".into(), PathBuf::from);
+            Some(dev_admin_token(&data_dir)).filter(|file| file.exists())
+        });
+        let token = match file {
+            Some(file) => Some(std::fs::read_to_string(&file).map_err(|err| {
+                CredentialsError(format!("cannot read the token {}: {err}", file.display()))
+            })?),
+            None => None,
+        };
+        Ok(Credentials::new(token.as_deref(), actor)?)
+    }
+
+    /// A channel to `url` whose calls carry the caller's credentials.
+    pub async fn authed(&self, url: &str) -> Result<AuthedChannel, ClientError> {
+        let credentials = self.credentials()?;
+        Ok(credentials.on(self.channel(url).await?))
     }
 
     pub fn json(&self) -> bool {

@@ -158,9 +158,9 @@ fn print_project(connection: &Connection, project: &pb::Project) {
 
 async fn client(
     connection: &Connection,
-) -> Result<RegistryServiceClient<tonic::transport::Channel>, super::ClientError> {
+) -> Result<RegistryServiceClient<super::AuthedChannel>, super::ClientError> {
     Ok(RegistryServiceClient::new(
-        connection.channel(&connection.registry).await?,
+        connection.authed(&connection.registry).await?,
     ))
 }
 
@@ -196,10 +196,7 @@ pub async fn projects(connection: &Connection, command: Projects) -> Outcome {
                 project_id: id.unwrap_or_default(),
                 request_id: String::new(),
             };
-            let project = client
-                .create_project(connection.request(request))
-                .await?
-                .into_inner();
+            let project = client.create_project(request).await?.into_inner();
             print_project(connection, &project);
         }
         Projects::Get { name } => {
@@ -307,10 +304,7 @@ pub async fn projects(connection: &Connection, command: Projects) -> Outcome {
             };
             print_project(
                 connection,
-                &client
-                    .update_project(connection.request(request))
-                    .await?
-                    .into_inner(),
+                &client.update_project(request).await?.into_inner(),
             );
         }
         Projects::Transition { name, to, reason } => {
@@ -327,10 +321,7 @@ pub async fn projects(connection: &Connection, command: Projects) -> Outcome {
             };
             print_project(
                 connection,
-                &client
-                    .transition_project(connection.request(request))
-                    .await?
-                    .into_inner(),
+                &client.transition_project(request).await?.into_inner(),
             );
         }
         Projects::History { name } => {
@@ -409,10 +400,7 @@ pub async fn reports(connection: &Connection, command: Reports) -> Outcome {
                 report: Some(report),
                 request_id: String::new(),
             };
-            let report = client
-                .report_progress(connection.request(request))
-                .await?
-                .into_inner();
+            let report = client.report_progress(request).await?.into_inner();
             if connection.json() {
                 print_json(&report);
                 return Ok(());

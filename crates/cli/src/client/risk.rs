@@ -68,9 +68,9 @@ pub(super) fn coloured(text: String, severity_value: i32) -> String {
 
 pub(super) async fn client(
     connection: &Connection,
-) -> Result<RiskServiceClient<tonic::transport::Channel>, ClientError> {
+) -> Result<RiskServiceClient<super::AuthedChannel>, ClientError> {
     Ok(RiskServiceClient::new(
-        connection.channel(&connection.risk).await?,
+        connection.authed(&connection.risk).await?,
     ))
 }
 fn matcher(text: &str) -> Result<pb::silence::Matcher, ClientError> {
@@ -108,17 +108,13 @@ pub async fn silences(connection: &Connection, command: Silences) -> Outcome {
                 end_time: Some(jilin_proto::timestamp(
                     now + time::Duration::seconds_f64(hours * 3600.0),
                 )),
-                created_by: connection.actor.clone(),
                 comment,
                 ..Default::default()
             };
             let request = pb::CreateSilenceRequest {
                 silence: Some(silence),
             };
-            let silence = client
-                .create_silence(connection.request(request))
-                .await?
-                .into_inner();
+            let silence = client.create_silence(request).await?.into_inner();
             if connection.json() {
                 print_json(&silence);
             } else {
@@ -314,13 +310,7 @@ pub async fn rules(connection: &Connection, command: Rules) -> Outcome {
                 rule: Some(rule),
                 update_mask: mask(paths),
             };
-            print_rule(
-                connection,
-                &client
-                    .update_rule(connection.request(request))
-                    .await?
-                    .into_inner(),
-            );
+            print_rule(connection, &client.update_rule(request).await?.into_inner());
         }
     }
     Ok(())

@@ -131,6 +131,20 @@ fn seasonality(month: u8) -> f64 {
     ][usize::from(month) - 1]
 }
 
+/// The development and reform commission of a prefecture: the agency
+/// that registers its projects (`2201-drc` for Changchun, 220100).
+pub fn agency_of(prefecture: &str) -> String {
+    format!("{}-drc", &prefecture[..4])
+}
+
+/// Every agency the demo portfolio's projects belong to.
+pub fn agencies() -> Vec<String> {
+    PREFECTURES
+        .iter()
+        .map(|(code, _)| agency_of(code))
+        .collect()
+}
+
 /// `count` projects whose history starts at `first` (plans start up to
 /// three years before it and up to `last`), from `seed`.
 pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<DemoProject> {
@@ -208,7 +222,7 @@ pub fn portfolio(seed: u64, count: usize, first: Period, last: Period) -> Vec<De
                 description: format!("Demo project of the {} sector", sector.name),
                 sector: sector.code.to_owned(),
                 region_code: county,
-                agency: format!("{}-drc", &prefecture[..4]),
+                agency: agency_of(prefecture),
                 tags: if prefecture == "220100" || prefecture == "220200" || prefecture == "222400"
                 {
                     vec!["changjitu".into()]

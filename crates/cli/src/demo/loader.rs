@@ -5,7 +5,8 @@
 //! one at a time, as if on an accelerated clock. Before each month the
 //! caller's `on_month` runs (the demo moves the risk clock to its first day:
 //! the month before is then complete), so
-//! the alerts of the history carry the history's dates.
+//! the alerts of the history carry the history's dates. Every project is
+//! written by its own agency's reporter ([`AgencyCredentials`]).
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use registry::registry_service_client::RegistryServiceClient;
 use tonic::transport::Channel;
 
 use super::generator::{DemoProject, portfolio};
+use crate::identity::AgencyCredentials;
 
 type RegistryClient = RegistryServiceClient<Channel>;
 
@@ -49,25 +51,30 @@ impl DemoPlan {
 /// already holds projects is left alone (returns 0).
 pub async fn load_history(
     client: &RegistryClient,
+    credentials: &AgencyCredentials,
     projects: &[DemoProject],
     until: Period,
     show_progress: bool,
     mut on_month: impl FnMut(Period),
 ) -> Result<usize, tonic::Status> {
+    let Some(start) = projects.iter().map(|p| p.approved).min() else {
+        return Ok(0);
+    };
+    let any_reporter = &projects[0].draft.agency;
     let existing = client
         .clone()
-        .list_projects(registry::ListProjectsRequest {
-            page_size: 1,
-            ..Default::default()
-        })
+        .list_projects(credentials.request(
+            any_reporter,
+            registry::ListProjectsRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
         .await?
         .into_inner();
     if !existing.projects.is_empty() {
         return Ok(0);
     }
-    let Some(start) = projects.iter().map(|p| p.approved).min() else {
-        return Ok(0);
-    };
     let bar = if show_progress {
         let bar = ProgressBar::new(start.months_until(until).max(0) as u64 + 1);
         bar.set_style(
@@ -83,15 +90,15 @@ pub async fn load_history(
     stream::iter(projects.iter().cloned())
         .map(|project| {
             let mut client = client.clone();
-            async move {
-                client
-                    .create_project(registry::CreateProjectRequest {
-                        project: Some(project.draft.clone()),
-                        project_id: project.id.clone(),
-                        request_id: format!("demo-{}", project.id),
-                    })
-                    .await
-            }
+            let request = credentials.request(
+                &project.draft.agency,
+                registry::CreateProjectRequest {
+                    project: Some(project.draft.clone()),
+                    project_id: project.id.clone(),
+                    request_id: format!("demo-{}", project.id),
+                },
+            );
+            async move { client.create_project(request).await }
         })
         .buffer_unordered(PARALLEL)
         .try_collect::<Vec<_>>()
@@ -101,7 +108,7 @@ pub async fn load_history(
     while month <= until {
         bar.set_message(month.to_string());
         on_month(month);
-        calls += submit_all(client, projects, month).await?;
+        calls += submit_all(client, credentials, projects, month).await?;
         bar.inc(1);
         month = month.next().expect("in range");
     }
@@ -112,6 +119,7 @@ pub async fn load_history(
 /// One month of every project approved by then, in parallel.
 async fn submit_all(
     client: &RegistryClient,
+    credentials: &AgencyCredentials,
     projects: &[DemoProject],
     month: Period,
 ) -> Result<usize, tonic::Status> {
@@ -123,7 +131,7 @@ async fn submit_all(
     let calls: Vec<usize> = stream::iter(due)
         .map(|project| {
             let mut client = client.clone();
-            async move { submit_month(&mut client, &project, month).await }
+            async move { submit_month(&mut client, credentials, &project, month).await }
         })
         .buffer_unordered(PARALLEL)
         .try_collect()
@@ -134,30 +142,38 @@ async fn submit_all(
 /// Sends one month of one project: its transitions, then its report.
 async fn submit_month(
     client: &mut RegistryClient,
+    credentials: &AgencyCredentials,
     project: &DemoProject,
     month: Period,
 ) -> Result<usize, tonic::Status> {
     let name = format!("projects/{}", project.id);
+    let agency = &project.draft.agency;
     let this = project.month(month);
     for status in &this.transitions {
         client
-            .transition_project(registry::TransitionProjectRequest {
-                name: name.clone(),
-                status: (*status).into(),
-                reason: "demo timeline".into(),
-                etag: String::new(),
-                effective_date: format!("{month}-01"),
-            })
+            .transition_project(credentials.request(
+                agency,
+                registry::TransitionProjectRequest {
+                    name: name.clone(),
+                    status: (*status).into(),
+                    reason: "demo timeline".into(),
+                    etag: String::new(),
+                    effective_date: format!("{month}-01"),
+                },
+            ))
             .await?;
     }
     let reported = usize::from(this.report.is_some());
     if let Some(report) = this.report.clone() {
         client
-            .report_progress(registry::ReportProgressRequest {
-                parent: name,
-                report: Some(report),
-                request_id: format!("demo-{}-{month}", project.id),
-            })
+            .report_progress(credentials.request(
+                agency,
+                registry::ReportProgressRequest {
+                    parent: name,
+                    report: Some(report),
+                    request_id: format!("demo-{}-{month}", project.id),
+                },
+            ))
             .await?;
     }
     Ok(this.transitions.len() + reported)
@@ -167,6 +183,7 @@ async fn submit_month(
 /// `on_month` before each month's changes.
 pub async fn feed(
     client: &RegistryClient,
+    credentials: &AgencyCredentials,
     projects: &[DemoProject],
     from: Period,
     until: Period,
@@ -178,7 +195,7 @@ pub async fn feed(
         tokio::time::sleep(pace).await;
         month = month.next().expect("in range");
         on_month(month);
-        submit_all(client, projects, month).await?;
+        submit_all(client, credentials, projects, month).await?;
         tracing::info!(%month, "demo month reported");
     }
     Ok(())

@@ -5,5 +5,5 @@
 pub mod generator;
 pub mod loader;
 
-pub use generator::{Behaviour, DemoProject, portfolio};
+pub use generator::{Behaviour, DemoProject, agencies, portfolio};
 pub use loader::{DemoPlan, feed, load_history};

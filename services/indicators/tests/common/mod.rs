@@ -142,6 +142,7 @@ pub fn config(nats: &NatsServer, data: &Path, consumer: &str) -> Config {
     );
     config.consumer_name = consumer.into();
     config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
+    config.auth = jilin_runtime::AuthArgs::insecure();
     config
 }
 

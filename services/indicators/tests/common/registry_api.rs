@@ -16,6 +16,7 @@ pub async fn start_registry(nats: &NatsServer, data: &Path) -> (RunningRegistry,
     let running = jilin_registry::start(
         &jilin_registry::Config {
             clock: jilin_testkit::TEST_NOW.parse().unwrap(),
+            auth: jilin_runtime::AuthArgs::insecure(),
             ..jilin_registry::Config::new(
                 "127.0.0.1:0".parse().unwrap(),
                 data.join("registry"),

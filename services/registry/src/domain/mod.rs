@@ -2,6 +2,7 @@
 //! the catalog, as plain Rust values and pure functions (no I/O, no tonic,
 //! no sled). Everything here is unit-tested beside the code.
 
+pub mod access;
 mod fields;
 pub mod filter;
 pub mod lifecycle;

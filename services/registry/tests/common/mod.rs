@@ -114,6 +114,7 @@ async fn start_registry(nats: &NatsServer, data: &tempfile::TempDir) -> RunningR
         nats.url(),
     );
     config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
+    config.auth = jilin_runtime::AuthArgs::insecure();
     jilin_registry::start(&config, CancellationToken::new())
         .await
         .expect("registry starts")

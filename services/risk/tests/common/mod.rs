@@ -51,6 +51,7 @@ impl TestRisk {
             nats.url(),
         );
         config.clock = NOW.parse().unwrap();
+        config.auth = jilin_runtime::AuthArgs::insecure();
         config.evaluation_interval = Duration::from_secs(3600);
         // Nothing answers here: benchmarks stay unknown unless a test
         // starts the indicator service and points at it.

@@ -1,0 +1,237 @@
+//! Authentication at the gRPC edge, the same in every service: the flags
+//! that configure it, an interceptor that turns a bearer token into a
+//! [`Principal`] on the request (or refuses it as UNAUTHENTICATED with an
+//! `ErrorInfo` reason), and PERMISSION_DENIED for what a principal may not
+//! do. Health and reflection are served beside the intercepted service, so
+//! they stay open. The token itself is never logged.
+
+use std::path::PathBuf;
+
+use jilin_auth::{Denied, Principal, Role, TokenError, Verifier, VerifierConfig};
+use tokio_util::sync::CancellationToken;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Request, Status};
+
+use crate::{Clock, ClockSetting, StatusDetails};
+
+/// `ErrorInfo.domain` of authentication and authorization errors.
+pub const AUTH_DOMAIN: &str = "auth.jilin.gov.cn";
+/// With `--insecure-no-auth`, the header naming the actor (as before
+/// tokens existed); ignored otherwise.
+pub const ACTOR_HEADER: &str = "x-jilin-actor";
+
+/// How callers are authenticated; every service takes these flags.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AuthArgs {
+    /// Public keys tokens are verified with: a JWKS file (rotate keys by
+    /// adding the new one, sending SIGHUP, then removing the old) or one
+    /// Ed25519 public key in PEM.
+    #[arg(long, env = "JILIN_JWKS")]
+    pub jwks: Option<PathBuf>,
+    /// The `iss` every token must carry.
+    #[arg(long, env = "JILIN_TOKEN_ISSUER", default_value = jilin_auth::DEV_ISSUER)]
+    pub token_issuer: String,
+    /// The `aud` every token must carry.
+    #[arg(long, env = "JILIN_TOKEN_AUDIENCE", default_value = jilin_auth::AUDIENCE)]
+    pub token_audience: String,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    #[arg(long, env = "JILIN_TOKEN_LEEWAY", default_value_t = 30)]
+    pub token_leeway: i64,
+    /// Accept every call without a token, as an admin named by the
+    /// `x-jilin-actor` header. For development only: warns at start.
+    #[arg(long, env = "JILIN_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// A file holding this service's own token, sent when it calls the
+    /// other services (a read-only principal is enough).
+    #[arg(long, env = "JILIN_PEER_TOKEN_FILE")]
+    pub peer_token_file: Option<PathBuf>,
+}
+
+/// The flags' defaults: tokens required, but no keys given yet.
+impl Default for AuthArgs {
+    fn default() -> Self {
+        Self {
+            jwks: None,
+            token_issuer: jilin_auth::DEV_ISSUER.into(),
+            token_audience: jilin_auth::AUDIENCE.into(),
+            token_leeway: 30,
+            insecure_no_auth: false,
+            peer_token_file: None,
+        }
+    }
+}
+
+impl AuthArgs {
+    /// No authentication, for tests of everything else and development.
+    pub fn insecure() -> Self {
+        Self {
+            insecure_no_auth: true,
+            ..Self::default()
+        }
+    }
+
+    /// Tokens verified against `jwks`, issued by the development issuer;
+    /// this service calls its peers with the token in `peer_token_file`.
+    pub fn verified(jwks: PathBuf, peer_token_file: Option<PathBuf>) -> Self {
+        Self {
+            jwks: Some(jwks),
+            peer_token_file,
+            ..Self::default()
+        }
+    }
+
+    /// The token this service sends to its peers, if any.
+    pub fn peer_token(&self) -> Result<Option<String>, String> {
+        let Some(path) = &self.peer_token_file else {
+            return Ok(None);
+        };
+        std::fs::read_to_string(path)
+            .map(|token| Some(token.trim().to_owned()))
+            .map_err(|err| format!("cannot read the peer token {}: {err}", path.display()))
+    }
+}
+
+/// Whether tokens are required.
+#[derive(Clone)]
+enum Mode {
+    Verified(Verifier),
+    /// `--insecure-no-auth`.
+    Open,
+}
+
+/// The interceptor every service's API sits behind.
+#[derive(Clone)]
+pub struct Authenticator {
+    mode: Mode,
+    clock: Clock,
+}
+
+impl Authenticator {
+    /// From the flags: keys required unless `--insecure-no-auth`. Token
+    /// lifetimes are judged by the system clock, never by a service's
+    /// `--clock`: a clock set back must not revive expired tokens.
+    pub fn from_args(args: &AuthArgs, service: &str) -> Result<Self, String> {
+        let clock = Clock::new(ClockSetting::System);
+        let mode = match (&args.jwks, args.insecure_no_auth) {
+            (_, true) => {
+                tracing::warn!(%service, "--insecure-no-auth: every caller is an admin; never in production");
+                Mode::Open
+            }
+            (Some(keys), false) => Mode::Verified(
+                Verifier::load(VerifierConfig {
+                    keys: keys.clone(),
+                    issuer: args.token_issuer.clone(),
+                    audience: args.token_audience.clone(),
+                    leeway_seconds: args.token_leeway,
+                })
+                .map_err(|err| err.to_string())?,
+            ),
+            (None, false) => {
+                return Err(
+                    "no keys to verify tokens with: give --jwks FILE (JILIN_JWKS), or \
+                     --insecure-no-auth for development"
+                        .into(),
+                );
+            }
+        };
+        Ok(Self { mode, clock })
+    }
+
+    /// Reads the key file again on every SIGHUP until `shutdown`.
+    pub fn reload_on_hangup(&self, shutdown: CancellationToken) {
+        let Mode::Verified(verifier) = &self.mode else {
+            return;
+        };
+        let verifier = verifier.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP: keys reload only on restart");
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = hangups.recv() => match verifier.reload() {
+                        Ok(keys) => tracing::info!(keys, file = %verifier.key_file().display(), "token keys reloaded"),
+                        Err(err) => tracing::error!(error = %err, "token keys not reloaded; the old ones stay"),
+                    },
+                }
+            }
+        });
+    }
+
+    fn principal(&self, metadata: &MetadataMap) -> Result<Principal, TokenError> {
+        match &self.mode {
+            Mode::Open => Ok(Principal {
+                subject: metadata
+                    .get(ACTOR_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .filter(|actor| !actor.is_empty())
+                    .unwrap_or("anonymous")
+                    .to_owned(),
+                agency: None,
+                roles: [Role::Admin].into(),
+            }),
+            Mode::Verified(verifier) => {
+                let token = metadata
+                    .get("authorization")
+                    .and_then(|value| value.to_str().ok())
+                    .ok_or(TokenError::Missing)?
+                    .strip_prefix("Bearer ")
+                    .ok_or_else(|| TokenError::Malformed("not a Bearer authorization".into()))?;
+                verifier.verify(token.trim(), self.clock.now())
+            }
+        }
+    }
+}
+
+impl tonic::service::Interceptor for Authenticator {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        match self.principal(request.metadata()) {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                Ok(request)
+            }
+            Err(err) => {
+                tracing::debug!(reason = err.reason(), "call refused: {err}");
+                Err(StatusDetails::new(AUTH_DOMAIN).status(
+                    Code::Unauthenticated,
+                    err.to_string(),
+                    err.reason(),
+                    &[],
+                ))
+            }
+        }
+    }
+}
+
+/// The principal the interceptor put on `request`.
+pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| {
+            StatusDetails::new(AUTH_DOMAIN).status(
+                Code::Unauthenticated,
+                TokenError::Missing.to_string(),
+                TokenError::Missing.reason(),
+                &[],
+            )
+        })
+}
+
+/// The PERMISSION_DENIED status for `denied`: the reason names the role
+/// or the agency required.
+pub fn permission_denied(denied: &Denied) -> Status {
+    let message = denied.to_string();
+    let (reason, metadata) = match denied {
+        Denied::Role { role, .. } => ("ROLE_REQUIRED", ("role", role.as_str().to_owned())),
+        Denied::MoveAgency { .. } => ("ROLE_REQUIRED", ("role", Role::Admin.as_str().to_owned())),
+        Denied::Agency { agency, .. } => {
+            ("AGENCY_REQUIRED", ("agency", format!("agencies/{agency}")))
+        }
+    };
+    StatusDetails::new(AUTH_DOMAIN).status(Code::PermissionDenied, message, reason, &[metadata])
+}
