@@ -71,6 +71,16 @@ pub async fn start(count: usize) -> Running {
     .expect("the demo loads");
     assert!(calls > count, "every project and its months");
     clock.set(after(plan.loaded_until));
+    // Every event in the stream first: a consumer that has acked all the
+    // stream holds has not seen what the relay has yet to publish.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while system.registry.pending_events() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "registry events never published"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let nats_client = jilin_bus::async_nats::connect(nats.url()).await.unwrap();
     for consumer in ["jilin-indicators", "jilin-risk"] {
         jilin_testkit::bus::wait_consumed(&nats_client, "JILIN_REGISTRY", consumer, PATIENCE).await;
