@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use jilin::client::Credentials;
-use jilin::up::{System, SystemConfig};
+use jilin::up::System;
 use jilin_auth::{AUDIENCE, DEV_ISSUER, Grant, Minter, Role};
 use jilin_proto::indicators::v1 as indicators;
 use jilin_proto::registry::v1 as registry;
@@ -541,17 +541,8 @@ async fn settled(system: &System) -> Vec<Vec<u64>> {
 async fn start_system() -> (NatsServer, tempfile::TempDir, System) {
     let nats = NatsServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let any_port = "127.0.0.1:0".parse().unwrap();
-    let config = SystemConfig {
-        data_dir: data.path().to_owned(),
-        nats_url: nats.url(),
-        registry_listen: any_port,
-        indicators_listen: any_port,
-        risk_listen: any_port,
-        clock: jilin_testkit::TEST_NOW.parse().unwrap(),
-        risk_clock: jilin_testkit::TEST_NOW.parse().unwrap(),
-        risk_evaluation_interval: Duration::from_secs(3600),
-    };
+    let config =
+        common::system_config(&nats, data.path(), jilin_testkit::TEST_NOW.parse().unwrap());
     let system = System::start(&config).await.expect("the system starts");
     (nats, data, system)
 }

@@ -41,17 +41,7 @@ pub async fn start(count: usize) -> Running {
     let nats = NatsServer::start().await;
     let data = tempfile::tempdir().unwrap();
     let plan = plan(count);
-    let any_port = "127.0.0.1:0".parse().unwrap();
-    let config = SystemConfig {
-        data_dir: data.path().to_owned(),
-        nats_url: nats.url(),
-        registry_listen: any_port,
-        indicators_listen: any_port,
-        risk_listen: any_port,
-        clock: jilin_testkit::TEST_NOW.parse().unwrap(),
-        risk_clock: after(plan.loaded_until),
-        risk_evaluation_interval: Duration::from_secs(3600),
-    };
+    let config = system_config(&nats, data.path(), after(plan.loaded_until));
     let system = System::start(&config).await.expect("the system starts");
     let projects = plan.portfolio();
     let client = RegistryServiceClient::connect(format!("http://{}", system.registry.addr()))
@@ -114,4 +104,25 @@ pub async fn authed(system: &System, url: &str, name: &str) -> AuthedChannel {
         .await
         .unwrap();
     credentials(system, name).on(channel)
+}
+
+/// The system on free ports with its stores under `data_dir`, its clocks
+/// pinned (the risk service's at `risk_clock`) and no evaluation timer to
+/// speak of.
+pub fn system_config(
+    nats: &NatsServer,
+    data_dir: &std::path::Path,
+    risk_clock: jilin_runtime::ClockSetting,
+) -> SystemConfig {
+    let any_port = "127.0.0.1:0".parse().unwrap();
+    SystemConfig {
+        data_dir: data_dir.to_owned(),
+        nats_url: nats.url(),
+        registry_listen: any_port,
+        indicators_listen: any_port,
+        risk_listen: any_port,
+        clock: jilin_testkit::TEST_NOW.parse().unwrap(),
+        risk_clock,
+        risk_evaluation_interval: Duration::from_secs(3600),
+    }
 }
