@@ -153,6 +153,20 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_token_still_expires() {
+        let keys = keys();
+        let minter = Minter::from_key_file(&keys.files.signing_key, DEV_ISSUER, AUDIENCE).unwrap();
+        let token = minter.mint(&reporter(), NOW, Duration::hours(1)).unwrap();
+        let verifier = verifier(&keys, DEV_ISSUER, AUDIENCE);
+        assert!(verifier.verify(&token, NOW).is_ok());
+        assert!(verifier.verify(&token, NOW).is_ok(), "remembered");
+        assert_eq!(
+            verifier.verify(&token, NOW + Duration::hours(2)),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
     fn keys_rotate_by_reloading_the_key_set() {
         let keys = keys();
         let old = Minter::from_key_file(&keys.files.signing_key, DEV_ISSUER, AUDIENCE).unwrap();

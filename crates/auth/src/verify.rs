@@ -3,10 +3,15 @@
 //! audience, and their `exp` and `nbf` against the caller's clock with a
 //! small skew. The key file can be read again at any time, so keys rotate
 //! by adding the new one before removing the old.
+//!
+//! A token whose signature and claims verified is remembered (by its full
+//! text, signature included) until the keys are reloaded, so a client that
+//! sends the same token on every call pays for the signature check once;
+//! its lifetime is still judged on every call.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
@@ -81,11 +86,23 @@ pub struct VerifierConfig {
     pub leeway_seconds: i64,
 }
 
+/// Tokens remembered at most; past that the memory starts afresh.
+const REMEMBERED: usize = 4096;
+
 /// Verifies tokens; clones share the keys, so a reload reaches them all.
 #[derive(Clone)]
 pub struct Verifier {
     config: Arc<VerifierConfig>,
     keys: Arc<RwLock<Vec<Key>>>,
+    verified: Arc<Mutex<HashMap<String, Verified>>>,
+}
+
+/// A token whose signature, issuer and audience checked out.
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    expires: i64,
+    not_before: Option<i64>,
 }
 
 struct Key {
@@ -113,6 +130,7 @@ impl Verifier {
         Ok(Self {
             config: Arc::new(config),
             keys: Arc::new(RwLock::new(keys)),
+            verified: Arc::default(),
         })
     }
 
@@ -123,6 +141,8 @@ impl Verifier {
         let count = keys.len();
         // Lock poisoning would mean a panic while swapping a Vec: not possible.
         *self.keys.write().expect("no panic while holding the keys") = keys;
+        // A removed key must stop vouching for its tokens at once.
+        self.remembered().clear();
         Ok(count)
     }
 
@@ -133,6 +153,39 @@ impl Verifier {
 
     /// The principal a bearer token names, judged at `now`.
     pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Principal, TokenError> {
+        let remembered = self.remembered().get(token).cloned();
+        let verified = match remembered {
+            Some(verified) => verified,
+            None => {
+                let verified = self.check_signature_and_claims(token)?;
+                let mut remembered = self.remembered();
+                if remembered.len() >= REMEMBERED {
+                    remembered.clear();
+                }
+                remembered.insert(token.to_owned(), verified.clone());
+                verified
+            }
+        };
+        let now = now.unix_timestamp();
+        let leeway = self.config.leeway_seconds;
+        if now > verified.expires + leeway {
+            return Err(TokenError::Expired);
+        }
+        if verified.not_before.is_some_and(|nbf| nbf > now + leeway) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(verified.principal)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+        // Lock poisoning would mean a panic inside a HashMap call: not possible.
+        self.verified
+            .lock()
+            .expect("no panic while holding the tokens")
+    }
+
+    /// Everything about a token but its lifetime.
+    fn check_signature_and_claims(&self, token: &str) -> Result<Verified, TokenError> {
         let header = decode_header(token).map_err(|err| TokenError::Malformed(err.to_string()))?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Malformed(format!(
@@ -170,29 +223,25 @@ impl Verifier {
             }
             outcome?
         };
-        let now = now.unix_timestamp();
-        let leeway = self.config.leeway_seconds;
         let expires = claims
             .exp
             .ok_or_else(|| TokenError::Malformed("no `exp` claim".into()))?;
-        if now > expires + leeway {
-            return Err(TokenError::Expired);
-        }
-        if claims.nbf.is_some_and(|nbf| nbf > now + leeway) {
-            return Err(TokenError::NotYetValid);
-        }
         if claims.sub.is_empty() {
             return Err(TokenError::Malformed("empty `sub` claim".into()));
         }
-        Ok(Principal {
-            subject: claims.sub,
-            agency: claims.agency.filter(|agency| !agency.is_empty()),
-            // Roles this version does not know grant nothing.
-            roles: claims
-                .roles
-                .iter()
-                .filter_map(|role| role.parse::<Role>().ok())
-                .collect(),
+        Ok(Verified {
+            principal: Principal {
+                subject: claims.sub,
+                agency: claims.agency.filter(|agency| !agency.is_empty()),
+                // Roles this version does not know grant nothing.
+                roles: claims
+                    .roles
+                    .iter()
+                    .filter_map(|role| role.parse::<Role>().ok())
+                    .collect(),
+            },
+            expires,
+            not_before: claims.nbf,
         })
     }
 }
