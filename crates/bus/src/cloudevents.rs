@@ -31,6 +31,15 @@ pub struct CloudEventError {
     pub header: &'static str,
 }
 
+/// The `ce-time` of an event at `time`: RFC 3339. Only a year outside
+/// 0000–9999, which no service clock produces, has no such form; it is
+/// then left empty (the attribute is optional) rather than failing the
+/// change it belongs to.
+pub fn event_time(time: time::OffsetDateTime) -> String {
+    time.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Headers for publishing `entry` from `source`, including `Nats-Msg-Id`.
 pub fn headers_for(entry: &OutboxEntry, source: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -44,6 +53,9 @@ pub fn headers_for(entry: &OutboxEntry, source: &str) -> HeaderMap {
     headers.insert("content-type", CONTENT_TYPE);
     if !entry.traceparent.is_empty() {
         headers.insert("traceparent", entry.traceparent.as_str());
+    }
+    if !entry.principal.is_empty() {
+        headers.insert("ce-principal", entry.principal.as_str());
     }
     headers
 }
@@ -90,6 +102,7 @@ mod tests {
             time: "2026-11-28T10:00:00Z".into(),
             payload: vec![1, 2, 3],
             traceparent: String::new(),
+            principal: String::new(),
         };
         let headers = headers_for(&entry, "jilin/registry");
         assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "0190-abc");

@@ -26,7 +26,7 @@ mod server;
 mod stream;
 
 pub use applied::{APPLIED_EVENTS, Applier, Delivery, Follower};
-pub use cloudevents::{CloudEvent, CloudEventError};
+pub use cloudevents::{CloudEvent, CloudEventError, event_time};
 pub use connect::connect;
 pub use consumer::{ConsumerSpec, HandlerError, reset_consumer, run_consumer};
 pub use follow::{

@@ -23,6 +23,7 @@ fn entry(id: &str) -> OutboxEntry {
         time: "2026-11-28T00:00:00Z".into(),
         payload: id.as_bytes().to_vec(),
         traceparent: String::new(),
+        principal: String::new(),
     }
 }
 

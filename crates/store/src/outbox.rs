@@ -36,6 +36,10 @@ pub struct OutboxEntry {
     /// W3C trace context of the request that caused the event, if any.
     #[prost(string, tag = "7")]
     pub traceparent: String,
+    /// The principal (token subject) whose request caused the event, if
+    /// any: the CloudEvents extension attribute `principal`.
+    #[prost(string, tag = "8")]
+    pub principal: String,
 }
 
 pub(crate) fn sequence_key(sequence: u64) -> [u8; 8] {

@@ -18,7 +18,6 @@ use jilin_runtime::Clock;
 use jilin_store::{OutboxEntry, StoreError};
 use prost::Message;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Notify, broadcast};
 
 use crate::convert::change_to_proto;
@@ -276,12 +275,10 @@ fn outbox_entry(change: &ValueChange) -> OutboxEntry {
         subject: format!("{SUBJECT_PREFIX}.{}", change.indicator),
         event_type: events::IndicatorValueChanged::full_name(),
         resource: format!("indicators/{}", change.indicator),
-        time: change
-            .time
-            .format(&Rfc3339)
-            .expect("timestamps format as RFC 3339"),
+        time: jilin_bus::event_time(change.time),
         payload: payload.encode_to_vec(),
         traceparent: String::new(),
+        principal: String::new(),
     }
 }
 

@@ -12,7 +12,6 @@ use jilin_proto::events::v1 as events;
 use jilin_store::OutboxEntry;
 use prost::Message;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::convert::{project_to_proto, report_to_proto, status_to_proto};
 use crate::domain::{ProgressReport, Project, Status};
@@ -47,11 +46,10 @@ fn entry<M: Message + Name>(
         subject: subject.to_owned(),
         event_type: M::full_name(),
         resource,
-        time: time
-            .format(&Rfc3339)
-            .expect("timestamps format as RFC 3339"),
+        time: jilin_bus::event_time(time),
         payload: payload.encode_to_vec(),
         traceparent: origin.traceparent.clone(),
+        principal: origin.actor().to_owned(),
     }
 }
 

@@ -63,6 +63,9 @@ async fn every_change_publishes_one_decodable_event_in_order() {
     for message in &messages {
         assert_eq!(header(message, "ce-specversion"), "1.0");
         assert_eq!(header(message, "ce-source"), "jilin/registry");
+        // The caller, as the CloudEvents extension `principal` (without
+        // tokens, the insecure mode's anonymous admin).
+        assert_eq!(header(message, "ce-principal"), "anonymous");
         assert_eq!(header(message, "content-type"), "application/protobuf");
         assert_eq!(header(message, "Nats-Msg-Id"), header(message, "ce-id"));
         assert!(

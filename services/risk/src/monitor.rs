@@ -14,7 +14,6 @@ use jilin_proto::events::v1 as events;
 use jilin_store::{OutboxEntry, StoreError, Tx};
 use prost::Message;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::sync::watch;
 
 use crate::convert;
@@ -456,8 +455,9 @@ fn outbox_entry(record: &ChangeRecord, subject: String, now: OffsetDateTime) -> 
         subject,
         event_type: events::AlertChanged::full_name(),
         resource: convert::alert_name(&record.alert),
-        time: now.format(&Rfc3339).unwrap_or_default(),
+        time: jilin_bus::event_time(now),
         payload: payload.encode_to_vec(),
         traceparent: String::new(),
+        principal: String::new(),
     }
 }

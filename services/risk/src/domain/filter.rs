@@ -75,7 +75,10 @@ fn split_and(text: &str) -> Vec<String> {
         if !quoted && word.trim().eq_ignore_ascii_case("and") {
             terms.push(String::new());
         } else {
-            terms.last_mut().expect("never empty").push_str(word);
+            match terms.last_mut() {
+                Some(term) => term.push_str(word),
+                None => terms.push(word.to_owned()),
+            }
         }
     }
     terms
