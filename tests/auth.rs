@@ -4,8 +4,9 @@
 //! UNAUTHENTICATED with their reason; a reporter writes only its own
 //! agency's projects, an analyst indicators, a supervisor rules, alerts and
 //! silences, an admin everything; every principal reads. A refused call
-//! leaves all three stores exactly as they were. The actor recorded is the
-//! token's subject, whatever a header claims.
+//! leaves all three stores exactly as they were. The actor recorded (in
+//! history, silences, rule edits) is the token's subject, whatever a header
+//! claims.
 
 mod common;
 
@@ -733,5 +734,19 @@ async fn the_actor_is_the_tokens_subject_whatever_a_header_claims() {
         .unwrap()
         .into_inner();
     assert_eq!(created.created_by, "users/dev-supervisor");
+    let edited = supervisor
+        .risk
+        .update_rule(risk::UpdateRuleRequest {
+            rule: Some(risk::Rule {
+                name: "rules/schedule_lag".into(),
+                summary: "{subject} is behind schedule".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["summary"]),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(edited.updated_by, "users/dev-supervisor");
     system.shutdown().await;
 }

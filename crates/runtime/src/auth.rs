@@ -143,12 +143,14 @@ impl Authenticator {
             return;
         };
         let verifier = verifier.clone();
+        // Listening starts before this returns, so a SIGHUP sent once the
+        // service serves never finds the default action (exit).
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: keys reload only on restart");
+            return;
+        };
         tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-                tracing::warn!("cannot listen for SIGHUP: keys reload only on restart");
-                return;
-            };
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

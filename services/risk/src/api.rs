@@ -47,7 +47,7 @@ impl RiskService for RiskApi {
         let caller = principal(&request)?;
         caller.require(Role::Supervisor).map_err(RiskError::from)?;
         let new = request::create_rule(request.get_ref()).map_err(RiskError::from)?;
-        let rule = self.risk.create_rule(new).await?;
+        let rule = self.risk.create_rule(new, &caller.subject).await?;
         Ok(Response::new(convert::rule_to_proto(&rule)))
     }
 
@@ -55,7 +55,7 @@ impl RiskService for RiskApi {
         let caller = principal(&request)?;
         caller.require(Role::Supervisor).map_err(RiskError::from)?;
         let update = request::update_rule(request.get_ref()).map_err(RiskError::from)?;
-        let rule = self.risk.update_rule(update).await?;
+        let rule = self.risk.update_rule(update, &caller.subject).await?;
         Ok(Response::new(convert::rule_to_proto(&rule)))
     }
 

@@ -111,6 +111,7 @@ pub fn rule_to_proto(rule: &Rule) -> pb::Rule {
         etag: rule.etag(),
         revision: rule.revision,
         update_time: Some(timestamp(rule.update_time)),
+        updated_by: rule.updated_by.clone(),
     }
 }
 

@@ -96,14 +96,15 @@ impl Risk {
     }
 
     /// Adds an indicator rule (already checked field by field).
-    pub async fn create_rule(&self, new: NewRule) -> Result<Rule, RiskError> {
+    pub async fn create_rule(&self, new: NewRule, actor: &str) -> Result<Rule, RiskError> {
         if !matches!(new.kind, RuleKind::Indicator { .. }) {
             return Err(RiskError::invalid(
                 "rule.kind",
                 "only INDICATOR rules can be created; project rules are built in",
             ));
         }
-        let rule = Rule::new(new.id, new.kind, new.settings, self.monitor.clock().now());
+        let now = self.monitor.clock().now();
+        let rule = Rule::new(new.id, new.kind, new.settings, now, actor);
         rules::validate(&rule).map_err(RiskError::from)?;
         let tables = self.tables();
         tables
@@ -124,7 +125,7 @@ impl Risk {
     }
 
     /// Applies the named fields of an update to its rule.
-    pub async fn update_rule(&self, update: RuleUpdate) -> Result<Rule, RiskError> {
+    pub async fn update_rule(&self, update: RuleUpdate, actor: &str) -> Result<Rule, RiskError> {
         let tables = self.tables();
         let now = self.monitor.clock().now();
         let (id, etag) = (update.id.as_str(), update.etag.as_deref());
@@ -148,6 +149,7 @@ impl Risk {
                 rules::validate(&rule).map_err(RiskError::from)?;
                 rule.revision += 1;
                 rule.update_time = now;
+                rule.updated_by = actor.to_owned();
                 tx.insert(&tables.rules, id, &rule)?;
                 Ok(rule)
             })

@@ -119,6 +119,9 @@ pub struct Rule {
     pub built_in: bool,
     #[serde(default = "unix_epoch", with = "time::serde::rfc3339")]
     pub update_time: OffsetDateTime,
+    /// Who created or last edited it (empty for a seeded built-in rule).
+    #[serde(default)]
+    pub updated_by: String,
 }
 
 /// What a client sets on a rule: its bands, timing, labels and summary.
@@ -177,8 +180,14 @@ impl RuleField {
 }
 
 impl Rule {
-    /// A new user rule: revision 1, created `now`.
-    pub fn new(id: String, kind: RuleKind, settings: RuleSettings, now: OffsetDateTime) -> Self {
+    /// A new user rule: revision 1, created `now` by `actor`.
+    pub fn new(
+        id: String,
+        kind: RuleKind,
+        settings: RuleSettings,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Self {
         let RuleSettings {
             bands,
             for_periods,
@@ -197,6 +206,7 @@ impl Rule {
             revision: 1,
             built_in: false,
             update_time: now,
+            updated_by: actor.to_owned(),
         }
     }
 }
@@ -332,6 +342,7 @@ fn rule(id: &str, kind: RuleKind, bands: Vec<Band>, for_periods: u32, summary: &
         revision: 1,
         built_in: true,
         update_time: OffsetDateTime::UNIX_EPOCH,
+        updated_by: String::new(),
     }
 }
 
