@@ -13,4 +13,6 @@ pub use catalog::{GROUPS, REGIONS, Region, SECTORS, Sector, prefecture_of, secto
 pub use ids::is_snake_case_id;
 pub use period::Period;
 pub use status::ProjectStatus;
-pub use violations::{AllValid, Checked, FieldViolation, Violations, invalid, violation_on};
+pub use violations::{
+    AllValid, Checked, FieldViolation, MAX_QUOTED, Violations, invalid, quoted, violation_on,
+};

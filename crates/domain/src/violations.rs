@@ -31,6 +31,20 @@ pub fn invalid<T>(field: impl Into<String>, description: impl Into<String>) -> C
     Err(vec![FieldViolation::new(field, description)])
 }
 
+/// Characters of a client's input quoted back in an error, at most: a
+/// violation that echoed a huge input would not fit in the trailing
+/// metadata clients accept (16 KB for grpcio).
+pub const MAX_QUOTED: usize = 200;
+
+/// `text` as an error may quote it: cut at [`MAX_QUOTED`] characters, with
+/// an ellipsis when cut.
+pub fn quoted(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 /// Turns an error into a violation on `field`, its description the
 /// error's message: `Filter::parse(text).map_err(violation_on("filter"))`.
 pub fn violation_on<E: std::fmt::Display>(
@@ -126,6 +140,15 @@ impl Violations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_input_is_quoted_cut_short() {
+        assert_eq!(quoted("short"), "short");
+        let long = "é".repeat(MAX_QUOTED + 50);
+        let shown = quoted(&long);
+        assert_eq!(shown.chars().count(), MAX_QUOTED + 1);
+        assert!(shown.ends_with('…'));
+    }
 
     #[test]
     fn all_valid_parts_give_their_values() {

@@ -398,3 +398,31 @@ async fn child_listings_reject_bad_parents_and_tokens() {
         .unwrap_err();
     assert_eq!(missing_history.code(), Code::NotFound);
 }
+
+/// One request must not take the service down: a filter nested 3,000 deep
+/// once overflowed the parser's stack and aborted the whole process.
+#[tokio::test]
+async fn a_hostile_filter_is_refused_and_the_service_stays_up() {
+    let mut app = TestApp::spawn().await;
+    for filter in [
+        format!("{}x", "(".repeat(3000)),
+        format!("{}x", "(".repeat(1000)),
+        format!("{}status = APPROVED", "NOT ".repeat(500)),
+        format!("status = {}", "X".repeat(100_000)),
+    ] {
+        let refused = app
+            .client
+            .list_projects(pb::ListProjectsRequest {
+                filter,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&refused), ["filter"]);
+    }
+    app.client
+        .list_projects(pb::ListProjectsRequest::default())
+        .await
+        .expect("still serving");
+}

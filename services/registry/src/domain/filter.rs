@@ -13,6 +13,7 @@
 
 use super::catalog;
 use super::project::{Project, Status};
+use jilin_domain::quoted;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
@@ -75,8 +76,20 @@ impl std::fmt::Display for FilterError {
     }
 }
 
+/// Longest filter accepted, in characters.
+pub const MAX_FILTER_LENGTH: usize = 2048;
+/// Deepest nesting of parentheses and NOT accepted: the parser recurses
+/// once per level, and a client must not be able to exhaust its stack.
+pub const MAX_FILTER_DEPTH: usize = 32;
+
 impl Filter {
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        if text.chars().count() > MAX_FILTER_LENGTH {
+            return Err(FilterError {
+                position: MAX_FILTER_LENGTH,
+                message: format!("a filter is at most {MAX_FILTER_LENGTH} characters"),
+            });
+        }
         let tokens = tokenize(text)?;
         if tokens.is_empty() {
             return Ok(Filter::All);
@@ -85,6 +98,7 @@ impl Filter {
             tokens,
             next: 0,
             end: text.chars().count(),
+            depth: 0,
         };
         let filter = parser.filter()?;
         match parser.peek() {
@@ -219,6 +233,8 @@ struct Parser {
     tokens: Vec<Token>,
     next: usize,
     end: usize,
+    /// Parentheses and NOTs open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -262,9 +278,12 @@ impl Parser {
     fn factor(&mut self) -> Result<Filter, FilterError> {
         let token = self.take("a comparison such as `status = APPROVED`")?;
         match &token.kind {
-            Kind::Word(word) if word == "NOT" => Ok(Filter::Not(Box::new(self.factor()?))),
+            Kind::Word(word) if word == "NOT" => {
+                let inner = self.nested(&token, Self::factor)?;
+                Ok(Filter::Not(Box::new(inner)))
+            }
             Kind::Open => {
-                let inner = self.filter()?;
+                let inner = self.nested(&token, Self::filter)?;
                 let close = self.take("`)`")?;
                 if close.kind != Kind::Close {
                     return Err(close.error("expected `)`"));
@@ -275,7 +294,8 @@ impl Parser {
                 let field = Field::parse(name).ok_or_else(|| {
                     let known: Vec<_> = Field::NAMES.iter().map(|(n, _)| *n).collect();
                     token.error(format!(
-                        "unknown field `{name}`; filterable fields: {}",
+                        "unknown field `{}`; filterable fields: {}",
+                        quoted(name),
                         known.join(", ")
                     ))
                 })?;
@@ -283,6 +303,23 @@ impl Parser {
             }
             _ => Err(token.error("expected a field name, NOT or `(`")),
         }
+    }
+
+    /// Parses one level deeper, refusing to go past [`MAX_FILTER_DEPTH`].
+    fn nested(
+        &mut self,
+        opening: &Token,
+        parse: fn(&mut Self) -> Result<Filter, FilterError>,
+    ) -> Result<Filter, FilterError> {
+        if self.depth == MAX_FILTER_DEPTH {
+            return Err(opening.error(format!(
+                "parentheses and NOT nest at most {MAX_FILTER_DEPTH} deep"
+            )));
+        }
+        self.depth += 1;
+        let inner = parse(self);
+        self.depth -= 1;
+        inner
     }
 
     fn comparison(&mut self, field: Field) -> Result<Filter, FilterError> {
@@ -312,23 +349,61 @@ fn check_value(field: Field, value: &str) -> Option<String> {
         Field::Status if Status::parse(value).is_none() => {
             let known: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
             Some(format!(
-                "unknown status `{value}`; one of {}",
+                "unknown status `{}`; one of {}",
+                quoted(value),
                 known.join(", ")
             ))
         }
         Field::Group if !catalog::GROUPS.contains(&value) => Some(format!(
-            "unknown group `{value}`; one of {}",
+            "unknown group `{}`; one of {}",
+            quoted(value),
             catalog::GROUPS.join(", ")
         )),
-        Field::Sector if catalog::sector_by_code(value).is_none() => {
-            Some(format!("unknown sector `{value}`; see ListSectors"))
-        }
+        Field::Sector if catalog::sector_by_code(value).is_none() => Some(format!(
+            "unknown sector `{}`; see ListSectors",
+            quoted(value)
+        )),
         _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn deep_nesting_and_long_filters_are_refused_not_recursed_into() {
+        let deep = format!("{}x", "(".repeat(1000));
+        let err = Filter::parse(&deep).unwrap_err();
+        assert!(err.message.contains("nest at most"), "{err}");
+        let deeper = format!("{}x", "(".repeat(3000));
+        assert!(Filter::parse(&deeper).is_err());
+        let nots = format!("{}status = APPROVED", "NOT ".repeat(MAX_FILTER_DEPTH + 1));
+        assert!(
+            Filter::parse(&nots)
+                .unwrap_err()
+                .message
+                .contains("nest at most")
+        );
+        let ok = format!(
+            "{}status = APPROVED{}",
+            "(".repeat(MAX_FILTER_DEPTH),
+            ")".repeat(MAX_FILTER_DEPTH)
+        );
+        assert!(Filter::parse(&ok).is_ok());
+        let long = format!("agency = \"{}\"", "a".repeat(MAX_FILTER_LENGTH));
+        assert!(
+            Filter::parse(&long)
+                .unwrap_err()
+                .message
+                .contains("at most")
+        );
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_short_piece_of_the_input() {
+        let err = Filter::parse(&format!("status = {}", "X".repeat(1500))).unwrap_err();
+        assert!(err.message.chars().count() < 400, "{}", err.message.len());
+    }
+
     use super::*;
     use crate::domain::project::{self, ProjectDraft};
     use time::macros::datetime;
