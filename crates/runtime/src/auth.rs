@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use jilin_auth::{Denied, Principal, Role, TokenError, Verifier, VerifierConfig};
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataMap;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Code, Request, Status};
 
 use crate::{Clock, ClockSetting, StatusDetails};
@@ -135,6 +136,11 @@ impl Authenticator {
             }
         };
         Ok(Self { mode, clock })
+    }
+
+    /// `service` behind this authenticator.
+    pub fn guard<S>(self, service: S) -> InterceptedService<S, Self> {
+        InterceptedService::new(service, self)
     }
 
     /// Reads the key file again on every SIGHUP until `shutdown`.

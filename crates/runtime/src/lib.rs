@@ -23,7 +23,7 @@ pub use clock::{Clock, ClockError, ClockSetting};
 pub use jilin_auth::{Denied, Principal, Role};
 pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
 pub use mask::{MaskField, MaskRules, resolve_mask};
-pub use server::{GrpcServer, ServeError, accept_without_delay};
+pub use server::{GrpcServer, MAX_REQUEST_BYTES, ServeError, accept_without_delay};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;
 pub use stream::{ResponseStream, channel_stream};

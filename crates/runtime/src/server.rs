@@ -12,6 +12,11 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+/// The largest request message a service decodes; a bigger one is refused
+/// (OUT_OF_RANGE) before any of it is parsed. Legitimate requests are a few
+/// kilobytes; this leaves room for batches.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
 /// How long in-flight calls get to finish after shutdown is requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 

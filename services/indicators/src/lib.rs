@@ -205,10 +205,9 @@ pub async fn start(
     // Anything left dirty by a previous run is published soon.
     changed.notify_one();
 
-    let routes = tonic::service::Routes::new(IndicatorServiceServer::with_interceptor(
-        api::IndicatorApi::new(indicators, shutdown.clone()),
-        authenticator,
-    ));
+    let api = IndicatorServiceServer::new(api::IndicatorApi::new(indicators, shutdown.clone()))
+        .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
+    let routes = tonic::service::Routes::new(authenticator.guard(api));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "indicators serving");

@@ -112,10 +112,9 @@ pub async fn start(
         Authenticator::from_args(&config.auth, "registry").map_err(StartError::Config)?;
     authenticator.reload_on_hangup(shutdown.clone());
     let registry = service::Registry::new(tables.clone(), clock);
-    let routes = tonic::service::Routes::new(RegistryServiceServer::with_interceptor(
-        api::RegistryApi::new(registry),
-        authenticator,
-    ));
+    let api = RegistryServiceServer::new(api::RegistryApi::new(registry))
+        .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
+    let routes = tonic::service::Routes::new(authenticator.guard(api));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "registry serving");

@@ -485,3 +485,30 @@ async fn catalog_lists_sectors_and_regions() {
         .collect();
     assert_eq!(changjitu, ["220100", "220200", "222400"]);
 }
+
+/// A request over the documented size is refused before it is parsed, and
+/// changes nothing.
+#[tokio::test]
+async fn an_oversized_request_is_refused_whole() {
+    let mut app = TestApp::spawn().await;
+    let before = app.fingerprint();
+    let huge = pb::Project {
+        description: "x".repeat(jilin_runtime::MAX_REQUEST_BYTES + 1),
+        ..sample_project()
+    };
+    let refused = app
+        .client
+        .create_project(pb::CreateProjectRequest {
+            project_id: "huge".into(),
+            project: Some(huge),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::OutOfRange, "{refused:?}");
+    assert_eq!(app.fingerprint(), before);
+    app.client
+        .list_projects(pb::ListProjectsRequest::default())
+        .await
+        .expect("still serving");
+}

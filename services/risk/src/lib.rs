@@ -216,10 +216,9 @@ pub async fn start(
         )),
     ];
 
-    let routes = tonic::service::Routes::new(RiskServiceServer::with_interceptor(
-        api::RiskApi::new(risk, shutdown.clone()),
-        authenticator,
-    ));
+    let api = RiskServiceServer::new(api::RiskApi::new(risk, shutdown.clone()))
+        .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
+    let routes = tonic::service::Routes::new(authenticator.guard(api));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "risk serving");
