@@ -154,13 +154,13 @@ async fn counted(things: &Table<u64>, expected: &[(&str, u64)]) {
 
 #[tokio::test]
 async fn a_follower_catches_up_skipping_what_it_cannot_use_applies_once_and_forgets_acked_ids() {
+    let setup = Setup::start().await;
     let Setup {
-        _nats,
-        _dir,
         client,
         things,
         applier,
-    } = Setup::start().await;
+        ..
+    } = &setup;
 
     // The stream has lost its first two events.
     let old = [event("e1", "x"), event("e2", "y"), event("e3", "c")];
@@ -202,13 +202,13 @@ async fn a_follower_catches_up_skipping_what_it_cannot_use_applies_once_and_forg
 
 #[tokio::test]
 async fn no_catch_up_when_the_stream_holds_every_event_or_something_was_applied() {
+    let setup = Setup::start().await;
     let Setup {
-        _nats,
-        _dir,
         client,
         things,
         applier,
-    } = Setup::start().await;
+        ..
+    } = &setup;
     publish(&client, &STREAM, STREAM.source, &[event("e1", "x")], true).await;
 
     let shutdown = CancellationToken::new();

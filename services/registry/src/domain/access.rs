@@ -36,6 +36,8 @@ mod tests {
     use super::*;
     use crate::domain::project::{self, ProjectDraft};
 
+    /// A project created at a fixed instant; its planned dates are only
+    /// checked against each other, never against the wall clock.
     fn project(agency: &str) -> Project {
         let draft = ProjectDraft {
             display_name: "Plant".into(),
