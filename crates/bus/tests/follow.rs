@@ -164,7 +164,7 @@ async fn a_follower_catches_up_skipping_what_it_cannot_use_applies_once_and_forg
 
     // The stream has lost its first two events.
     let old = [event("e1", "x"), event("e2", "y"), event("e3", "c")];
-    publish(&client, &STREAM, STREAM.source, &old, true).await;
+    publish(client, &STREAM, STREAM.source, &old, true).await;
     let jetstream = jilin_bus::async_nats::jetstream::new(client.clone());
     let stream = jetstream.get_stream(STREAM.name).await.unwrap();
     stream.purge().keep(1).await.unwrap();
@@ -180,19 +180,19 @@ async fn a_follower_catches_up_skipping_what_it_cannot_use_applies_once_and_forg
         .run(ThreeThings, shutdown.clone()),
     );
     // The snapshot without its unusable entry, then what the stream holds.
-    counted(&things, &[("a", 1), ("b", 1), ("c", 1)]).await;
+    counted(things, &[("a", 1), ("b", 1), ("c", 1)]).await;
 
     // The same event again at a new sequence, and an unusable one: the
     // first is recognised and skipped, the second terminated.
     let again = [event("e3", "c"), event("e4", "bad"), event("e5", "d")];
-    publish(&client, &STREAM, STREAM.source, &again, false).await;
-    counted(&things, &[("a", 1), ("b", 1), ("c", 1), ("d", 1)]).await;
-    wait_consumed(&client, STREAM.name, "follower", PATIENCE).await;
+    publish(client, &STREAM, STREAM.source, &again, false).await;
+    counted(things, &[("a", 1), ("b", 1), ("c", 1), ("d", 1)]).await;
+    wait_consumed(client, STREAM.name, "follower", PATIENCE).await;
     assert_eq!(applier.applied_count().unwrap(), 4, "a, b, c and d");
 
     // Everything is acknowledged: no id needs remembering any more.
     assert!(applier.remembered().unwrap() > 0);
-    prune(&client, &consumer(), &applier).await.unwrap();
+    prune(client, &consumer(), applier).await.unwrap();
     assert_eq!(applier.remembered().unwrap(), 0);
     assert_eq!(applier.applied_count().unwrap(), 4, "the count stays");
 
@@ -209,7 +209,7 @@ async fn no_catch_up_when_the_stream_holds_every_event_or_something_was_applied(
         applier,
         ..
     } = &setup;
-    publish(&client, &STREAM, STREAM.source, &[event("e1", "x")], true).await;
+    publish(client, &STREAM, STREAM.source, &[event("e1", "x")], true).await;
 
     let shutdown = CancellationToken::new();
     let follow = || Follow {
@@ -219,19 +219,19 @@ async fn no_catch_up_when_the_stream_holds_every_event_or_something_was_applied(
         applier: applier.clone(),
     };
     let following = tokio::spawn(follow().run(ThreeThings, shutdown.clone()));
-    counted(&things, &[("x", 1)]).await;
+    counted(things, &[("x", 1)]).await;
     shutdown.cancel();
     following.await.unwrap();
 
     // Later the stream loses history; a follower that applied something
     // before does not catch up again.
-    publish(&client, &STREAM, STREAM.source, &[event("e2", "y")], true).await;
+    publish(client, &STREAM, STREAM.source, &[event("e2", "y")], true).await;
     let jetstream = jilin_bus::async_nats::jetstream::new(client.clone());
     let stream = jetstream.get_stream(STREAM.name).await.unwrap();
     stream.purge().keep(1).await.unwrap();
     let shutdown = CancellationToken::new();
     let following = tokio::spawn(follow().run(ThreeThings, shutdown.clone()));
-    counted(&things, &[("x", 1), ("y", 1)]).await;
+    counted(things, &[("x", 1), ("y", 1)]).await;
     shutdown.cancel();
     following.await.unwrap();
 }
