@@ -173,11 +173,7 @@ struct Clients {
 async fn clients(system: &System, credentials: &Credentials) -> Clients {
     let [registry_url, indicators_url, risk_url] = common::urls(system);
     let channel = |url: String| async move {
-        let channel = tonic::transport::Endpoint::from_shared(url)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = system.channel(&url).await.unwrap();
         credentials.on(channel)
     };
     Clients {
@@ -542,8 +538,11 @@ async fn settled(system: &System) -> Vec<Vec<u64>> {
 async fn start_system() -> (NatsServer, tempfile::TempDir, System) {
     let nats = NatsServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let config =
-        common::system_config(&nats, data.path(), jilin_testkit::TEST_NOW.parse().unwrap());
+    let config = common::system_config(
+        nats.url(),
+        data.path(),
+        jilin_testkit::TEST_NOW.parse().unwrap(),
+    );
     let system = System::start(&config).await.expect("the system starts");
     (nats, data, system)
 }

@@ -175,13 +175,6 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
 }
 
 /// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
@@ -216,7 +209,7 @@ async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
             .expect("a line");
         let words: Vec<&str> = line.split_whitespace().collect();
         if let [service @ ("registry" | "indicators" | "risk"), address] = words.as_slice() {
-            addresses.insert(service.to_string(), address.replace("grpc://", "http://"));
+            addresses.insert(service.to_string(), address.to_string());
         }
     }
     let urls = [

@@ -201,10 +201,7 @@ async fn the_demo_system_answers_as_its_data_says() {
     );
     assert_eq!(change.alert.unwrap().name, target);
 
-    let nats = jilin_bus::async_nats::connect(running.nats.url())
-        .await
-        .unwrap();
-    let jetstream = jilin_bus::async_nats::jetstream::new(nats);
+    let jetstream = jilin_bus::async_nats::jetstream::new(watcher(&running.system).await);
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
         let mut stream = jetstream.get_stream("JILIN_RISK").await.unwrap();

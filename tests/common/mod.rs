@@ -1,6 +1,7 @@
 //! The whole system as `jilin up` starts it (the same in-process entry
-//! point), against a test-kit nats-server, with a small seeded demo
-//! portfolio loaded through the registry's gRPC API.
+//! point, so gRPC over TLS with tokens, and its own nats-server with TLS
+//! and a user per service), with a small seeded demo portfolio loaded
+//! through the registry's gRPC API by each agency's reporter.
 
 #![allow(dead_code)]
 
@@ -12,12 +13,10 @@ use jilin::identity::AgencyCredentials;
 use jilin::up::{System, SystemConfig, after, start_of};
 use jilin_domain::Period;
 use jilin_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use jilin_testkit::NatsServer;
 
 pub const PATIENCE: Duration = Duration::from_secs(90);
 
 pub struct Running {
-    pub nats: NatsServer,
     pub data: tempfile::TempDir,
     pub system: System,
     pub plan: DemoPlan,
@@ -38,15 +37,13 @@ pub fn plan(count: usize) -> DemoPlan {
 /// Starts the system, loads the demo, and waits until the indicator and
 /// risk services have applied every registry event.
 pub async fn start(count: usize) -> Running {
-    let nats = NatsServer::start().await;
     let data = tempfile::tempdir().unwrap();
     let plan = plan(count);
-    let config = system_config(&nats, data.path(), after(plan.loaded_until));
+    let nats_url = format!("nats://127.0.0.1:{}", free_port());
+    let config = system_config(nats_url, data.path(), after(plan.loaded_until));
     let system = System::start(&config).await.expect("the system starts");
     let projects = plan.portfolio();
-    let client = RegistryServiceClient::connect(format!("http://{}", system.registry.addr()))
-        .await
-        .unwrap();
+    let client = RegistryServiceClient::new(system.channel(&system.urls()[0]).await.unwrap());
     let clock = system.risk.clock().clone();
     let credentials = AgencyCredentials::from_tokens(&system.tokens).unwrap();
     let calls = load_history(
@@ -71,12 +68,11 @@ pub async fn start(count: usize) -> Running {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let nats_client = jilin_bus::async_nats::connect(nats.url()).await.unwrap();
+    let nats_client = watcher(&system).await;
     for consumer in ["jilin-indicators", "jilin-risk"] {
         jilin_testkit::bus::wait_consumed(&nats_client, "JILIN_REGISTRY", consumer, PATIENCE).await;
     }
     Running {
-        nats,
         data,
         system,
         plan,
@@ -84,9 +80,26 @@ pub async fn start(count: usize) -> Running {
     }
 }
 
-/// `http://` address of each service: registry, indicators, risk.
+/// A NATS client of `system`'s server as the read-only `watcher`.
+pub async fn watcher(system: &System) -> jilin_bus::async_nats::Client {
+    let access = system.nats_access(jilin_bus::WATCHER);
+    jilin_bus::connect(system.nats_url(), "test-watcher", &access)
+        .await
+        .unwrap()
+}
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `https://` address of each service: registry, indicators, risk.
 pub fn urls(system: &System) -> [String; 3] {
-    system.services().map(|(addr, _)| format!("http://{addr}"))
+    system.urls()
 }
 
 /// The credentials of the development token `name` (`admin`,
@@ -97,12 +110,7 @@ pub fn credentials(system: &System, name: &str) -> Credentials {
 
 /// A channel to `url` whose calls carry the token `name`.
 pub async fn authed(system: &System, url: &str, name: &str) -> AuthedChannel {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .unwrap();
+    let channel = system.channel(url).await.unwrap();
     credentials(system, name).on(channel)
 }
 
@@ -110,14 +118,14 @@ pub async fn authed(system: &System, url: &str, name: &str) -> AuthedChannel {
 /// pinned (the risk service's at `risk_clock`) and no evaluation timer to
 /// speak of.
 pub fn system_config(
-    nats: &NatsServer,
+    nats_url: String,
     data_dir: &std::path::Path,
     risk_clock: jilin_runtime::ClockSetting,
 ) -> SystemConfig {
     let any_port = "127.0.0.1:0".parse().unwrap();
     SystemConfig {
         data_dir: data_dir.to_owned(),
-        nats_url: nats.url(),
+        nats_url,
         registry_listen: any_port,
         indicators_listen: any_port,
         risk_listen: any_port,

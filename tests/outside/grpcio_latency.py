@@ -7,8 +7,14 @@ the 44 ms delayed-ACK stall of a server without TCP_NODELAY.
 
     pip install grpcio
     python3 tests/outside/grpcio_latency.py 127.0.0.1:50051 [calls]
+
+Against `jilin up` (TLS and tokens), name its CA and a token:
+
+    JILIN_CA=data/tls/ca.pem JILIN_TOKEN_FILE=data/auth/tokens/admin.jwt \
+      python3 tests/outside/grpcio_latency.py 127.0.0.1:50051
 """
 
+import os
 import statistics
 import sys
 import time
@@ -31,15 +37,25 @@ def percentile(samples, fraction):
 def main():
     target = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
     calls = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    with grpc.insecure_channel(target) as channel:
+    ca, token_file = os.environ.get("JILIN_CA"), os.environ.get("JILIN_TOKEN_FILE")
+    metadata = []
+    if token_file:
+        with open(token_file) as file:
+            metadata = [("authorization", "Bearer " + file.read().strip())]
+    if ca:
+        with open(ca, "rb") as file:
+            channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(file.read()))
+    else:
+        channel = grpc.insecure_channel(target)
+    with channel:
         print(f"{'method':50} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>7}")
         for method in METHODS:
             call = channel.unary_unary(method)
-            size = len(call(b"", timeout=10))  # warm up, and the reply size
+            size = len(call(b"", timeout=10, metadata=metadata))  # warm up, and the reply size
             samples = []
             for _ in range(calls):
                 started = time.perf_counter()
-                call(b"", timeout=10)
+                call(b"", timeout=10, metadata=metadata)
                 samples.append((time.perf_counter() - started) * 1000)
             print(
                 f"{method:50} {statistics.median(samples):8.2f} "

@@ -3,15 +3,18 @@
 //! keys of a JWKS file (rotatable: add a key, reload, remove the old one)
 //! and yields a [`Principal`] (subject, roles, agency) that the services
 //! authorize against and record as the actor. [`Minter`] and [`KeyFiles`]
-//! make keys and tokens for development and tests.
+//! make keys and tokens for development and tests; [`CertFiles`] a local
+//! certificate authority and the certificate the services present.
 //!
 //! No tonic here: turning a refusal into a gRPC status is the runtime's.
 
+mod certs;
 mod mint;
 mod principal;
 mod verify;
 
-pub use mint::{Grant, KeyFiles, Minter, generate_signing_key, jwks, key_id};
+pub use certs::{CertFiles, IssuedCerts, LOCAL_HOSTS, issue};
+pub use mint::{Grant, KeyFiles, Minter, generate_signing_key, jwks, key_id, write_private};
 pub use principal::{Denied, Principal, Role, UnknownRole};
 pub use verify::{KeyError, TokenError, Verifier, VerifierConfig};
 

@@ -175,8 +175,8 @@ impl KeyFiles {
     }
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes `contents` to `path`, readable by its owner only, and syncs it.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()

@@ -1,7 +1,10 @@
 //! JetStream plumbing shared by every Jilin service.
 //!
 //! - [`connect`]: a NATS connection that is allowed to come up later, so a
-//!   service starts (and keeps accepting writes) while the broker is away.
+//!   service starts (and keeps accepting writes) while the broker is away;
+//!   with a service's [`NatsAccess`] (credentials, TLS). [`system_users`]:
+//!   the server side, one user per service that may publish only its own
+//!   subjects.
 //! - [`StreamSpec`] / [`ensure_stream`]: the service's own stream, created
 //!   at start if missing (file storage, duplicate window); the three
 //!   streams of the system are named here once.
@@ -16,6 +19,7 @@
 //!   transaction ([`Follower`] says what an event means), ack after the
 //!   commit, forget ids below the ack floor.
 
+mod access;
 mod applied;
 mod cloudevents;
 mod connect;
@@ -25,9 +29,12 @@ mod relay;
 mod server;
 mod stream;
 
+pub use access::{
+    NatsAccess, NatsUser, SERVICE_STREAMS, WATCHER, authorization_block, system_users,
+};
 pub use applied::{APPLIED_EVENTS, Applier, Delivery, Follower};
 pub use cloudevents::{CloudEvent, CloudEventError, event_time};
-pub use connect::connect;
+pub use connect::{ConnectError, connect};
 pub use consumer::{ConsumerSpec, HandlerError, reset_consumer, run_consumer};
 pub use follow::{
     Follow, NoSnapshot, PRUNE_INTERVAL, SnapshotError, SnapshotSource, apply_events, prune,

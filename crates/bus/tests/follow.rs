@@ -96,7 +96,9 @@ struct Setup {
 impl Setup {
     async fn start() -> Self {
         let nats = NatsServer::start().await;
-        let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
+        let client = jilin_bus::connect(&nats.url(), "test", &Default::default())
+            .await
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &[APPLIED_EVENTS, THINGS]).unwrap();
         let things: Table<u64> = store.table(THINGS).unwrap();

@@ -55,7 +55,9 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &[]).unwrap();
         let shutdown = CancellationToken::new();
-        let client = jilin_bus::connect(&nats.url(), "test").await.unwrap();
+        let client = jilin_bus::connect(&nats.url(), "test", &Default::default())
+            .await
+            .unwrap();
         let relay = OutboxRelay::new(store.clone(), client.clone(), STREAM);
         let relay = tokio::spawn(relay.run(shutdown.clone()));
         Self {

@@ -1,5 +1,6 @@
 //! The development identity `jilin up` runs with: on first start a signing
-//! key and its JWKS under `<data>/auth/`, then, at every start, fresh
+//! key and its JWKS under `<data>/auth/` and a local CA with the services'
+//! certificate under `<data>/tls/`, then, at every start, fresh
 //! tokens under `<data>/auth/tokens/`: an admin (the CLI's default), an
 //! analyst, a supervisor, one reporter per agency, and the read-only
 //! tokens the indicator and risk services call the registry with.
@@ -7,7 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use jilin_auth::{AUDIENCE, DEV_ISSUER, Grant, KeyError, KeyFiles, Minter, Role};
+use jilin_auth::{
+    AUDIENCE, CertFiles, DEV_ISSUER, Grant, KeyError, KeyFiles, LOCAL_HOSTS, Minter, Role,
+};
+use jilin_runtime::{ClientTls, TlsArgs, TlsError};
 use time::OffsetDateTime;
 
 use crate::client::Credentials;
@@ -19,6 +23,8 @@ pub const DEV_TOKEN_TTL: time::Duration = time::Duration::days(30);
 pub enum IdentityError {
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot sign a token: {0}")]
     Sign(#[from] jilin_auth::SignError),
     #[error("cannot write {path}: {source}")]
@@ -28,9 +34,10 @@ pub enum IdentityError {
     },
 }
 
-/// The key and the tokens of one data directory.
+/// The key, the certificates and the tokens of one data directory.
 pub struct DevIdentity {
     pub keys: KeyFiles,
+    pub certs: CertFiles,
     tokens_dir: PathBuf,
     minter: Minter,
 }
@@ -64,8 +71,11 @@ impl DevIdentity {
         let keys = KeyFiles::in_dir(&dir);
         keys.ensure()?;
         let minter = Minter::from_key_file(&keys.signing_key, DEV_ISSUER, AUDIENCE)?;
+        let certs = dev_cert_files(data_dir);
+        certs.ensure(&LOCAL_HOSTS)?;
         Ok(Self {
             keys,
+            certs,
             tokens_dir: dir.join("tokens"),
             minter,
         })
@@ -81,6 +91,21 @@ impl DevIdentity {
         } else {
             Ok(None)
         }
+    }
+
+    /// How a service serves TLS with the development certificate (and
+    /// trusts it when calling the others).
+    pub fn service_tls(&self) -> TlsArgs {
+        TlsArgs::with_certificate(
+            self.certs.cert.clone(),
+            self.certs.key.clone(),
+            self.certs.ca.clone(),
+        )
+    }
+
+    /// What a client of the services trusts: the development CA.
+    pub fn client_tls(&self) -> Result<ClientTls, TlsError> {
+        ClientTls::trusting(Some(&self.certs.ca))
     }
 
     pub fn tokens_dir(&self) -> &Path {
@@ -146,6 +171,11 @@ impl DevIdentity {
         }
         Ok(issued)
     }
+}
+
+/// The development CA and certificate `jilin up` keeps under `data_dir`.
+pub fn dev_cert_files(data_dir: &Path) -> CertFiles {
+    CertFiles::in_dir(&data_dir.join("tls"))
 }
 
 /// Who the demo loader writes as: each project's agency's reporter, or

@@ -1,13 +1,19 @@
 //! The NATS server `jilin up` talks to: the one at `NATS_URL` when it
-//! answers, otherwise a `nats-server -js` started from PATH with its store
-//! under the data dir (and stopped on exit).
+//! answers (its users are the operator's business), otherwise a
+//! `nats-server` with JetStream started from PATH with its store under the
+//! data dir (and stopped on exit). The one started here serves TLS with
+//! the development certificate and requires a user: one per service, each
+//! allowed to publish only its own subjects, and a read-only `watcher`;
+//! their passwords are made once under `<data>/auth/nats/`.
 
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use jilin_bus::{NATS_SERVER_ENV, find_nats_server};
+use jilin_auth::CertFiles;
+use jilin_bus::{NATS_SERVER_ENV, NatsAccess, authorization_block, find_nats_server, system_users};
+use rand::distr::{Alphanumeric, SampleString};
 use tokio::process::{Child, Command};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +34,19 @@ pub enum NatsError {
     },
     #[error("nats-server did not listen on {0} within 20 s (see its log in the data dir)")]
     NotListening(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A NATS server in use, and whether this process started it.
 pub struct Nats {
     pub url: String,
     child: Option<Child>,
+    /// The data dir of a server started here (its users' passwords, its CA).
+    secured: Option<PathBuf>,
 }
 
 fn host_port(url: &str) -> Result<(String, u16), NatsError> {
@@ -54,13 +67,14 @@ fn answers(host: &str, port: u16) -> bool {
 impl Nats {
     /// Uses the server at `url`, or starts one there with its store in
     /// `data_dir/nats`.
-    pub async fn ensure(url: &str, data_dir: &Path) -> Result<Self, NatsError> {
+    pub async fn ensure(url: &str, data_dir: &Path, certs: &CertFiles) -> Result<Self, NatsError> {
         let (host, port) = host_port(url)?;
         if answers(&host, port) {
             tracing::info!(%url, "using the NATS server already running");
             return Ok(Self {
                 url: url.to_owned(),
                 child: None,
+                secured: None,
             });
         }
         let binary = find_nats_server().ok_or_else(|| NatsError::NotFound {
@@ -76,9 +90,10 @@ impl Nats {
                 source,
             }
         })?;
+        let config = server_config(&host, port, data_dir, certs)?;
         let child = Command::new(&binary)
-            .args(["-js", "-a", &host, "-p", &port.to_string(), "-sd"])
-            .arg(data_dir.join("nats"))
+            .arg("-c")
+            .arg(&config)
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)
@@ -94,11 +109,22 @@ impl Nats {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tracing::info!(%url, binary = %binary.display(), "started nats-server with JetStream");
+        tracing::info!(%url, binary = %binary.display(), "started nats-server with JetStream, TLS and a user per service");
         Ok(Self {
             url: url.to_owned(),
             child: Some(child),
+            secured: Some(data_dir.to_owned()),
         })
+    }
+
+    /// How `user` (a service name, or `watcher`) signs in: with its
+    /// password and over TLS on a server started here, anonymously on one
+    /// that was already running.
+    pub fn access(&self, user: &str) -> NatsAccess {
+        self.secured
+            .as_deref()
+            .and_then(|data_dir| dev_access(data_dir, user))
+            .unwrap_or_default()
     }
 
     /// Whether this process started the server.
@@ -124,6 +150,73 @@ impl Nats {
             }
         }
     }
+}
+
+/// How `user` signs in to the NATS server a `jilin up` with `data_dir`
+/// started, if that directory has its password.
+pub fn dev_access(data_dir: &Path, user: &str) -> Option<NatsAccess> {
+    let file = password_file(&passwords_dir(data_dir), user);
+    file.exists().then(|| NatsAccess {
+        ca: Some(crate::identity::dev_cert_files(data_dir).ca),
+        ..NatsAccess::user(user, file)
+    })
+}
+
+/// Where `jilin up` keeps the NATS users' passwords.
+fn passwords_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("auth").join("nats")
+}
+
+/// The file holding `user`'s password.
+pub fn password_file(dir: &Path, user: &str) -> PathBuf {
+    dir.join(format!("{user}.password"))
+}
+
+/// Writes the server's config (`<data>/nats.conf`): listening on
+/// `host:port`, JetStream under `<data>/nats`, TLS with the development
+/// certificate, and the system's users, whose passwords are made once.
+fn server_config(
+    host: &str,
+    port: u16,
+    data_dir: &Path,
+    certs: &CertFiles,
+) -> Result<PathBuf, NatsError> {
+    let passwords = &passwords_dir(data_dir);
+    let write_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| NatsError::Write { path, source }
+    };
+    std::fs::create_dir_all(passwords).map_err(write_error(passwords))?;
+    let mut failure = None;
+    let users = system_users(|user| {
+        let file = password_file(passwords, user);
+        let password = std::fs::read_to_string(&file)
+            .map(|password| password.trim().to_owned())
+            .or_else(|_| {
+                let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
+                jilin_auth::write_private(&file, password.as_bytes()).map(|()| password)
+            });
+        password.unwrap_or_else(|err| {
+            failure = Some((file, err));
+            String::new()
+        })
+    });
+    if let Some((file, err)) = failure {
+        return Err(write_error(&file)(err));
+    }
+    let config = format!(
+        "# Written by `jilin up` at every start; edit the code, not this file.\n\
+         host: {host:?}\nport: {port}\n\
+         jetstream {{ store_dir: {store:?} }}\n\
+         tls {{ cert_file: {cert:?}, key_file: {key:?} }}\n{authorization}",
+        store = data_dir.join("nats").display().to_string(),
+        cert = certs.cert.display().to_string(),
+        key = certs.key.display().to_string(),
+        authorization = authorization_block(&users),
+    );
+    let path = data_dir.join("nats.conf");
+    jilin_auth::write_private(&path, config.as_bytes()).map_err(write_error(&path))?;
+    Ok(path)
 }
 
 #[cfg(test)]

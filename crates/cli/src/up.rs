@@ -12,7 +12,8 @@ use jilin_indicators::RunningIndicators;
 use jilin_registry::RunningRegistry;
 use jilin_risk::RunningRisk;
 use jilin_runtime::ClockSetting;
-use jilin_runtime::{AuthArgs, CancellationToken, LogFormat, StartError};
+use jilin_runtime::tls::url_of;
+use jilin_runtime::{AuthArgs, CancellationToken, ClientTls, LogFormat, NatsArgs, StartError};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -89,6 +90,8 @@ pub struct System {
     /// The signing key and the tokens written at start.
     pub identity: DevIdentity,
     pub tokens: IssuedTokens,
+    /// What a client trusts to reach the services (the development CA).
+    pub client_tls: ClientTls,
     nats: Nats,
 }
 
@@ -112,17 +115,20 @@ impl System {
     /// service (pointed at the registry) and the risk service (pointed at
     /// both), and waits until all three are SERVING.
     pub async fn start(config: &SystemConfig) -> Result<Self, UpError> {
-        let nats = Nats::ensure(&config.nats_url, &config.data_dir).await?;
-        let start_error = |service| move |source| UpError::Start { service, source };
         let identity = DevIdentity::ensure(&config.data_dir)?;
+        let nats = Nats::ensure(&config.nats_url, &config.data_dir, &identity.certs).await?;
+        let start_error = |service| move |source| UpError::Start { service, source };
         let tokens = identity.issue_tokens(time::OffsetDateTime::now_utc(), &demo::agencies())?;
         let jwks = identity.keys.jwks.clone();
+        let client_tls = identity.client_tls().map_err(IdentityError::from)?;
         let service_auth =
             |name: &str| AuthArgs::verified(jwks.clone(), tokens.file(name).map(Path::to_path_buf));
         let registry = jilin_registry::start(
             &jilin_registry::Config {
                 clock: config.clock,
                 auth: AuthArgs::verified(jwks.clone(), None),
+                tls: identity.service_tls(),
+                nats: NatsArgs::from_access(&nats.access("registry")),
                 ..jilin_registry::Config::new(
                     config.registry_listen,
                     config.data_dir.join("registry"),
@@ -133,7 +139,7 @@ impl System {
         )
         .await
         .map_err(start_error("registry"))?;
-        let registry_url = format!("http://{}", registry.addr());
+        let registry_url = url_of(registry.addr(), true);
         let mut indicators_config = jilin_indicators::Config::new(
             config.indicators_listen,
             config.data_dir.join("indicators"),
@@ -142,6 +148,8 @@ impl System {
         indicators_config.registry_url = registry_url.clone();
         indicators_config.clock = config.clock;
         indicators_config.auth = service_auth("service-indicators");
+        indicators_config.tls = identity.service_tls();
+        indicators_config.nats = NatsArgs::from_access(&nats.access("indicators"));
         let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
             .await
             .map_err(start_error("indicators"))?;
@@ -151,9 +159,11 @@ impl System {
             nats.url.clone(),
         );
         risk_config.registry_url = registry_url;
-        risk_config.indicators_url = format!("http://{}", indicators.addr());
+        risk_config.indicators_url = url_of(indicators.addr(), true);
         risk_config.clock = config.risk_clock;
         risk_config.auth = service_auth("service-risk");
+        risk_config.tls = identity.service_tls();
+        risk_config.nats = NatsArgs::from_access(&nats.access("risk"));
         risk_config.evaluation_interval = config.risk_evaluation_interval;
         let risk = jilin_risk::start(&risk_config, CancellationToken::new())
             .await
@@ -164,10 +174,11 @@ impl System {
             risk,
             identity,
             tokens,
+            client_tls,
             nats,
         };
         for (addr, service) in system.services() {
-            wait_serving(addr, service).await?;
+            wait_serving(&system.client_tls, addr, service).await?;
         }
         Ok(system)
     }
@@ -182,6 +193,25 @@ impl System {
             ),
             (self.risk.addr(), "jilin.risk.v1.RiskService"),
         ]
+    }
+
+    /// The `https://` URL of each service: registry, indicators, risk.
+    pub fn urls(&self) -> [String; 3] {
+        self.services().map(|(addr, _)| url_of(addr, true))
+    }
+
+    /// A channel to the service at `url`, trusting the development CA.
+    pub async fn channel(&self, url: &str) -> Result<tonic::transport::Channel, UpError> {
+        let endpoint = self.client_tls.endpoint(url).map_err(IdentityError::from)?;
+        endpoint
+            .connect()
+            .await
+            .map_err(|err| UpError::Unhealthy(format!("{url}: {err}")))
+    }
+
+    /// How `user` (a service, or `watcher`) signs in to NATS.
+    pub fn nats_access(&self, user: &str) -> jilin_bus::NatsAccess {
+        self.nats.access(user)
     }
 
     pub fn nats_url(&self) -> &str {
@@ -205,14 +235,14 @@ impl System {
     }
 }
 
-async fn wait_serving(addr: SocketAddr, service: &str) -> Result<(), UpError> {
+async fn wait_serving(tls: &ClientTls, addr: SocketAddr, service: &str) -> Result<(), UpError> {
     let unhealthy = || UpError::Unhealthy(format!("{service} at {addr}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let status = async {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            let channel = tls
+                .endpoint(&url_of(addr, true))
                 .ok()?
-                .tcp_nodelay(true)
                 .connect()
                 .await
                 .ok()?;
@@ -303,13 +333,14 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
         }
     };
     let demo = args.demo.then(|| {
-        let registry_url = format!("http://{}", system.registry.addr());
+        let registry_url = url_of(system.registry.addr(), true);
+        let tls = system.client_tls.clone();
         let clock = system.risk.clock().clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                result = run_demo(&registry_url, &credentials, plan, pace, clock) => if let Err(err) = result {
+                result = run_demo(&registry_url, &tls, &credentials, plan, pace, clock) => if let Err(err) = result {
                     tracing::error!(error = %err, "the demo stopped");
                 },
             }
@@ -327,16 +358,15 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
 
 async fn run_demo(
     registry_url: &str,
+    tls: &ClientTls,
     credentials: &AgencyCredentials,
     plan: DemoPlan,
     pace: Duration,
     clock: jilin_runtime::Clock,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let channel = tls.endpoint(registry_url)?.connect().await?;
     let client =
-        jilin_proto::registry::v1::registry_service_client::RegistryServiceClient::connect(
-            registry_url.to_owned(),
-        )
-        .await?;
+        jilin_proto::registry::v1::registry_service_client::RegistryServiceClient::new(channel);
     let projects = plan.portfolio();
     let calls = demo::load_history(
         &client,
@@ -377,18 +407,21 @@ async fn run_demo(
 }
 
 fn print_welcome(system: &System, demo: bool) {
-    let [registry, indicators, risk] = system.services().map(|(addr, _)| addr);
+    let [registry, indicators, risk] = system.urls();
     println!();
     println!("Jilin Industrial Development Monitor is up");
-    println!("  registry    grpc://{registry}");
-    println!("  indicators  grpc://{indicators}");
-    println!("  risk        grpc://{risk}");
+    println!("  registry    {registry}");
+    println!("  indicators  {indicators}");
+    println!("  risk        {risk}");
     println!("  NATS        {}", system.nats_url());
     println!();
     println!(
         "Every call needs a token. Development tokens (admin, analyst, supervisor, one reporter\n\
-         per agency) are in {}; `jilin` uses the admin one by default.",
-        system.identity.tokens_dir().display()
+         per agency) are in {}; `jilin` uses the admin one by default.\n\
+         gRPC is served over TLS; clients trust the development CA {} \n\
+         (`jilin` finds both by itself).",
+        system.identity.tokens_dir().display(),
+        system.identity.certs.ca.display()
     );
     println!();
     println!("Try:");

@@ -1,18 +1,18 @@
 //! Where each service listens unless told otherwise, and how the others
-//! and the `jilin` command reach it there. Defined here once.
+//! and the `jilin` command reach it there (over TLS). Defined here once.
 
 /// The registry's gRPC address.
 pub const REGISTRY_LISTEN: &str = "127.0.0.1:50051";
 /// The registry's gRPC address as a URL.
-pub const REGISTRY_URL: &str = "http://127.0.0.1:50051";
+pub const REGISTRY_URL: &str = "https://127.0.0.1:50051";
 /// The indicator service's gRPC address.
 pub const INDICATORS_LISTEN: &str = "127.0.0.1:50052";
 /// The indicator service's gRPC address as a URL.
-pub const INDICATORS_URL: &str = "http://127.0.0.1:50052";
+pub const INDICATORS_URL: &str = "https://127.0.0.1:50052";
 /// The risk service's gRPC address.
 pub const RISK_LISTEN: &str = "127.0.0.1:50053";
 /// The risk service's gRPC address as a URL.
-pub const RISK_URL: &str = "http://127.0.0.1:50053";
+pub const RISK_URL: &str = "https://127.0.0.1:50053";
 
 #[cfg(test)]
 mod tests {
@@ -25,7 +25,7 @@ mod tests {
             (INDICATORS_LISTEN, INDICATORS_URL),
             (RISK_LISTEN, RISK_URL),
         ] {
-            assert_eq!(url, format!("http://{listen}"));
+            assert_eq!(url, format!("https://{listen}"));
         }
     }
 }

@@ -10,23 +10,27 @@ mod clock;
 pub mod defaults;
 mod lifecycle;
 mod mask;
+mod nats;
 pub mod peer;
 mod server;
 mod shutdown;
 mod status;
 mod stream;
 mod telemetry;
+pub mod tls;
 
 pub use api::{ApiError, Reply, optional, required, resource_id};
 pub use auth::{AuthArgs, Authenticator, permission_denied, principal};
 pub use clock::{Clock, ClockError, ClockSetting};
 pub use jilin_auth::{Denied, Principal, Role};
-pub use lifecycle::{RunningService, StartError, bind, connect_nats, open_store, run_until_signal};
+pub use lifecycle::{RunningService, StartError, bind, open_store, run_until_signal};
 pub use mask::{MaskField, MaskRules, resolve_mask};
+pub use nats::{NatsArgs, connect_nats};
 pub use server::{GrpcServer, MAX_REQUEST_BYTES, ServeError, accept_without_delay};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;
 pub use stream::{ResponseStream, channel_stream};
 pub use telemetry::{LogFormat, init_tracing};
+pub use tls::{ClientTls, TlsArgs, TlsError};
 
 pub use tokio_util::sync::CancellationToken;

@@ -26,10 +26,12 @@ pub enum StartError {
     #[error("cannot connect to NATS at {url}: {source}")]
     Nats {
         url: String,
-        source: jilin_bus::async_nats::ConnectError,
+        source: jilin_bus::ConnectError,
     },
     #[error("bad configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Tls(#[from] crate::TlsError),
     #[error(transparent)]
     Serve(#[from] ServeError),
 }
@@ -69,19 +71,6 @@ pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartEr
     let listener = TcpListener::bind(addr).await.map_err(error)?;
     let local = listener.local_addr().map_err(error)?;
     Ok((listener, local))
-}
-
-/// Connects to NATS as `name` (or keeps trying in the background).
-pub async fn connect_nats(
-    url: &str,
-    name: &str,
-) -> Result<jilin_bus::async_nats::Client, StartError> {
-    jilin_bus::connect(url, name)
-        .await
-        .map_err(|source| StartError::Nats {
-            url: url.to_owned(),
-            source,
-        })
 }
 
 /// A started service, as `main` drives it.

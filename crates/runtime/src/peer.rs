@@ -15,7 +15,9 @@ use prost::Message;
 use registry::registry_service_client::RegistryServiceClient;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+use crate::ClientTls;
 
 /// Deadline of each call to a peer.
 pub const CALL_DEADLINE: Duration = Duration::from_secs(10);
@@ -26,8 +28,8 @@ const PAGE: i32 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    #[error("bad peer address: {0}")]
-    Address(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Endpoint(#[from] crate::TlsError),
     #[error("this service's token cannot be sent as a header")]
     Token,
     #[error("peer call failed: {0}")]
@@ -46,10 +48,11 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(url: &str, token: Option<&str>) -> Result<Self, PeerError> {
-        let channel = Endpoint::from_shared(url.to_owned())?
+    /// The service at `url`, called with `token` over `tls`.
+    pub fn new(url: &str, token: Option<&str>, tls: &ClientTls) -> Result<Self, PeerError> {
+        let channel = tls
+            .endpoint(url)?
             .connect_timeout(CALL_DEADLINE)
-            .tcp_nodelay(true)
             .connect_lazy();
         let authorization = token
             .map(|token| MetadataValue::try_from(format!("Bearer {token}")))

@@ -9,6 +9,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
+use tonic::transport::{Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -26,6 +27,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("cannot serve TLS: {0}")]
+    Tls(tonic::transport::Error),
 }
 
 /// A bound listener plus the routes to serve on it.
@@ -34,6 +37,7 @@ pub struct GrpcServer {
     service_name: &'static str,
     health: HealthReporter,
     routes: Routes,
+    builder: Server,
 }
 
 /// The connections `listener` accepts, each with `TCP_NODELAY` set.
@@ -81,7 +85,17 @@ impl GrpcServer {
             service_name,
             health,
             routes,
+            builder: Server::builder(),
         })
+    }
+
+    /// Serves over TLS with `tls` (`None`: plaintext). A certificate or key
+    /// that cannot be used is an error here, before anything is served.
+    pub fn with_tls(mut self, tls: Option<ServerTlsConfig>) -> Result<Self, ServeError> {
+        if let Some(tls) = tls {
+            self.builder = self.builder.tls_config(tls).map_err(ServeError::Tls)?;
+        }
+        Ok(self)
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -96,6 +110,7 @@ impl GrpcServer {
             service_name,
             health,
             routes,
+            mut builder,
         } = self;
         health
             .set_service_status(service_name, ServingStatus::Serving)
@@ -115,7 +130,7 @@ impl GrpcServer {
                     .await;
             }
         };
-        let server = tonic::transport::Server::builder()
+        let server = builder
             .add_routes(routes)
             .serve_with_incoming_shutdown(accept_without_delay(listener), signal);
         tokio::pin!(server);

@@ -26,6 +26,10 @@ pub use jilin_bus::{NATS_SERVER_ENV, find_nats_server};
 /// libfaketime). Dates a test writes are chosen relative to it.
 pub const TEST_NOW: &str = "2026-11-16T08:00:00Z";
 
+/// A service URL where nothing answers: the peer of a service under test
+/// that must not be reached (plaintext, so no CA is needed).
+pub const NOWHERE: &str = "http://127.0.0.1:9";
+
 /// The calendar month of [`TEST_NOW`] (`YYYY-MM`).
 pub fn test_month() -> &'static str {
     &TEST_NOW[..7]

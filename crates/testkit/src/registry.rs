@@ -7,6 +7,21 @@ use tonic::transport::Channel;
 
 pub type RegistryClient = RegistryServiceClient<Channel>;
 
+/// A valid project: a paint shop in Changchun's automobile sector, of the
+/// agency `2201-drc`, planned from 2025-03 to 2027-06.
+pub fn paint_shop() -> registry::Project {
+    registry::Project {
+        display_name: "FAW paint shop".into(),
+        sector: "automobile".into(),
+        region_code: "220100".into(),
+        agency: "2201-drc".into(),
+        planned_investment_yuan: 1_000_000_000,
+        planned_start_date: "2025-03-01".into(),
+        planned_end_date: "2027-06-30".into(),
+        ..Default::default()
+    }
+}
+
 /// Creates `project` as `projects/{id}` and moves it to
 /// UNDER_CONSTRUCTION; returns its name.
 pub async fn under_construction(

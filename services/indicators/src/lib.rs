@@ -148,7 +148,7 @@ pub async fn start(
         .map_err(StartError::store(&config.data_dir))?;
     let cube = Arc::new(RwLock::new(cube));
     let (listener, addr) = bind(config.listen).await?;
-    let client = connect_nats(&config.nats_url, "jilin-indicators").await?;
+    let client = connect_nats(&config.nats_url, "jilin-indicators", &config.nats).await?;
 
     let changed = Arc::new(Notify::new());
     let (watchers, _) = broadcast::channel(WATCH_BUFFER);
@@ -163,6 +163,7 @@ pub async fn start(
             .peer_token()
             .map_err(StartError::Config)?
             .as_deref(),
+        &config.tls.client()?,
     )
     .map_err(|err| {
         StartError::Config(format!(
@@ -208,7 +209,8 @@ pub async fn start(
     let api = IndicatorServiceServer::new(api::IndicatorApi::new(indicators, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
     let routes = tonic::service::Routes::new(authenticator.guard(api));
-    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
+    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?
+        .with_tls(config.tls.server("indicators")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "indicators serving");
     Ok(RunningIndicators {

@@ -174,6 +174,8 @@ async fn kill_9_mid_stream_loses_nothing_and_applies_nothing_twice() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jilin-indicators"))
         .args(["--listen", "127.0.0.1:0", "--consumer-name", "killed"])
         .arg("--insecure-no-auth")
+        .arg("--insecure-plaintext")
+        .args(["--registry-url", jilin_testkit::NOWHERE])
         .arg("--data-dir")
         .arg(&config.data_dir)
         .args(["--nats-url", &system.nats.url()])

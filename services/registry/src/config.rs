@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jilin_runtime::{AuthArgs, ClockSetting, LogFormat};
+use jilin_runtime::{AuthArgs, ClockSetting, LogFormat, NatsArgs, TlsArgs};
 
 /// The registry's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]
@@ -23,6 +23,9 @@ pub struct Config {
     /// wait in the outbox until it is reachable.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// This service's NATS user (or creds file) and the server's CA.
+    #[command(flatten)]
+    pub nats: NatsArgs,
     /// "Now" for the times the registry records and the months it accepts
     /// reports for: `system`, a fixed date or RFC 3339 time, or one
     /// followed by `*FACTOR` to run faster.
@@ -34,6 +37,10 @@ pub struct Config {
     /// Who may call: token keys, issuer, audience, this service's own token.
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// How its gRPC is encrypted: certificate, key, client CA for mutual
+    /// TLS, the CA its peers' certificates come from.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl Config {
@@ -43,9 +50,11 @@ impl Config {
             listen,
             data_dir,
             nats_url,
+            nats: NatsArgs::default(),
             clock: ClockSetting::System,
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
+            tls: TlsArgs::default(),
         }
     }
 }

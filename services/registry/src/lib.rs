@@ -103,7 +103,7 @@ pub async fn start(
     .await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let (listener, addr) = bind(config.listen).await?;
-    let client = connect_nats(&config.nats_url, "jilin-registry").await?;
+    let client = connect_nats(&config.nats_url, "jilin-registry", &config.nats).await?;
     let relay = OutboxRelay::new(store, client, events::STREAM);
     let relay = tokio::spawn(relay.run(shutdown.clone()));
 
@@ -115,7 +115,8 @@ pub async fn start(
     let api = RegistryServiceServer::new(api::RegistryApi::new(registry))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
     let routes = tonic::service::Routes::new(authenticator.guard(api));
-    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
+    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?
+        .with_tls(config.tls.server("registry")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "registry serving");
     Ok(RunningRegistry {

@@ -23,6 +23,7 @@ fn spawn_registry(port: u16, data_dir: &std::path::Path, nats_url: &str) -> Chil
     Command::new(env!("CARGO_BIN_EXE_jilin-registry"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--insecure-no-auth")
+        .arg("--insecure-plaintext")
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--nats-url", nats_url])

@@ -1,13 +1,17 @@
 //! Keys rotate on a running service: the real binary verifies tokens
 //! against a JWKS file, and on SIGHUP reads it again, so a token signed
 //! with a newly added key is accepted and, once that key is removed and
-//! the service signalled again, refused.
+//! the service signalled again, refused. It serves TLS with a certificate
+//! from a local CA, as deployed.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jilin_auth::{AUDIENCE, DEV_ISSUER, Grant, Minter, Role, generate_signing_key, jwks};
+use jilin_auth::{
+    AUDIENCE, CertFiles, DEV_ISSUER, Grant, LOCAL_HOSTS, Minter, Role, generate_signing_key, jwks,
+};
 use jilin_proto::registry::v1 as pb;
+use jilin_runtime::ClientTls;
 use jilin_testkit::NatsServer;
 use pb::registry_service_client::RegistryServiceClient;
 use tonic::Code;
@@ -26,10 +30,9 @@ fn token(minter: &Minter) -> String {
 }
 
 /// ListRegions with `token`: Ok, or the ErrorInfo reason of the refusal.
-async fn list_regions(port: u16, token: &str) -> Result<(), String> {
-    let mut client = RegistryServiceClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .map_err(|err| err.to_string())?;
+async fn list_regions(server: &Server, token: &str) -> Result<(), String> {
+    let channel = server.tls.endpoint(&server.url).unwrap().connect().await;
+    let mut client = RegistryServiceClient::new(channel.map_err(|err| err.to_string())?);
     let mut request = tonic::Request::new(pb::ListRegionsRequest::default());
     request
         .metadata_mut()
@@ -44,10 +47,10 @@ async fn list_regions(port: u16, token: &str) -> Result<(), String> {
 }
 
 /// Waits until `list_regions` answers `expected`.
-async fn until(port: u16, token: &str, expected: Result<(), &str>) {
+async fn until(server: &Server, token: &str, expected: Result<(), &str>) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let answer = list_regions(port, token).await;
+        let answer = list_regions(server, token).await;
         if answer.as_ref().map(|_| ()).map_err(String::as_str) == expected {
             return;
         }
@@ -57,6 +60,12 @@ async fn until(port: u16, token: &str, expected: Result<(), &str>) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Where the registry serves and what its clients trust.
+struct Server {
+    url: String,
+    tls: ClientTls,
 }
 
 fn hang_up(pid: u32) {
@@ -79,8 +88,14 @@ async fn a_key_added_then_removed_is_honoured_then_refused_after_sighup() {
         .local_addr()
         .unwrap()
         .port();
+    let certs = CertFiles::in_dir(&data.path().join("tls"));
+    certs.ensure(&LOCAL_HOSTS).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_jilin-registry"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--tls-cert")
+        .arg(&certs.cert)
+        .arg("--tls-key")
+        .arg(&certs.key)
         .arg("--jwks")
         .arg(&jwks_file)
         .arg("--data-dir")
@@ -90,10 +105,14 @@ async fn a_key_added_then_removed_is_honoured_then_refused_after_sighup() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start jilin-registry");
+    let server = Server {
+        url: format!("https://127.0.0.1:{port}"),
+        tls: ClientTls::trusting(Some(&certs.ca)).unwrap(),
+    };
     let by_old = token(&Minter::new(&old, DEV_ISSUER, AUDIENCE).unwrap());
     let by_new = token(&Minter::new(&new, DEV_ISSUER, AUDIENCE).unwrap());
-    until(port, &by_old, Ok(())).await;
-    until(port, &by_new, Err("TOKEN_UNKNOWN_KEY")).await;
+    until(&server, &by_old, Ok(())).await;
+    until(&server, &by_new, Err("TOKEN_UNKNOWN_KEY")).await;
 
     // Add the new key: accepted once the service has re-read the file.
     std::fs::write(
@@ -102,14 +121,14 @@ async fn a_key_added_then_removed_is_honoured_then_refused_after_sighup() {
     )
     .unwrap();
     hang_up(child.id());
-    until(port, &by_new, Ok(())).await;
-    until(port, &by_old, Ok(())).await;
+    until(&server, &by_new, Ok(())).await;
+    until(&server, &by_old, Ok(())).await;
 
     // Retire the old key.
     std::fs::write(&jwks_file, jwks(&[new.verifying_key()])).unwrap();
     hang_up(child.id());
-    until(port, &by_old, Err("TOKEN_UNKNOWN_KEY")).await;
-    until(port, &by_new, Ok(())).await;
+    until(&server, &by_old, Err("TOKEN_UNKNOWN_KEY")).await;
+    until(&server, &by_new, Ok(())).await;
 
     child.kill().unwrap();
     child.wait().unwrap();

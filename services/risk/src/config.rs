@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jilin_runtime::{AuthArgs, LogFormat};
+use jilin_runtime::{AuthArgs, LogFormat, NatsArgs, TlsArgs};
 
 use jilin_runtime::ClockSetting;
 
@@ -26,6 +26,9 @@ pub struct Config {
     /// catches up when it is reachable.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// This service's NATS user (or creds file) and the server's CA.
+    #[command(flatten)]
+    pub nats: NatsArgs,
     /// The registry's gRPC address, read when JILIN_REGISTRY has lost its
     /// oldest events and the store must catch up from the registry itself.
     #[arg(
@@ -59,6 +62,10 @@ pub struct Config {
     /// Who may call: token keys, issuer, audience, this service's own token.
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// How its gRPC is encrypted: certificate, key, client CA for mutual
+    /// TLS, the CA its peers' certificates come from.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -75,6 +82,7 @@ impl Config {
             listen,
             data_dir,
             nats_url,
+            nats: NatsArgs::default(),
             registry_url: jilin_runtime::defaults::REGISTRY_URL.into(),
             indicators_url: jilin_runtime::defaults::INDICATORS_URL.into(),
             consumer_name: "jilin-risk".into(),
@@ -82,6 +90,7 @@ impl Config {
             evaluation_interval: Duration::from_secs(60),
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
+            tls: TlsArgs::default(),
         }
     }
 }

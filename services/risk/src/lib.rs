@@ -159,8 +159,9 @@ pub async fn start(
         Authenticator::from_args(&config.auth, "risk").map_err(StartError::Config)?;
     authenticator.reload_on_hangup(shutdown.clone());
     let peer_token = config.auth.peer_token().map_err(StartError::Config)?;
+    let peer_tls = config.tls.client()?;
     let peer = |variable: &str, url: &str| {
-        Peer::new(url, peer_token.as_deref())
+        Peer::new(url, peer_token.as_deref(), &peer_tls)
             .map_err(|err| StartError::Config(format!("{variable} {url}: {err}")))
     };
     let registry = peer("RISK_REGISTRY_URL", &config.registry_url)?;
@@ -177,7 +178,7 @@ pub async fn start(
         benchmarks,
     };
     let (listener, addr) = bind(config.listen).await?;
-    let client = connect_nats(&config.nats_url, "jilin-risk").await?;
+    let client = connect_nats(&config.nats_url, "jilin-risk", &config.nats).await?;
 
     let [registry_spec, indicators_spec] = consumer_specs(config);
     let registry_events = RegistryFollower(monitor.clone())
@@ -219,7 +220,8 @@ pub async fn start(
     let api = RiskServiceServer::new(api::RiskApi::new(risk, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
     let routes = tonic::service::Routes::new(authenticator.guard(api));
-    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?;
+    let server =
+        GrpcServer::new(listener, SERVICE_NAME, routes)?.with_tls(config.tls.server("risk")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "risk serving");
     Ok(RunningRisk {

@@ -41,7 +41,9 @@ async fn kill_9_mid_stream_loses_no_alert_and_repeats_no_notification() {
     config.consumer_name = "killed".into();
     config.clock = NOW.parse().unwrap();
     config.auth = jilin_runtime::AuthArgs::insecure();
-    config.indicators_url = "http://127.0.0.1:9".into();
+    config.tls = jilin_runtime::TlsArgs::plaintext();
+    config.indicators_url = jilin_testkit::NOWHERE.into();
+    config.registry_url = jilin_testkit::NOWHERE.into();
     config.evaluation_interval = Duration::from_secs(3600);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jilin-risk"))
         .args([
@@ -52,10 +54,13 @@ async fn kill_9_mid_stream_loses_no_alert_and_repeats_no_notification() {
             "--clock",
             NOW,
             "--insecure-no-auth",
+            "--insecure-plaintext",
         ])
         .args([
             "--indicators-url",
-            "http://127.0.0.1:9",
+            jilin_testkit::NOWHERE,
+            "--registry-url",
+            jilin_testkit::NOWHERE,
             "--nats-url",
             &nats.url(),
         ])

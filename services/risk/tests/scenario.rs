@@ -71,6 +71,7 @@ async fn start_registry(
         &jilin_registry::Config {
             clock: jilin_testkit::TEST_NOW.parse().unwrap(),
             auth: jilin_runtime::AuthArgs::insecure(),
+            tls: jilin_runtime::TlsArgs::plaintext(),
             ..jilin_registry::Config::new(
                 "127.0.0.1:0".parse().unwrap(),
                 data.join("registry"),
@@ -113,6 +114,7 @@ async fn a_project_falling_behind_turns_yellow_then_red_then_resolves() {
     indicators_config.registry_url = format!("http://{}", registry.addr());
     indicators_config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
     indicators_config.auth = jilin_runtime::AuthArgs::insecure();
+    indicators_config.tls = jilin_runtime::TlsArgs::plaintext();
     let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
         .await
         .unwrap();
@@ -122,6 +124,7 @@ async fn a_project_falling_behind_turns_yellow_then_red_then_resolves() {
         nats.url(),
     );
     config.auth = jilin_runtime::AuthArgs::insecure();
+    config.tls = jilin_runtime::TlsArgs::plaintext();
     config.registry_url = format!("http://{}", registry.addr());
     config.indicators_url = format!("http://{}", indicators.addr());
     config.clock = "2026-05-01".parse().unwrap();
@@ -319,8 +322,9 @@ async fn a_fresh_service_catches_up_from_the_registry_when_the_stream_lost_histo
         nats.url(),
     );
     config.auth = jilin_runtime::AuthArgs::insecure();
+    config.tls = jilin_runtime::TlsArgs::plaintext();
     config.registry_url = format!("http://{}", registry.addr());
-    config.indicators_url = "http://127.0.0.1:9".into();
+    config.indicators_url = jilin_testkit::NOWHERE.into();
     config.clock = "2026-07-01".parse().unwrap();
     let risk = start(&config).await;
     let mut client = connect(&risk).await;

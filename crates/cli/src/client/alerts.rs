@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use jilin_bus::async_nats;
 use jilin_proto::Name;
 use jilin_proto::events::v1 as events;
 use jilin_proto::risk::v1 as pb;
@@ -50,6 +49,10 @@ pub enum Alerts {
         nats: bool,
         #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
         nats_url: String,
+        /// The NATS user and CA; by default the read-only `watcher` of a
+        /// `jilin up` in this directory, if there is one.
+        #[command(flatten)]
+        nats_args: jilin_runtime::NatsArgs,
     },
 }
 fn print_alert(connection: &Connection, alert: &pb::Alert) {
@@ -202,9 +205,10 @@ pub async fn alerts(connection: &Connection, command: Alerts) -> Outcome {
             from_start,
             nats,
             nats_url,
+            nats_args,
         } => {
             if nats {
-                return watch_nats(connection, &nats_url).await;
+                return watch_nats(connection, &nats_url, &nats_args).await;
             }
             watch_grpc(connection, filter, after, from_start).await?;
         }
@@ -269,8 +273,14 @@ async fn watch_grpc(
 }
 
 /// `jilin.risk.>` straight from NATS, decoded by `ce-type`.
-async fn watch_nats(connection: &Connection, url: &str) -> Outcome {
-    let client = async_nats::connect(url)
+async fn watch_nats(connection: &Connection, url: &str, args: &jilin_runtime::NatsArgs) -> Outcome {
+    let given = args.access();
+    let access = if given.user.is_some() || given.creds_file.is_some() {
+        given
+    } else {
+        crate::nats::dev_access(&super::data_dir(), jilin_bus::WATCHER).unwrap_or(given)
+    };
+    let client = jilin_bus::connect(url, "jilin-cli", &access)
         .await
         .map_err(|err| ClientError::Connect {
             url: url.to_owned(),

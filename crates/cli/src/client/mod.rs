@@ -11,7 +11,8 @@ pub mod token;
 
 use std::path::PathBuf;
 
-use tonic::transport::{Channel, Endpoint};
+use jilin_runtime::ClientTls;
+use tonic::transport::Channel;
 
 pub use credentials::{AuthedChannel, Credentials, CredentialsError, dev_admin_token};
 
@@ -48,6 +49,11 @@ pub struct Connection {
     /// A file holding the caller's token.
     #[arg(long, global = true, env = "JILIN_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// The CA (PEM) that signed the services' certificates, for
+    /// `https://` addresses. By default, the development CA `jilin up`
+    /// made under `./data` (or `$JILIN_DATA_DIR`).
+    #[arg(long, global = true, env = "JILIN_CA")]
+    pub ca: Option<PathBuf>,
     /// Who is making changes, for a system running with
     /// `--insecure-no-auth` (the `x-jilin-actor` header); with tokens, the
     /// token's subject is the actor.
@@ -78,9 +84,12 @@ impl Connection {
             url: url.to_owned(),
             message,
         };
-        Endpoint::from_shared(url.to_owned())
+        let ca = self.ca.clone().or_else(|| {
+            Some(crate::identity::dev_cert_files(&data_dir()).ca).filter(|ca| ca.exists())
+        });
+        ClientTls::trusting(ca.as_deref())
+            .and_then(|tls| tls.endpoint(url))
             .map_err(|err| connect(err.to_string()))?
-            .tcp_nodelay(true)
             .connect()
             .await
             .map_err(|err| connect(format!("{err} (is `jilin up` running?)")))
@@ -93,11 +102,10 @@ impl Connection {
         if let Some(token) = &self.token {
             return Ok(Credentials::new(Some(token), actor)?);
         }
-        let file = self.token_file.clone().or_else(|| {
-            let data_dir =
-                std::env::var_os("JILIN_DATA_DIR").map_or("./data".into(), PathBuf::from);
-            Some(dev_admin_token(&data_dir)).filter(|file| file.exists())
-        });
+        let file = self
+            .token_file
+            .clone()
+            .or_else(|| Some(dev_admin_token(&data_dir())).filter(|file| file.exists()));
         let token = match file {
             Some(file) => Some(std::fs::read_to_string(&file).map_err(|err| {
                 CredentialsError(format!("cannot read the token {}: {err}", file.display()))
@@ -116,6 +124,12 @@ impl Connection {
     pub fn json(&self) -> bool {
         self.output == Format::Json
     }
+}
+
+/// Where a `jilin up` in this directory keeps its data: `$JILIN_DATA_DIR`
+/// or `./data`.
+pub(crate) fn data_dir() -> PathBuf {
+    std::env::var_os("JILIN_DATA_DIR").map_or("./data".into(), PathBuf::from)
 }
 
 /// `{collection}/{id}` from either the full name or the id alone.

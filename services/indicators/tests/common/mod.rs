@@ -143,6 +143,8 @@ pub fn config(nats: &NatsServer, data: &Path, consumer: &str) -> Config {
     config.consumer_name = consumer.into();
     config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
     config.auth = jilin_runtime::AuthArgs::insecure();
+    config.tls = jilin_runtime::TlsArgs::plaintext();
+    config.registry_url = jilin_testkit::NOWHERE.into();
     config
 }
 

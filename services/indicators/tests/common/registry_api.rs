@@ -17,6 +17,7 @@ pub async fn start_registry(nats: &NatsServer, data: &Path) -> (RunningRegistry,
         &jilin_registry::Config {
             clock: jilin_testkit::TEST_NOW.parse().unwrap(),
             auth: jilin_runtime::AuthArgs::insecure(),
+            tls: jilin_runtime::TlsArgs::plaintext(),
             ..jilin_registry::Config::new(
                 "127.0.0.1:0".parse().unwrap(),
                 data.join("registry"),

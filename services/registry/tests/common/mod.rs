@@ -115,6 +115,7 @@ async fn start_registry(nats: &NatsServer, data: &tempfile::TempDir) -> RunningR
     );
     config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
     config.auth = jilin_runtime::AuthArgs::insecure();
+    config.tls = jilin_runtime::TlsArgs::plaintext();
     jilin_registry::start(&config, CancellationToken::new())
         .await
         .expect("registry starts")

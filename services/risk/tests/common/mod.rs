@@ -52,10 +52,12 @@ impl TestRisk {
         );
         config.clock = NOW.parse().unwrap();
         config.auth = jilin_runtime::AuthArgs::insecure();
+        config.tls = jilin_runtime::TlsArgs::plaintext();
         config.evaluation_interval = Duration::from_secs(3600);
         // Nothing answers here: benchmarks stay unknown unless a test
         // starts the indicator service and points at it.
-        config.indicators_url = "http://127.0.0.1:9".into();
+        config.indicators_url = jilin_testkit::NOWHERE.into();
+        config.registry_url = jilin_testkit::NOWHERE.into();
         let risk = start(&config).await;
         let client = connect(&risk).await;
         Self {
