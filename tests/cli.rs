@@ -195,6 +195,7 @@ async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
             "127.0.0.1:0",
         ])
         .env("RUST_LOG", "warn")
+        .env("JILIN_AUDIT_LOG", data.path().join("audit.jsonl"))
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -220,6 +221,27 @@ async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
     let listed = jilin(data.path(), &urls, &["rules", "list"]).await;
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(stdout(&listed).contains("schedule_lag"));
+    // A bad token is refused, and the refusal is in the audit log's own
+    // file, without the token.
+    let refused = jilin(
+        data.path(),
+        &urls,
+        &["--token", "not-a-jwt", "rules", "list"],
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("Unauthenticated"),
+        "{}",
+        stderr(&refused)
+    );
+    let audit = std::fs::read_to_string(data.path().join("audit.jsonl")).unwrap();
+    assert!(audit.contains("TOKEN_MALFORMED"), "{audit}");
+    assert!(
+        audit.contains("/jilin.risk.v1.RiskService/ListRules"),
+        "{audit}"
+    );
+    assert!(!audit.contains("not-a-jwt"), "the token is never logged");
     for store in ["registry", "indicators", "risk", "nats"] {
         assert!(
             data.path().join(store).is_dir(),

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use jilin_auth::{Denied, Principal, Role, TokenError, Verifier, VerifierConfig};
 use tokio_util::sync::CancellationToken;
-use tonic::metadata::MetadataMap;
-use tonic::service::interceptor::InterceptedService;
+use tonic::codegen::http;
+
+use crate::guard::Guarded;
 use tonic::{Code, Request, Status};
 
 use crate::{Clock, ClockSetting, StatusDetails};
@@ -138,9 +139,22 @@ impl Authenticator {
         Ok(Self { mode, clock })
     }
 
-    /// `service` behind this authenticator.
-    pub fn guard<S>(self, service: S) -> InterceptedService<S, Self> {
-        InterceptedService::new(service, self)
+    /// `service` behind this authenticator, its denials audited.
+    pub fn guard<S>(self, service: S) -> Guarded<S> {
+        Guarded::new(service, self)
+    }
+
+    /// The caller of a request with `headers`, or the UNAUTHENTICATED
+    /// status that refuses it (with its `ErrorInfo` reason).
+    pub(crate) fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, Status> {
+        self.principal(headers).map_err(|err| {
+            StatusDetails::new(AUTH_DOMAIN).status(
+                Code::Unauthenticated,
+                err.to_string(),
+                err.reason(),
+                &[],
+            )
+        })
     }
 
     /// Reads the key file again on every SIGHUP until `shutdown`.
@@ -169,7 +183,7 @@ impl Authenticator {
         });
     }
 
-    fn principal(&self, metadata: &MetadataMap) -> Result<Principal, TokenError> {
+    fn principal(&self, metadata: &http::HeaderMap) -> Result<Principal, TokenError> {
         match &self.mode {
             Mode::Open => Ok(Principal {
                 subject: metadata
@@ -194,27 +208,7 @@ impl Authenticator {
     }
 }
 
-impl tonic::service::Interceptor for Authenticator {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        match self.principal(request.metadata()) {
-            Ok(principal) => {
-                request.extensions_mut().insert(principal);
-                Ok(request)
-            }
-            Err(err) => {
-                tracing::debug!(reason = err.reason(), "call refused: {err}");
-                Err(StatusDetails::new(AUTH_DOMAIN).status(
-                    Code::Unauthenticated,
-                    err.to_string(),
-                    err.reason(),
-                    &[],
-                ))
-            }
-        }
-    }
-}
-
-/// The principal the interceptor put on `request`.
+/// The principal the guard put on `request`.
 pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
     request
         .extensions()

@@ -1,7 +1,19 @@
 //! Tracing setup: human-readable or JSON lines on stderr, filtered by
-//! `RUST_LOG` (default `info`).
+//! `RUST_LOG` (default `info`); and, when `JILIN_AUDIT_LOG` names a file,
+//! the audit log (target `jilin::audit`: every denied call) appended to it
+//! as JSON lines as well.
 
-use tracing_subscriber::EnvFilter;
+use std::sync::Arc;
+
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::AUDIT_TARGET;
+
+/// The environment variable naming the audit log's own file.
+pub const AUDIT_LOG_ENV: &str = "JILIN_AUDIT_LOG";
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,11 +38,35 @@ impl std::str::FromStr for LogFormat {
 /// and the all-in-one binary can call it freely.
 pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let stderr = match format {
+        LogFormat::Text => stderr.with_filter(filter).boxed(),
+        LogFormat::Json => stderr.json().with_filter(filter).boxed(),
     };
+    let audit_file = std::env::var_os(AUDIT_LOG_ENV).and_then(|path| {
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        match opened {
+            Ok(file) => Some(file),
+            Err(err) => {
+                eprintln!(
+                    "cannot open the audit log {}: {err}",
+                    path.to_string_lossy()
+                );
+                None
+            }
+        }
+    });
+    let audit = audit_file.map(|file| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(Arc::new(file))
+            .with_filter(Targets::new().with_target(AUDIT_TARGET, tracing::Level::INFO))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(audit)
+        .try_init();
 }

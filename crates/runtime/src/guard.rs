@@ -1,0 +1,102 @@
+//! The edge every service API sits behind: each call is authenticated
+//! (the token's [`Principal`] goes on the request, or the call ends
+//! UNAUTHENTICATED), and every denied call, UNAUTHENTICATED here or
+//! PERMISSION_DENIED by the service, is written to the audit log: the
+//! tracing target [`AUDIT_TARGET`], with the principal, the method, the
+//! code, the reason and what was required. Time comes with every log line.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use jilin_auth::Principal;
+use tonic::body::Body;
+use tonic::codegen::{BoxFuture, Service, http};
+use tonic::server::NamedService;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+use crate::Authenticator;
+
+/// The tracing target of the audit log; operators route it to its own
+/// file (`JILIN_AUDIT_LOG`) or filter it with `RUST_LOG`.
+pub const AUDIT_TARGET: &str = "jilin::audit";
+
+/// `S` behind an [`Authenticator`], with denials audited.
+#[derive(Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    authenticator: Authenticator,
+}
+
+impl<S> Guarded<S> {
+    pub(crate) fn new(inner: S, authenticator: Authenticator) -> Self {
+        Self {
+            inner,
+            authenticator,
+        }
+    }
+}
+
+/// Writes one denied call to the audit log.
+fn audit(principal: Option<&str>, method: &str, status: &Status) {
+    let info = status.get_details_error_info();
+    let reason = info.as_ref().map_or("", |info| info.reason.as_str());
+    let required = info
+        .as_ref()
+        .and_then(|info| info.metadata.iter().next())
+        .map(|(key, value)| format!("{key}={value}"))
+        .unwrap_or_default();
+    tracing::warn!(
+        target: AUDIT_TARGET,
+        principal = principal.unwrap_or("-"),
+        method,
+        code = ?status.code(),
+        reason,
+        required,
+        detail = status.message(),
+        "call denied"
+    );
+}
+
+impl<S> Service<http::Request<Body>> for Guarded<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let principal: Principal = match self.authenticator.authenticate(request.headers()) {
+            Ok(principal) => principal,
+            Err(status) => {
+                audit(None, &method, &status);
+                return Box::pin(std::future::ready(Ok(status.into_http())));
+            }
+        };
+        let subject = principal.subject.clone();
+        request.extensions_mut().insert(principal);
+        let answered = self.inner.call(request);
+        Box::pin(async move {
+            let response = answered.await?;
+            if let Some(status) = Status::from_header_map(response.headers())
+                && status.code() == Code::PermissionDenied
+            {
+                audit(Some(&subject), &method, &status);
+            }
+            Ok(response)
+        })
+    }
+}
+
+impl<S: NamedService> NamedService for Guarded<S> {
+    const NAME: &'static str = S::NAME;
+}
