@@ -3,9 +3,13 @@
 #   make test  format check, clippy, and every test against a real nats-server
 #   make test-dates  every test again with the clock moved (libfaketime) to dates
 #                    that catch calendar-bound code: New Year's Eve, New Year, a leap day
+#   make images      the container images (jilin:local, jilin-nats:local) from host binaries
+#   make deploy-up   the compose deployment (deploy/compose.yaml): NATS cluster + services
+#   make test-deploy the compose deployment tested end to end, and the Kubernetes
+#                    manifests validated (CI runs it after make test)
 
 SHELL := /bin/bash
-.PHONY: up test test-dates nats-server build
+.PHONY: up test test-dates nats-server build images deploy-up deploy-down test-deploy validate-k8s
 
 nats-server:
 	@deploy/scripts/ensure-nats-server.sh >/dev/null
@@ -33,3 +37,23 @@ FAKE_DATES := 2026-12-31T23:59:50 2027-01-01T00:00:10 2028-02-29T12:00:00
 
 test-dates: nats-server
 	deploy/scripts/test-at-dates.sh $(FAKE_DATES)
+
+images: nats-server
+	deploy/scripts/make-images.sh
+
+# The deployment's secrets are made once in deploy/secrets (kept out of git).
+DEPLOY_HOSTS := --host registry --host indicators --host risk --host nats-1 --host nats-2 --host nats-3 --host localhost --host 127.0.0.1
+
+deploy-up: images
+	./target/release/jilin secrets --dir deploy/secrets $(DEPLOY_HOSTS)
+	if [ "$$(id -u)" = 0 ]; then chown -R 65532:65532 deploy/secrets; else chmod -R a+rX deploy/secrets; fi
+	docker-compose -f deploy/compose.yaml up -d
+
+deploy-down:
+	docker-compose -f deploy/compose.yaml down
+
+test-deploy: nats-server validate-k8s
+	deploy/scripts/test-deploy.sh
+
+validate-k8s:
+	deploy/scripts/validate-k8s.sh

@@ -193,6 +193,12 @@ async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
             "127.0.0.1:0",
             "--risk-listen",
             "127.0.0.1:0",
+            "--registry-metrics",
+            "127.0.0.1:0",
+            "--indicators-metrics",
+            "127.0.0.1:0",
+            "--risk-metrics",
+            "127.0.0.1:0",
         ])
         .env("RUST_LOG", "warn")
         .env("JILIN_AUDIT_LOG", data.path().join("audit.jsonl"))
@@ -218,6 +224,11 @@ async fn up_starts_its_own_nats_serves_and_stops_cleanly_on_ctrl_c() {
         addresses["indicators"].clone(),
         addresses["risk"].clone(),
     ];
+    for url in &urls {
+        let health = jilin(data.path(), &urls, &["health", url]).await;
+        assert!(health.status.success(), "{}", stderr(&health));
+        assert_eq!(stdout(&health).trim(), "SERVING");
+    }
     let listed = jilin(data.path(), &urls, &["rules", "list"]).await;
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(stdout(&listed).contains("schedule_lag"));

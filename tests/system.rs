@@ -216,5 +216,38 @@ async fn the_demo_system_answers_as_its_data_says() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+
+    // What the metrics say of it: the alerts firing, each consumer's
+    // progress through the registry's stream.
+    let [_, indicators_metrics, risk_metrics] = running
+        .system
+        .metrics_addrs()
+        .map(|addr| addr.expect("metrics are served"));
+    let risk_scrape = jilin_testkit::scrape(risk_metrics).await;
+    let firing: f64 = ["warning", "critical"]
+        .iter()
+        .filter_map(|severity| {
+            jilin_testkit::sample(
+                &risk_scrape,
+                &format!("jilin_alerts{{state=\"firing\",severity=\"{severity}\"}}"),
+            )
+        })
+        .sum();
+    assert!(firing >= 1.0, "{risk_scrape}");
+    let indicators_scrape = jilin_testkit::scrape(indicators_metrics).await;
+    let consumer = "{stream=\"JILIN_REGISTRY\",consumer=\"jilin-indicators\"}";
+    let applied = jilin_testkit::sample(
+        &indicators_scrape,
+        &format!("jilin_consumer_last_applied_sequence{consumer}"),
+    );
+    assert!(applied.unwrap_or(0.0) > 0.0, "{indicators_scrape}");
+    assert!(
+        jilin_testkit::sample(
+            &indicators_scrape,
+            &format!("jilin_consumer_lag_seconds{consumer}")
+        )
+        .is_some(),
+        "{indicators_scrape}"
+    );
     running.system.shutdown().await;
 }

@@ -34,17 +34,27 @@ else
     done
 fi
 
-NATS_URL="$NATS_URL" REGISTRY_DATA_DIR="$DATA_DIR/registry" ./target/release/jilin-registry &
+# Keys, a CA with a certificate for this host, and tokens, made once.
+secrets="$DATA_DIR/secrets"
+./target/release/jilin secrets --dir "$secrets" --host localhost --host 127.0.0.1 >/dev/null
+export NATS_URL JILIN_JWKS="$secrets/auth/jwks.json" JILIN_TLS_CA="$secrets/tls/ca.pem"
+export JILIN_TLS_CERT="$secrets/tls/service.pem" JILIN_TLS_KEY="$secrets/tls/service.key"
+
+REGISTRY_DATA_DIR="$DATA_DIR/registry" JILIN_METRICS_LISTEN=127.0.0.1:9101 ./target/release/jilin-registry &
 service_pids+=($!)
-NATS_URL="$NATS_URL" INDICATORS_DATA_DIR="$DATA_DIR/indicators" ./target/release/jilin-indicators &
+INDICATORS_DATA_DIR="$DATA_DIR/indicators" JILIN_METRICS_LISTEN=127.0.0.1:9102 \
+    JILIN_PEER_TOKEN_FILE="$secrets/auth/tokens/service-indicators.jwt" ./target/release/jilin-indicators &
 service_pids+=($!)
-NATS_URL="$NATS_URL" RISK_DATA_DIR="$DATA_DIR/risk" ./target/release/jilin-risk &
+RISK_DATA_DIR="$DATA_DIR/risk" JILIN_METRICS_LISTEN=127.0.0.1:9103 \
+    JILIN_PEER_TOKEN_FILE="$secrets/auth/tokens/service-risk.jwt" ./target/release/jilin-risk &
 service_pids+=($!)
 
 echo
-echo "registry:   grpc://127.0.0.1:50051   (try: grpcurl -plaintext 127.0.0.1:50051 list)"
-echo "indicators: grpc://127.0.0.1:50052   (try: grpcurl -plaintext -d '{\"name\":\"indicators/revitalization_index\",\"start_period\":\"2026-01\",\"end_period\":\"2026-12\"}' 127.0.0.1:50052 jilin.indicators.v1.IndicatorService/QueryIndicator)"
-echo "risk:       grpc://127.0.0.1:50053   (try: grpcurl -plaintext -d '{\"filter\":\"state = FIRING\"}' 127.0.0.1:50053 jilin.risk.v1.RiskService/ListAlerts)"
+echo "registry:   https://127.0.0.1:50051   (try: grpcurl -cacert $secrets/tls/ca.pem 127.0.0.1:50051 list)"
+echo "indicators: https://127.0.0.1:50052"
+echo "risk:       https://127.0.0.1:50053"
+echo "metrics:    http://127.0.0.1:9101/metrics, :9102, :9103"
+echo "clients:    JILIN_CA=$secrets/tls/ca.pem JILIN_TOKEN_FILE=$secrets/auth/tokens/admin.jwt jilin projects list"
 echo "events:     nats sub 'jilin.>' --server $NATS_URL   (red alerts only: nats sub 'jilin.risk.alert.firing.critical')"
 echo
 # Whichever service stops first (or Ctrl-C) stops the rest.

@@ -129,6 +129,8 @@ pub fn system_config(
         registry_listen: any_port,
         indicators_listen: any_port,
         risk_listen: any_port,
+        metrics: [Some(any_port); 3],
+        stream_replicas: 1,
         clock: jilin_testkit::TEST_NOW.parse().unwrap(),
         risk_clock,
         risk_evaluation_interval: Duration::from_secs(3600),

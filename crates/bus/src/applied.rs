@@ -19,6 +19,12 @@ use crate::CloudEvent;
 /// events applied from that stream).
 pub const APPLIED_EVENTS: &str = "applied_events";
 
+/// A checksum of what a store has applied: the count per stream, not the
+/// remembered ids, which pruning forgets on its own every minute.
+pub fn applied_fingerprint(table: &Table<u64>) -> Result<u64, StoreError> {
+    table.fingerprint_where(|key| !key.contains('/'))
+}
+
 /// Events forgotten per transaction when pruning.
 const PRUNE_CHUNK: usize = 1000;
 

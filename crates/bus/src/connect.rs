@@ -19,6 +19,14 @@ pub enum ConnectError {
     Connect(#[from] async_nats::ConnectError),
 }
 
+/// The servers of `url`: one URL, or several separated by commas.
+fn servers(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|server| !server.is_empty())
+        .collect()
+}
+
 /// The options `access` asks for: credentials, TLS.
 async fn options(access: &NatsAccess) -> Result<async_nats::ConnectOptions, ConnectError> {
     let unreadable = |path: &std::path::Path| {
@@ -80,7 +88,7 @@ pub async fn connect(
                 other => tracing::debug!(event = %other, "NATS client event"),
             }
         })
-        .connect(url)
+        .connect(servers(url))
         .await?;
     // The first attempt runs in the background: give it a moment before
     // telling the operator NATS is away.
@@ -94,4 +102,18 @@ pub async fn connect(
         tracing::warn!(%url, "NATS is not reachable yet; serving anyway, events wait in the outbox");
     }
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_is_named_by_its_servers_urls() {
+        assert_eq!(
+            servers("nats://a:4222, nats://b:4222,nats://c:4222"),
+            ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+        );
+        assert_eq!(servers("nats://a:4222"), ["nats://a:4222"]);
+    }
 }

@@ -15,8 +15,8 @@ use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::CloudEvent;
 use crate::stream::is_stream_not_found;
+use crate::{BusMetrics, CloudEvent};
 
 /// Which stream to follow, under which durable name, for which subjects.
 #[derive(Clone, Debug)]
@@ -27,6 +27,8 @@ pub struct ConsumerSpec {
     pub filter_subject: String,
     /// How long the server waits for an ack before redelivering.
     pub ack_wait: Duration,
+    /// Where the consumer's progress is counted.
+    pub metrics: BusMetrics,
 }
 
 /// Why a handler did not apply an event.
@@ -189,7 +191,12 @@ where
         assert_eq!(results.len(), ids.len(), "one result per event");
         for ((message, id), result) in accepted.into_iter().zip(ids).zip(results) {
             match result {
-                Ok(()) => message.ack().await?,
+                Ok(()) => {
+                    message.ack().await?;
+                    if let Ok(info) = message.info() {
+                        spec.metrics.applied(spec, &info);
+                    }
+                }
                 Err(HandlerError::Retry(reason)) => {
                     tracing::warn!(%id, %reason, "event not applied; will be redelivered");
                     message.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await?;

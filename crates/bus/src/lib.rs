@@ -25,6 +25,7 @@ mod cloudevents;
 mod connect;
 mod consumer;
 mod follow;
+mod metrics;
 mod relay;
 mod server;
 mod stream;
@@ -32,13 +33,14 @@ mod stream;
 pub use access::{
     NatsAccess, NatsUser, SERVICE_STREAMS, WATCHER, authorization_block, system_users,
 };
-pub use applied::{APPLIED_EVENTS, Applier, Delivery, Follower};
+pub use applied::{APPLIED_EVENTS, Applier, Delivery, Follower, applied_fingerprint};
 pub use cloudevents::{CloudEvent, CloudEventError, event_time};
 pub use connect::{ConnectError, connect};
 pub use consumer::{ConsumerSpec, HandlerError, reset_consumer, run_consumer};
 pub use follow::{
     Follow, NoSnapshot, PRUNE_INTERVAL, SnapshotError, SnapshotSource, apply_events, prune,
 };
+pub use metrics::{BusMetrics, ConsumerLabels};
 pub use relay::OutboxRelay;
 pub use server::{NATS_SERVER_ENV, find_nats_server};
 pub use stream::{

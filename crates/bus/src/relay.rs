@@ -13,7 +13,7 @@ use jilin_store::{OutboxEntry, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::cloudevents::headers_for;
-use crate::{StreamSpec, ensure_stream};
+use crate::{BusMetrics, StreamSpec, ensure_stream};
 
 const BATCH: usize = 256;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -26,6 +26,8 @@ pub struct OutboxRelay {
     store: Store,
     jetstream: jetstream::Context,
     stream: StreamSpec,
+    replicas: usize,
+    metrics: BusMetrics,
 }
 
 impl OutboxRelay {
@@ -37,7 +39,21 @@ impl OutboxRelay {
             store,
             jetstream,
             stream,
+            replicas: 1,
+            metrics: BusMetrics::default(),
         }
+    }
+
+    /// The stream is created with `replicas` copies in a cluster.
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// Publish latencies are recorded in `metrics`.
+    pub fn metrics(mut self, metrics: &BusMetrics) -> Self {
+        self.metrics = metrics.clone();
+        self
     }
 
     /// Runs until `shutdown` is cancelled. Whatever is not yet acknowledged
@@ -80,12 +96,17 @@ impl OutboxRelay {
     }
 
     async fn ensure_stream(&self) -> Result<(), async_nats::Error> {
-        ensure_stream(&self.jetstream, &self.stream).await?;
-        tracing::info!(stream = self.stream.name, "stream ready");
+        ensure_stream(&self.jetstream, &self.stream, self.replicas).await?;
+        tracing::info!(
+            stream = self.stream.name,
+            replicas = self.replicas,
+            "stream ready"
+        );
         Ok(())
     }
 
     async fn publish(&self, entry: &OutboxEntry) -> Result<(), async_nats::Error> {
+        let started = std::time::Instant::now();
         let ack = self
             .jetstream
             .publish_with_headers(
@@ -95,6 +116,9 @@ impl OutboxRelay {
             )
             .await?
             .await?;
+        self.metrics
+            .publish_seconds
+            .observe(started.elapsed().as_secs_f64());
         tracing::debug!(
             id = %entry.id,
             subject = %entry.subject,

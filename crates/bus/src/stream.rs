@@ -39,16 +39,19 @@ pub const RISK_STREAM: StreamSpec = StreamSpec {
 /// that lost a PubAck republishes the same id well within this window.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(30 * 60);
 
-/// Creates the stream if it does not exist; an existing one is left as is.
+/// Creates the stream if it does not exist, stored on `replicas` servers
+/// of a cluster (1 for a single server); an existing one is left as is.
 pub async fn ensure_stream(
     jetstream: &jetstream::Context,
     spec: &StreamSpec,
+    replicas: usize,
 ) -> Result<stream::Stream, async_nats::Error> {
     let config = stream::Config {
         name: spec.name.to_owned(),
         subjects: vec![spec.subjects.to_owned()],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: replicas.max(1),
         ..Default::default()
     };
     Ok(jetstream.get_or_create_stream(config).await?)

@@ -132,6 +132,7 @@ fn consumer() -> ConsumerSpec {
         durable_name: "follower".into(),
         filter_subject: STREAM.subjects.into(),
         ack_wait: Duration::from_secs(30),
+        metrics: jilin_bus::BusMetrics::default(),
     }
 }
 

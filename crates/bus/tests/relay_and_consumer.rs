@@ -102,6 +102,7 @@ async fn relayed_events_reach_a_consumer_in_order_and_a_failed_apply_is_redelive
         durable_name: "test-consumer".into(),
         filter_subject: "jilin.test.>".into(),
         ack_wait: Duration::from_secs(30),
+        metrics: jilin_bus::BusMetrics::default(),
     };
     let consumer = {
         let deliveries = deliveries.clone();

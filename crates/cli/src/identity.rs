@@ -67,12 +67,18 @@ pub fn reporter_token_name(agency: &str) -> String {
 impl DevIdentity {
     /// The key under `<data_dir>/auth`, made if missing.
     pub fn ensure(data_dir: &Path) -> Result<Self, IdentityError> {
+        Self::ensure_for(data_dir, &LOCAL_HOSTS)
+    }
+
+    /// The key under `<data_dir>/auth`, and a CA with a certificate valid
+    /// for `hosts` under `<data_dir>/tls`, each made if missing.
+    pub fn ensure_for(data_dir: &Path, hosts: &[&str]) -> Result<Self, IdentityError> {
         let dir = data_dir.join("auth");
         let keys = KeyFiles::in_dir(&dir);
         keys.ensure()?;
         let minter = Minter::from_key_file(&keys.signing_key, DEV_ISSUER, AUDIENCE)?;
         let certs = dev_cert_files(data_dir);
-        certs.ensure(&LOCAL_HOSTS)?;
+        certs.ensure(hosts)?;
         Ok(Self {
             keys,
             certs,

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use jilin::client::{self, ClientError, Connection, alerts, indicators, registry, risk, token};
+use jilin::client::{
+    self, ClientError, Connection, alerts, health, indicators, registry, risk, token,
+};
 use jilin::identity::{AgencyCredentials, DevIdentity};
 use jilin::up::{self, UpArgs};
 
@@ -35,6 +37,19 @@ enum Command {
         projects: usize,
         #[arg(long, env = "JILIN_DATA_DIR", default_value = "./data")]
         data_dir: std::path::PathBuf,
+    },
+    /// A service's gRPC health (exit 0 when SERVING), for container health
+    /// checks and probes.
+    Health(health::Health),
+    /// Make what a deployment needs once: a signing key and JWKS, a CA and
+    /// a certificate for `--host`s, tokens, NATS users' passwords and the
+    /// server's authorization block (all under `--dir`, kept if there).
+    Secrets {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// A name the services' certificate is valid for (repeat it).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
     },
     /// Tokens for development and tests.
     #[command(subcommand)]
@@ -76,6 +91,8 @@ async fn main() -> ExitCode {
             projects,
             data_dir,
         } => demo(&connection, seed, projects, &data_dir).await,
+        Command::Health(command) => health::run(&connection, command).await,
+        Command::Secrets { dir, hosts } => secrets(&dir, &hosts),
         Command::Token(command) => token::run(command),
         Command::Projects(command) => registry::projects(&connection, command).await,
         Command::Reports(command) => registry::reports(&connection, command).await,
@@ -92,6 +109,22 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `jilin secrets`: the deployment's identity material under `dir`.
+fn secrets(dir: &std::path::Path, hosts: &[String]) -> Result<(), ClientError> {
+    let failed = |err: &dyn std::fmt::Display| ClientError::Usage(err.to_string());
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let identity = DevIdentity::ensure_for(dir, &hosts).map_err(|err| failed(&err))?;
+    identity
+        .issue_tokens(time::OffsetDateTime::now_utc(), &jilin::demo::agencies())
+        .map_err(|err| failed(&err))?;
+    let authorization = jilin::nats::write_authorization(dir).map_err(|err| failed(&err))?;
+    println!("signing key and JWKS  {}", identity.keys.jwks.display());
+    println!("CA and certificate    {}", identity.certs.cert.display());
+    println!("tokens                {}", identity.tokens_dir().display());
+    println!("NATS users            {}", authorization.display());
+    Ok(())
 }
 
 /// Loads the demo history (three years to last month) into the registry.

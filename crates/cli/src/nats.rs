@@ -12,7 +12,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use jilin_auth::CertFiles;
-use jilin_bus::{NATS_SERVER_ENV, NatsAccess, authorization_block, find_nats_server, system_users};
+use jilin_bus::{
+    NATS_SERVER_ENV, NatsAccess, NatsUser, authorization_block, find_nats_server, system_users,
+};
 use rand::distr::{Alphanumeric, SampleString};
 use tokio::process::{Child, Command};
 
@@ -68,8 +70,11 @@ impl Nats {
     /// Uses the server at `url`, or starts one there with its store in
     /// `data_dir/nats`.
     pub async fn ensure(url: &str, data_dir: &Path, certs: &CertFiles) -> Result<Self, NatsError> {
-        let (host, port) = host_port(url)?;
-        if answers(&host, port) {
+        let servers = url
+            .split(',')
+            .map(host_port)
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.iter().any(|(host, port)| answers(host, *port)) {
             tracing::info!(%url, "using the NATS server already running");
             return Ok(Self {
                 url: url.to_owned(),
@@ -77,6 +82,11 @@ impl Nats {
                 secured: None,
             });
         }
+        // One server can be started here; a cluster is the operator's.
+        let [(host, port)] = servers.as_slice() else {
+            return Err(NatsError::NotListening(url.to_owned()));
+        };
+        let (host, port) = (host.clone(), *port);
         let binary = find_nats_server().ok_or_else(|| NatsError::NotFound {
             url: url.to_owned(),
         })?;
@@ -172,15 +182,9 @@ pub fn password_file(dir: &Path, user: &str) -> PathBuf {
     dir.join(format!("{user}.password"))
 }
 
-/// Writes the server's config (`<data>/nats.conf`): listening on
-/// `host:port`, JetStream under `<data>/nats`, TLS with the development
-/// certificate, and the system's users, whose passwords are made once.
-fn server_config(
-    host: &str,
-    port: u16,
-    data_dir: &Path,
-    certs: &CertFiles,
-) -> Result<PathBuf, NatsError> {
+/// The system's NATS users (see `jilin_bus::system_users`), with the
+/// passwords kept under `<data>/auth/nats/`, made once.
+pub fn ensure_users(data_dir: &Path) -> Result<Vec<NatsUser>, NatsError> {
     let passwords = &passwords_dir(data_dir);
     let write_error = |path: &Path| {
         let path = path.display().to_string();
@@ -201,9 +205,36 @@ fn server_config(
             String::new()
         })
     });
-    if let Some((file, err)) = failure {
-        return Err(write_error(&file)(err));
+    match failure {
+        Some((file, err)) => Err(write_error(&file)(err)),
+        None => Ok(users),
     }
+}
+
+/// Writes `<data>/nats/authorization.conf`: the users' block a NATS
+/// server config includes (`include "authorization.conf"`).
+pub fn write_authorization(data_dir: &Path) -> Result<PathBuf, NatsError> {
+    let users = ensure_users(data_dir)?;
+    let path = passwords_dir(data_dir).join("authorization.conf");
+    jilin_auth::write_private(&path, authorization_block(&users).as_bytes()).map_err(|source| {
+        NatsError::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    Ok(path)
+}
+
+/// Writes the server's config (`<data>/nats.conf`): listening on
+/// `host:port`, JetStream under `<data>/nats`, TLS with the development
+/// certificate, and the system's users.
+fn server_config(
+    host: &str,
+    port: u16,
+    data_dir: &Path,
+    certs: &CertFiles,
+) -> Result<PathBuf, NatsError> {
+    let users = ensure_users(data_dir)?;
     let config = format!(
         "# Written by `jilin up` at every start; edit the code, not this file.\n\
          host: {host:?}\nport: {port}\n\
@@ -215,7 +246,10 @@ fn server_config(
         authorization = authorization_block(&users),
     );
     let path = data_dir.join("nats.conf");
-    jilin_auth::write_private(&path, config.as_bytes()).map_err(write_error(&path))?;
+    jilin_auth::write_private(&path, config.as_bytes()).map_err(|source| NatsError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
     Ok(path)
 }
 

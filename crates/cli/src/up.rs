@@ -13,9 +13,10 @@ use jilin_registry::RunningRegistry;
 use jilin_risk::RunningRisk;
 use jilin_runtime::ClockSetting;
 use jilin_runtime::tls::url_of;
-use jilin_runtime::{AuthArgs, CancellationToken, ClientTls, LogFormat, NatsArgs, StartError};
+use jilin_runtime::{
+    AuthArgs, CancellationToken, ClientTls, DeployArgs, LogFormat, NatsArgs, StartError,
+};
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::demo::{self, DemoPlan};
 use crate::identity::{AgencyCredentials, DevIdentity, IdentityError, IssuedTokens};
@@ -36,6 +37,13 @@ pub struct UpArgs {
     pub indicators_listen: SocketAddr,
     #[arg(long, env = "RISK_LISTEN", default_value = jilin_runtime::defaults::RISK_LISTEN)]
     pub risk_listen: SocketAddr,
+    /// Where each service serves its Prometheus metrics (`/metrics`).
+    #[arg(long, default_value = jilin_runtime::defaults::REGISTRY_METRICS)]
+    pub registry_metrics: SocketAddr,
+    #[arg(long, default_value = jilin_runtime::defaults::INDICATORS_METRICS)]
+    pub indicators_metrics: SocketAddr,
+    #[arg(long, default_value = jilin_runtime::defaults::RISK_METRICS)]
+    pub risk_metrics: SocketAddr,
     /// Load the demo portfolio into an empty store and keep feeding it.
     #[arg(long)]
     pub demo: bool,
@@ -103,6 +111,10 @@ pub struct SystemConfig {
     pub registry_listen: SocketAddr,
     pub indicators_listen: SocketAddr,
     pub risk_listen: SocketAddr,
+    /// Where each service serves its metrics (registry, indicators, risk).
+    pub metrics: [Option<SocketAddr>; 3],
+    /// Copies of each stream kept by the NATS cluster (1 for one server).
+    pub stream_replicas: usize,
     /// "Now" for the registry and the indicator service.
     pub clock: ClockSetting,
     /// "Now" for the risk service (the demo moves it month by month).
@@ -129,6 +141,7 @@ impl System {
                 auth: AuthArgs::verified(jwks.clone(), None),
                 tls: identity.service_tls(),
                 nats: NatsArgs::from_access(&nats.access("registry")),
+                deploy: deploy(config, 0),
                 ..jilin_registry::Config::new(
                     config.registry_listen,
                     config.data_dir.join("registry"),
@@ -150,6 +163,7 @@ impl System {
         indicators_config.auth = service_auth("service-indicators");
         indicators_config.tls = identity.service_tls();
         indicators_config.nats = NatsArgs::from_access(&nats.access("indicators"));
+        indicators_config.deploy = deploy(config, 1);
         let indicators = jilin_indicators::start(&indicators_config, CancellationToken::new())
             .await
             .map_err(start_error("indicators"))?;
@@ -164,6 +178,7 @@ impl System {
         risk_config.auth = service_auth("service-risk");
         risk_config.tls = identity.service_tls();
         risk_config.nats = NatsArgs::from_access(&nats.access("risk"));
+        risk_config.deploy = deploy(config, 2);
         risk_config.evaluation_interval = config.risk_evaluation_interval;
         let risk = jilin_risk::start(&risk_config, CancellationToken::new())
             .await
@@ -214,6 +229,15 @@ impl System {
         self.nats.access(user)
     }
 
+    /// Where each service serves `/metrics`: registry, indicators, risk.
+    pub fn metrics_addrs(&self) -> [Option<SocketAddr>; 3] {
+        [
+            self.registry.metrics_addr(),
+            self.indicators.metrics_addr(),
+            self.risk.metrics_addr(),
+        ]
+    }
+
     pub fn nats_url(&self) -> &str {
         &self.nats.url
     }
@@ -235,6 +259,14 @@ impl System {
     }
 }
 
+/// The deployment flags of service `index` (registry, indicators, risk).
+fn deploy(config: &SystemConfig, index: usize) -> DeployArgs {
+    DeployArgs {
+        metrics_listen: config.metrics[index],
+        stream_replicas: config.stream_replicas,
+    }
+}
+
 async fn wait_serving(tls: &ClientTls, addr: SocketAddr, service: &str) -> Result<(), UpError> {
     let unhealthy = || UpError::Unhealthy(format!("{service} at {addr}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -246,11 +278,7 @@ async fn wait_serving(tls: &ClientTls, addr: SocketAddr, service: &str) -> Resul
                 .connect()
                 .await
                 .ok()?;
-            let mut client = HealthClient::new(channel);
-            let request = HealthCheckRequest {
-                service: service.to_owned(),
-            };
-            Some(client.check(request).await.ok()?.into_inner().status())
+            crate::client::health::status(channel, service).await.ok()
         }
         .await;
         if status == Some(ServingStatus::Serving) {
@@ -304,6 +332,12 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
         registry_listen: args.registry_listen,
         indicators_listen: args.indicators_listen,
         risk_listen: args.risk_listen,
+        metrics: [
+            Some(args.registry_metrics),
+            Some(args.indicators_metrics),
+            Some(args.risk_metrics),
+        ],
+        stream_replicas: 1,
         clock: ClockSetting::System,
         risk_clock: if args.demo {
             after(plan.loaded_until)
@@ -414,6 +448,10 @@ fn print_welcome(system: &System, demo: bool) {
     println!("  indicators  {indicators}");
     println!("  risk        {risk}");
     println!("  NATS        {}", system.nats_url());
+    let metrics = system
+        .metrics_addrs()
+        .map(|addr| addr.map_or_else(|| "-".to_owned(), |addr| format!("http://{addr}/metrics")));
+    println!("  metrics     {}", metrics.join("  "));
     println!();
     println!(
         "Every call needs a token. Development tokens (admin, analyst, supervisor, one reporter\n\

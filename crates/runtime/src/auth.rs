@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::codegen::http;
 
 use crate::guard::Guarded;
+use crate::metrics::GrpcMetrics;
 use tonic::{Code, Request, Status};
 
 use crate::{Clock, ClockSetting, StatusDetails};
@@ -139,9 +140,10 @@ impl Authenticator {
         Ok(Self { mode, clock })
     }
 
-    /// `service` behind this authenticator, its denials audited.
-    pub fn guard<S>(self, service: S) -> Guarded<S> {
-        Guarded::new(service, self)
+    /// `service` behind this authenticator, its denials audited, its
+    /// calls counted in `metrics`.
+    pub fn guard<S>(self, service: S, metrics: &GrpcMetrics) -> Guarded<S> {
+        Guarded::new(service, self, metrics.clone())
     }
 
     /// The caller of a request with `headers`, or the UNAUTHENTICATED

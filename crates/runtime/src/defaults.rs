@@ -14,6 +14,11 @@ pub const RISK_LISTEN: &str = "127.0.0.1:50053";
 /// The risk service's gRPC address as a URL.
 pub const RISK_URL: &str = "https://127.0.0.1:50053";
 
+/// Where `jilin up` serves each service's metrics.
+pub const REGISTRY_METRICS: &str = "127.0.0.1:9101";
+pub const INDICATORS_METRICS: &str = "127.0.0.1:9102";
+pub const RISK_METRICS: &str = "127.0.0.1:9103";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,11 @@
 //! PERMISSION_DENIED by the service, is written to the audit log: the
 //! tracing target [`AUDIT_TARGET`], with the principal, the method, the
 //! code, the reason and what was required. Time comes with every log line.
+//! Every call is counted by method and code, with its latency.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use jilin_auth::Principal;
 use tonic::body::Body;
@@ -16,6 +18,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::Authenticator;
+use crate::metrics::GrpcMetrics;
 
 /// The tracing target of the audit log; operators route it to its own
 /// file (`JILIN_AUDIT_LOG`) or filter it with `RUST_LOG`.
@@ -26,13 +29,15 @@ pub const AUDIT_TARGET: &str = "jilin::audit";
 pub struct Guarded<S> {
     inner: S,
     authenticator: Authenticator,
+    metrics: GrpcMetrics,
 }
 
 impl<S> Guarded<S> {
-    pub(crate) fn new(inner: S, authenticator: Authenticator) -> Self {
+    pub(crate) fn new(inner: S, authenticator: Authenticator, metrics: GrpcMetrics) -> Self {
         Self {
             inner,
             authenticator,
+            metrics,
         }
     }
 }
@@ -74,11 +79,14 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let started = Instant::now();
         let method = request.uri().path().to_owned();
+        let metrics = self.metrics.clone();
         let principal: Principal = match self.authenticator.authenticate(request.headers()) {
             Ok(principal) => principal,
             Err(status) => {
                 audit(None, &method, &status);
+                metrics.observe(&method, status.code(), started.elapsed());
                 return Box::pin(std::future::ready(Ok(status.into_http())));
             }
         };
@@ -87,11 +95,17 @@ where
         let answered = self.inner.call(request);
         Box::pin(async move {
             let response = answered.await?;
-            if let Some(status) = Status::from_header_map(response.headers())
-                && status.code() == Code::PermissionDenied
-            {
-                audit(Some(&subject), &method, &status);
-            }
+            // An error comes in the headers; OK comes later, in trailers.
+            let code = match Status::from_header_map(response.headers()) {
+                Some(status) => {
+                    if status.code() == Code::PermissionDenied {
+                        audit(Some(&subject), &method, &status);
+                    }
+                    status.code()
+                }
+                None => Code::Ok,
+            };
+            metrics.observe(&method, code, started.elapsed());
             Ok(response)
         })
     }

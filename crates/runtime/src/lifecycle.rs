@@ -13,6 +13,28 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{ServeError, wait_for_signal};
 
+/// Where a service fits its deployment; every service takes these flags.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (off if not given).
+    #[arg(long, env = "JILIN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Copies of the service's stream kept by a NATS cluster (1 for a
+    /// single server; 3 in the compose and Kubernetes deployments). Used
+    /// when the stream is created.
+    #[arg(long, env = "JILIN_STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+}
+
+impl Default for DeployArgs {
+    fn default() -> Self {
+        Self {
+            metrics_listen: None,
+            stream_replicas: 1,
+        }
+    }
+}
+
 /// Why a service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

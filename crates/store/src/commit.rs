@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 use crate::StoreError;
+use crate::metrics::StoreMetrics;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
@@ -21,11 +22,11 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db) -> Self {
+    pub(crate) fn start(db: sled::Db, metrics: StoreMetrics) -> Self {
         let (queue, waiters) = mpsc::channel::<Waiter>();
         let thread = std::thread::Builder::new()
             .name("sled-group-commit".into())
-            .spawn(move || flush_loop(db, waiters))
+            .spawn(move || flush_loop(db, waiters, metrics))
             .expect("spawn the group-commit thread");
         Self {
             queue: Some(queue),
@@ -55,10 +56,11 @@ impl Drop for GroupCommit {
     }
 }
 
-fn flush_loop(db: sled::Db, waiters: mpsc::Receiver<Waiter>) {
+fn flush_loop(db: sled::Db, waiters: mpsc::Receiver<Waiter>, metrics: StoreMetrics) {
     while let Ok(first) = waiters.recv() {
         let mut batch = vec![first];
         batch.extend(waiters.try_iter());
+        metrics.commit_batch.observe(batch.len() as f64);
         let outcome = db.flush().map(|_| ()).map_err(|err| err.to_string());
         if let Err(reason) = &outcome {
             tracing::error!(%reason, "group commit flush failed");

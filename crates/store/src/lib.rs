@@ -6,14 +6,17 @@
 //! a group-commit flush, so that a write the caller acknowledges survives a
 //! `kill -9`. Events staged with [`Tx::stage_event`] are committed in the same
 //! transaction as the state they describe; the bus crate's relay drains them.
+//! [`StoreMetrics`]: write latency and group-commit batch sizes.
 
 mod commit;
 mod error;
+mod metrics;
 mod outbox;
 mod store;
 mod table;
 
 pub use error::StoreError;
+pub use metrics::StoreMetrics;
 pub use outbox::OutboxEntry;
 pub use store::{Store, Tx};
 pub use table::Table;

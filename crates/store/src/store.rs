@@ -15,6 +15,7 @@ use sled::transaction::{
 use tokio::sync::Notify;
 
 use crate::commit::GroupCommit;
+use crate::metrics::StoreMetrics;
 use crate::outbox::{self, OUTBOX_TREE, OutboxEntry, SEQUENCE_KEY};
 use crate::{StoreError, Table};
 
@@ -32,6 +33,7 @@ struct Inner {
     trees: Vec<sled::Tree>,
     commit: GroupCommit,
     outbox_changed: Notify,
+    metrics: StoreMetrics,
 }
 
 impl Store {
@@ -45,7 +47,8 @@ impl Store {
             .iter()
             .map(|name| db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()?;
-        let commit = GroupCommit::start(db.clone());
+        let metrics = StoreMetrics::default();
+        let commit = GroupCommit::start(db.clone(), metrics.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -53,6 +56,7 @@ impl Store {
                 trees,
                 commit,
                 outbox_changed: Notify::new(),
+                metrics,
             }),
         })
     }
@@ -82,8 +86,13 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        let started = std::time::Instant::now();
         let (value, staged_events) = self.transact(change)?;
         self.inner.commit.durable().await.map_err(E::from)?;
+        self.inner
+            .metrics
+            .write_seconds
+            .observe(started.elapsed().as_secs_f64());
         if staged_events {
             self.inner.outbox_changed.notify_one();
         }
@@ -119,6 +128,11 @@ impl Store {
             Err(TransactionError::Abort(err)) => Err(err),
             Err(TransactionError::Storage(err)) => Err(E::from(StoreError::Sled(err))),
         }
+    }
+
+    /// What this store measures.
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.inner.metrics
     }
 
     /// Flushes everything to disk now (used at shutdown).

@@ -99,10 +99,18 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
     /// A checksum over every key and raw value, to prove in tests that a
     /// rejected request left the table exactly as it was.
     pub fn fingerprint(&self) -> Result<u64, StoreError> {
+        self.fingerprint_where(|_| true)
+    }
+
+    /// A checksum over the entries whose key passes `keep`.
+    pub fn fingerprint_where(&self, keep: impl Fn(&str) -> bool) -> Result<u64, StoreError> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         for item in self.tree.iter() {
             let (key, value) = item?;
+            if !keep(&String::from_utf8_lossy(&key)) {
+                continue;
+            }
             key.as_ref().hash(&mut hasher);
             value.as_ref().hash(&mut hasher);
         }

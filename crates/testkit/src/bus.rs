@@ -29,7 +29,7 @@ pub async fn publish(
     dedup_header: bool,
 ) {
     let jetstream = async_nats::jetstream::new(client.clone());
-    ensure_stream(&jetstream, stream).await.expect("stream");
+    ensure_stream(&jetstream, stream, 1).await.expect("stream");
     for event in events {
         let mut headers = HeaderMap::new();
         if dedup_header {

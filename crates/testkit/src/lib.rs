@@ -3,12 +3,14 @@
 //! [`NatsServer`] runs a real `nats-server -js` on a free loopback port with
 //! its JetStream store in a temp dir, so tests run in parallel without
 //! sharing state, and can stop and restart it (same port, same store) to
-//! test what happens when the broker goes away. [`grpc`] asks a running
+//! test what happens when the broker goes away; [`NatsCluster`] runs
+//! several routed into one JetStream cluster. [`grpc`] asks a running
 //! service for its health and its reflected services; [`bus`] publishes
 //! test events and follows consumers; [`registry`] drives a running
 //! registry as an agency would.
 
 pub mod bus;
+mod cluster;
 pub mod grpc;
 pub mod registry;
 
@@ -19,12 +21,45 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub use cluster::NatsCluster;
 pub use jilin_bus::{NATS_SERVER_ENV, find_nats_server};
 
 /// The instant every test pins its services' clocks to, so that no test
 /// depends on the day it runs (`make test-dates` checks that under
 /// libfaketime). Dates a test writes are chosen relative to it.
 pub const TEST_NOW: &str = "2026-11-16T08:00:00Z";
+
+/// The text a `/metrics` endpoint at `addr` serves (plain HTTP/1.1 GET).
+pub async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the metrics endpoint");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send the scrape");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read the scrape");
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "the scrape failed: {response}"
+    );
+    response
+}
+
+/// The value of the sample `name{labels}` (exactly as exposed, e.g.
+/// `jilin_outbox_backlog` or `jilin_alerts{state="firing",severity="warning"}`)
+/// in a scrape, if present.
+pub fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
 
 /// A service URL where nothing answers: the peer of a service under test
 /// that must not be reached (plaintext, so no CA is needed).

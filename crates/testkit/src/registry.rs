@@ -3,9 +3,30 @@
 
 use jilin_proto::registry::v1 as registry;
 use registry::registry_service_client::RegistryServiceClient;
+use tonic::codegen::{Body, Bytes, StdError};
 use tonic::transport::Channel;
 
-pub type RegistryClient = RegistryServiceClient<Channel>;
+pub type RegistryClient<T = Channel> = RegistryServiceClient<T>;
+
+/// What a generated client can call through: a plain channel, or one
+/// whose calls carry credentials.
+pub trait Transport:
+    tonic::client::GrpcService<
+        tonic::body::Body,
+        Error: Into<StdError>,
+        ResponseBody: Body<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+    >
+{
+}
+
+impl<T> Transport for T where
+    T: tonic::client::GrpcService<
+            tonic::body::Body,
+            Error: Into<StdError>,
+            ResponseBody: Body<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+        >
+{
+}
 
 /// A valid project: a paint shop in Changchun's automobile sector, of the
 /// agency `2201-drc`, planned from 2025-03 to 2027-06.
@@ -24,8 +45,8 @@ pub fn paint_shop() -> registry::Project {
 
 /// Creates `project` as `projects/{id}` and moves it to
 /// UNDER_CONSTRUCTION; returns its name.
-pub async fn under_construction(
-    client: &mut RegistryClient,
+pub async fn under_construction<T: Transport>(
+    client: &mut RegistryClient<T>,
     id: &str,
     project: registry::Project,
 ) -> String {
@@ -56,7 +77,11 @@ pub async fn under_construction(
 }
 
 /// Submits (or revises) one report of `parent`.
-pub async fn submit(client: &mut RegistryClient, parent: &str, report: registry::ProgressReport) {
+pub async fn submit<T: Transport>(
+    client: &mut RegistryClient<T>,
+    parent: &str,
+    report: registry::ProgressReport,
+) {
     client
         .report_progress(registry::ReportProgressRequest {
             parent: parent.into(),

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jilin_runtime::{AuthArgs, ClockSetting, LogFormat, NatsArgs, TlsArgs};
+use jilin_runtime::{AuthArgs, ClockSetting, DeployArgs, LogFormat, NatsArgs, TlsArgs};
 
 /// The indicator service's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]
@@ -57,6 +57,9 @@ pub struct Config {
     /// TLS, the CA its peers' certificates come from.
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Metrics endpoint and stream replicas.
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
             tls: TlsArgs::default(),
+            deploy: DeployArgs::default(),
         }
     }
 }

@@ -23,10 +23,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use jilin_bus::{Applier, ConsumerSpec, Follow, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM};
+use jilin_bus::{
+    Applier, BusMetrics, ConsumerSpec, Follow, INDICATORS_STREAM, OutboxRelay, REGISTRY_STREAM,
+};
 use jilin_proto::indicators::v1::indicator_service_server::{IndicatorServiceServer, SERVICE_NAME};
 use jilin_runtime::peer::{Peer, RegistrySnapshot};
-use jilin_runtime::{Authenticator, CancellationToken, GrpcServer, bind, connect_nats, open_store};
+use jilin_runtime::{
+    Authenticator, CancellationToken, GrpcServer, Metrics, bind, connect_nats, open_store,
+};
 use jilin_store::StoreError;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
@@ -46,6 +50,7 @@ pub use jilin_runtime::StartError;
 /// A running indicator service: its address, and the handle to stop it.
 pub struct RunningIndicators {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
@@ -68,6 +73,11 @@ impl RunningIndicators {
     /// The address the gRPC server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// A checksum of every table and the outbox.
@@ -118,12 +128,13 @@ impl RunningIndicators {
 }
 
 /// The durable consumer this service reads the registry through.
-pub fn consumer_spec(config: &Config) -> ConsumerSpec {
+pub fn consumer_spec(config: &Config, metrics: &BusMetrics) -> ConsumerSpec {
     ConsumerSpec {
         stream: REGISTRY_STREAM.name,
         durable_name: config.consumer_name.clone(),
         filter_subject: REGISTRY_STREAM.subjects.to_owned(),
         ack_wait: ACK_WAIT,
+        metrics: metrics.clone(),
     }
 }
 
@@ -187,14 +198,18 @@ pub async fn start(
     let publisher =
         publisher::Publisher::new(tables.clone(), cube, changed.clone(), watchers, clock);
 
-    let relay = OutboxRelay::new(store.clone(), client.clone(), INDICATORS_STREAM);
+    let mut metrics = Metrics::new("indicators");
+    metrics.register_store(&store);
+    let relay = OutboxRelay::new(store.clone(), client.clone(), INDICATORS_STREAM)
+        .replicas(config.deploy.stream_replicas)
+        .metrics(&metrics.bus);
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),
         tokio::spawn(follow_registry(
             Follow {
                 client,
                 stream: REGISTRY_STREAM,
-                consumer: consumer_spec(config),
+                consumer: consumer_spec(config, &metrics.bus),
                 applier: applier.clone(),
             },
             tables.clone(),
@@ -208,13 +223,17 @@ pub async fn start(
 
     let api = IndicatorServiceServer::new(api::IndicatorApi::new(indicators, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
-    let routes = tonic::service::Routes::new(authenticator.guard(api));
+    let routes = tonic::service::Routes::new(authenticator.guard(api, &metrics.grpc));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?
         .with_tls(config.tls.server("indicators")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
+    let metrics_addr = metrics
+        .serve(config.deploy.metrics_listen, shutdown.clone())
+        .await?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "indicators serving");
     Ok(RunningIndicators {
         addr,
+        metrics_addr,
         shutdown,
         tasks,
         server,

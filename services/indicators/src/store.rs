@@ -101,7 +101,7 @@ impl Tables {
             self.projects.fingerprint()?,
             self.reports.fingerprint()?,
             self.cells.fingerprint()?,
-            self.applied.fingerprint()?,
+            jilin_bus::applied_fingerprint(&self.applied)?,
             self.definitions.fingerprint()?,
             self.dirty.fingerprint()?,
             self.published.fingerprint()?,

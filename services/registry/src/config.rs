@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jilin_runtime::{AuthArgs, ClockSetting, LogFormat, NatsArgs, TlsArgs};
+use jilin_runtime::{AuthArgs, ClockSetting, DeployArgs, LogFormat, NatsArgs, TlsArgs};
 
 /// The registry's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]
@@ -41,6 +41,9 @@ pub struct Config {
     /// TLS, the CA its peers' certificates come from.
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Metrics endpoint and stream replicas.
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
             tls: TlsArgs::default(),
+            deploy: DeployArgs::default(),
         }
     }
 }

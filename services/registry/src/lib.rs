@@ -22,7 +22,9 @@ use std::net::SocketAddr;
 
 use jilin_bus::OutboxRelay;
 use jilin_proto::registry::v1::registry_service_server::{RegistryServiceServer, SERVICE_NAME};
-use jilin_runtime::{Authenticator, CancellationToken, GrpcServer, bind, connect_nats, open_store};
+use jilin_runtime::{
+    Authenticator, CancellationToken, GrpcServer, Metrics, bind, connect_nats, open_store,
+};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
@@ -32,6 +34,7 @@ pub use jilin_runtime::StartError;
 /// A running registry: its address, and the handle to stop it.
 pub struct RunningRegistry {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
     relay: JoinHandle<()>,
@@ -52,6 +55,11 @@ impl RunningRegistry {
     /// The address the gRPC server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// A checksum of every table and the outbox, for tests that prove a
@@ -104,7 +112,11 @@ pub async fn start(
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let (listener, addr) = bind(config.listen).await?;
     let client = connect_nats(&config.nats_url, "jilin-registry", &config.nats).await?;
-    let relay = OutboxRelay::new(store, client, events::STREAM);
+    let mut metrics = Metrics::new("registry");
+    metrics.register_store(&store);
+    let relay = OutboxRelay::new(store, client, events::STREAM)
+        .replicas(config.deploy.stream_replicas)
+        .metrics(&metrics.bus);
     let relay = tokio::spawn(relay.run(shutdown.clone()));
 
     let clock = jilin_runtime::Clock::new(config.clock);
@@ -114,13 +126,17 @@ pub async fn start(
     let registry = service::Registry::new(tables.clone(), clock);
     let api = RegistryServiceServer::new(api::RegistryApi::new(registry))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
-    let routes = tonic::service::Routes::new(authenticator.guard(api));
+    let routes = tonic::service::Routes::new(authenticator.guard(api, &metrics.grpc));
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?
         .with_tls(config.tls.server("registry")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
+    let metrics_addr = metrics
+        .serve(config.deploy.metrics_listen, shutdown.clone())
+        .await?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "registry serving");
     Ok(RunningRegistry {
         addr,
+        metrics_addr,
         shutdown,
         server,
         relay,

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jilin_runtime::{AuthArgs, LogFormat, NatsArgs, TlsArgs};
+use jilin_runtime::{AuthArgs, DeployArgs, LogFormat, NatsArgs, TlsArgs};
 
 use jilin_runtime::ClockSetting;
 
@@ -66,6 +66,9 @@ pub struct Config {
     /// TLS, the CA its peers' certificates come from.
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Metrics endpoint and stream replicas.
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -91,6 +94,7 @@ impl Config {
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
             tls: TlsArgs::default(),
+            deploy: DeployArgs::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod convert;
 pub mod domain;
 mod error;
 pub mod ingest;
+mod metrics;
 pub mod monitor;
 mod request;
 pub mod service;
@@ -26,12 +27,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jilin_bus::{
-    Applier, ConsumerSpec, Follow, INDICATORS_STREAM, NoSnapshot, OutboxRelay, REGISTRY_STREAM,
-    RISK_STREAM,
+    Applier, BusMetrics, ConsumerSpec, Follow, INDICATORS_STREAM, NoSnapshot, OutboxRelay,
+    REGISTRY_STREAM, RISK_STREAM,
 };
 use jilin_proto::risk::v1::risk_service_server::{RiskServiceServer, SERVICE_NAME};
 use jilin_runtime::peer::{Peer, RegistrySnapshot};
-use jilin_runtime::{Authenticator, CancellationToken, GrpcServer, bind, connect_nats, open_store};
+use jilin_runtime::{
+    Authenticator, CancellationToken, GrpcServer, Metrics, bind, connect_nats, open_store,
+};
 use jilin_store::StoreError;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -52,6 +55,7 @@ const INDICATOR_VALUES: &str = "jilin.indicators.value.>";
 /// A running risk service: its address, and the handle to stop it.
 pub struct RunningRisk {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
@@ -75,6 +79,11 @@ impl RunningRisk {
     /// The address the gRPC server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The clock time-based rules read; tests and demos move it.
@@ -128,19 +137,21 @@ impl RunningRisk {
 }
 
 /// The durable consumers this service reads the other two through.
-pub fn consumer_specs(config: &Config) -> [ConsumerSpec; 2] {
+pub fn consumer_specs(config: &Config, metrics: &BusMetrics) -> [ConsumerSpec; 2] {
     [
         ConsumerSpec {
             stream: REGISTRY_STREAM.name,
             durable_name: config.consumer_name.clone(),
             filter_subject: REGISTRY_STREAM.subjects.to_owned(),
             ack_wait: ACK_WAIT,
+            metrics: metrics.clone(),
         },
         ConsumerSpec {
             stream: INDICATORS_STREAM.name,
             durable_name: config.consumer_name.clone(),
             filter_subject: INDICATOR_VALUES.to_owned(),
             ack_wait: ACK_WAIT,
+            metrics: metrics.clone(),
         },
     ]
 }
@@ -154,6 +165,9 @@ pub async fn start(
 ) -> Result<RunningRisk, StartError> {
     let store = open_store(&config.data_dir, &store::ALL).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
+    let mut metrics = Metrics::new("risk");
+    metrics.register_store(&store);
+    metrics::register_alerts(&mut metrics, tables.clone());
     let clock = Clock::new(config.clock);
     let authenticator =
         Authenticator::from_args(&config.auth, "risk").map_err(StartError::Config)?;
@@ -180,7 +194,7 @@ pub async fn start(
     let (listener, addr) = bind(config.listen).await?;
     let client = connect_nats(&config.nats_url, "jilin-risk", &config.nats).await?;
 
-    let [registry_spec, indicators_spec] = consumer_specs(config);
+    let [registry_spec, indicators_spec] = consumer_specs(config, &metrics.bus);
     let registry_events = RegistryFollower(monitor.clone())
         .applier()
         .map_err(StartError::store(&config.data_dir))?;
@@ -188,7 +202,9 @@ pub async fn start(
         .applier()
         .map_err(StartError::store(&config.data_dir))?;
     let registry_snapshot = RegistrySnapshot { registry };
-    let relay = OutboxRelay::new(store.clone(), client.clone(), RISK_STREAM);
+    let relay = OutboxRelay::new(store.clone(), client.clone(), RISK_STREAM)
+        .replicas(config.deploy.stream_replicas)
+        .metrics(&metrics.bus);
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),
         tokio::spawn(
@@ -219,13 +235,17 @@ pub async fn start(
 
     let api = RiskServiceServer::new(api::RiskApi::new(risk, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
-    let routes = tonic::service::Routes::new(authenticator.guard(api));
+    let routes = tonic::service::Routes::new(authenticator.guard(api, &metrics.grpc));
     let server =
         GrpcServer::new(listener, SERVICE_NAME, routes)?.with_tls(config.tls.server("risk")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
+    let metrics_addr = metrics
+        .serve(config.deploy.metrics_listen, shutdown.clone())
+        .await?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), nats = %config.nats_url, "risk serving");
     Ok(RunningRisk {
         addr,
+        metrics_addr,
         shutdown,
         tasks,
         server,

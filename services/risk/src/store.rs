@@ -106,7 +106,7 @@ impl Tables {
             self.alerts.fingerprint()?,
             self.changes.fingerprint()?,
             self.silences.fingerprint()?,
-            self.applied.fingerprint()?,
+            jilin_bus::applied_fingerprint(&self.applied)?,
             self.meta.fingerprint()?,
             self.store.outbox_last_sequence()?,
         ])

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 mod credentials;
+pub mod health;
 pub mod indicators;
 pub mod registry;
 pub mod risk;

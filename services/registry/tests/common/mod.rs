@@ -116,6 +116,7 @@ async fn start_registry(nats: &NatsServer, data: &tempfile::TempDir) -> RunningR
     config.clock = jilin_testkit::TEST_NOW.parse().unwrap();
     config.auth = jilin_runtime::AuthArgs::insecure();
     config.tls = jilin_runtime::TlsArgs::plaintext();
+    config.deploy.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     jilin_registry::start(&config, CancellationToken::new())
         .await
         .expect("registry starts")

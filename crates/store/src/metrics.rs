@@ -1,0 +1,39 @@
+//! What the store measures: how long a durable write takes (transaction
+//! and group-commit flush) and how many writers each flush serves. The
+//! handles are cheap clones; a service registers them in its registry.
+
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The store's metrics.
+#[derive(Clone, Debug)]
+pub struct StoreMetrics {
+    /// Seconds from the start of `Store::write` to its durable return.
+    pub write_seconds: Histogram,
+    /// Writers answered by one group-commit flush.
+    pub commit_batch: Histogram,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        Self {
+            write_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 18)),
+            commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
+        }
+    }
+}
+
+impl StoreMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "store_write_duration_seconds",
+            "Time of a durable store write: transaction and flush",
+            self.write_seconds.clone(),
+        );
+        registry.register(
+            "store_group_commit_batch_size",
+            "Writers answered by one group-commit flush",
+            self.commit_batch.clone(),
+        );
+    }
+}
