@@ -52,6 +52,38 @@ async fn report_events(client: &async_nats::Client) -> BTreeMap<(String, String)
     seen
 }
 
+/// The node leading the stream, as one node answers.
+async fn stream_leader(client: &async_nats::Client) -> Option<String> {
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let mut stream = jetstream.get_stream("JILIN_REGISTRY").await.ok()?;
+    stream.info().await.ok()?.cluster.as_ref()?.leader.clone()
+}
+
+/// The stream's leader; asked until a node names one.
+async fn current_leader(client: &async_nats::Client) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(leader) = stream_leader(client).await {
+            return leader;
+        }
+        assert!(started.elapsed() < PATIENCE, "no stream leader");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How long until `client`'s node names a stream leader other than
+/// `lost`; `None` if `lost` led again (restarted) before another did.
+async fn reelection(client: async_nats::Client, lost: String) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < PATIENCE {
+        match stream_leader(&client).await {
+            Some(leader) if leader != lost => return Some(started.elapsed()),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    None
+}
+
 /// The stream's last sequence, as one node answers.
 async fn last_sequence(client: &async_nats::Client) -> Option<u64> {
     let jetstream = async_nats::jetstream::new(client.clone());
@@ -87,9 +119,17 @@ async fn a_node_killed_under_load_loses_and_doubles_nothing() {
     let total = PROJECTS * MONTHS as usize;
     let mut acknowledged: BTreeMap<(String, String), i64> = BTreeMap::new();
     let (mut longest_pause, mut last_growth, mut seen_last) = (Duration::ZERO, Instant::now(), 0);
+    let mut election = None;
     for count in 0..total {
         if count == total / 3 {
+            let leader = current_leader(&observer).await;
             cluster.kill(VICTIM);
+            // An election follows only when the node killed was leading.
+            let led = leader == format!("node-{VICTIM}");
+            election = Some((
+                leader.clone(),
+                led.then(|| tokio::spawn(reelection(observer.clone(), leader))),
+            ));
         }
         if count == 2 * total / 3 {
             cluster.restart(VICTIM).await;
@@ -183,9 +223,18 @@ async fn a_node_killed_under_load_loses_and_doubles_nothing() {
         assert!(Instant::now() < deadline, "{got:?} != {expected:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let (leader, election) = election.expect("a node was killed");
+    let election = match election {
+        Some(task) => match task.await.unwrap() {
+            Some(elapsed) => format!("a new leader after {elapsed:?}"),
+            None => "it led again once restarted".to_owned(),
+        },
+        None => "no election needed".to_owned(),
+    };
     eprintln!(
-        "cluster: {} reports, node {VICTIM} killed and restarted; longest pause in publishing \
-         seen from node 1: {longest_pause:?}",
+        "cluster: {} reports, node-{VICTIM} killed and restarted; the stream leader was {leader}: \
+         {election}; longest pause in publishing seen \
+         from node-1: {longest_pause:?}",
         acknowledged.len()
     );
     system.shutdown().await;

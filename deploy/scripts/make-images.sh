@@ -20,6 +20,8 @@ stage=target/images
 rm -rf "$stage"
 mkdir -p "$stage/base/etc" "$stage/base/tmp" "$stage/app/data" "$stage/nats/data"
 cp "${binaries[@]}" "$stage/app/"
+# Symbols are for debugging on the build host, not for the image.
+if command -v strip >/dev/null; then strip "$stage"/app/jilin*; fi
 cp "$nats_server" "$stage/nats/nats-server"
 cp deploy/nats/cluster.conf "$stage/nats/"
 

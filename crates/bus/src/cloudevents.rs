@@ -22,6 +22,8 @@ pub struct CloudEvent {
     /// The stream sequence it was delivered at; 0 for an event that did
     /// not come from a stream (a catch-up snapshot, a test).
     pub sequence: u64,
+    /// The W3C trace context of the change that caused it; empty if none.
+    pub traceparent: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,7 @@ impl CloudEvent {
             time: header("ce-time")?,
             payload,
             sequence: 0,
+            traceparent: header("traceparent").unwrap_or_default(),
         })
     }
 }

@@ -16,6 +16,8 @@ use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::stream::is_stream_not_found;
+use tracing::Instrument;
+
 use crate::{BusMetrics, CloudEvent};
 
 /// Which stream to follow, under which durable name, for which subjects.
@@ -187,7 +189,16 @@ where
             continue;
         }
         let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
-        let results = handler(events).await;
+        // The batch continues the trace of its first event: a lone event
+        // (the usual case) keeps its trace through this consumer.
+        let span = tracing::info_span!(
+            "consume",
+            stream = spec.stream,
+            consumer = %spec.durable_name,
+            events = events.len(),
+        );
+        crate::trace::continue_trace(&span, &events[0].traceparent);
+        let results = handler(events).instrument(span).await;
         assert_eq!(results.len(), ids.len(), "one result per event");
         for ((message, id), result) in accepted.into_iter().zip(ids).zip(results) {
             match result {

@@ -29,6 +29,7 @@ mod metrics;
 mod relay;
 mod server;
 mod stream;
+pub mod trace;
 
 pub use access::{
     NatsAccess, NatsUser, SERVICE_STREAMS, WATCHER, authorization_block, system_users,

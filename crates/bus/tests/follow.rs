@@ -78,6 +78,7 @@ impl SnapshotSource for ThreeThings {
                 time: String::new(),
                 payload: thing.as_bytes().to_vec().into(),
                 sequence: 0,
+                traceparent: String::new(),
             })
             .collect())
     }

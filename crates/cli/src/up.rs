@@ -386,6 +386,7 @@ pub async fn run(args: UpArgs) -> std::process::ExitCode {
         let _ = demo.await;
     }
     system.shutdown().await;
+    jilin_runtime::flush_traces();
     println!("jilin stopped");
     std::process::ExitCode::SUCCESS
 }

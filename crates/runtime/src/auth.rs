@@ -107,6 +107,8 @@ enum Mode {
 pub struct Authenticator {
     mode: Mode,
     clock: Clock,
+    /// The service it guards, as named in spans.
+    service: String,
 }
 
 impl Authenticator {
@@ -137,13 +139,22 @@ impl Authenticator {
                 );
             }
         };
-        Ok(Self { mode, clock })
+        Ok(Self {
+            mode,
+            clock,
+            service: service.to_owned(),
+        })
     }
 
     /// `service` behind this authenticator, its denials audited, its
     /// calls counted in `metrics`.
     pub fn guard<S>(self, service: S, metrics: &GrpcMetrics) -> Guarded<S> {
         Guarded::new(service, self, metrics.clone())
+    }
+
+    /// The service this authenticator guards.
+    pub(crate) fn service(&self) -> &str {
+        &self.service
     }
 
     /// The caller of a request with `headers`, or the UNAUTHENTICATED

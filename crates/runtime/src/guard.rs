@@ -4,7 +4,8 @@
 //! PERMISSION_DENIED by the service, is written to the audit log: the
 //! tracing target [`AUDIT_TARGET`], with the principal, the method, the
 //! code, the reason and what was required. Time comes with every log line.
-//! Every call is counted by method and code, with its latency.
+//! Every call is counted by method and code, with its latency, and runs
+//! in a span that continues the caller's `traceparent`.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -16,6 +17,7 @@ use tonic::codegen::{BoxFuture, Service, http};
 use tonic::server::NamedService;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
+use tracing::Instrument;
 
 use crate::Authenticator;
 use crate::metrics::GrpcMetrics;
@@ -92,7 +94,19 @@ where
         };
         let subject = principal.subject.clone();
         request.extensions_mut().insert(principal);
-        let answered = self.inner.call(request);
+        let span = tracing::info_span!(
+            "grpc.request",
+            service = self.authenticator.service(),
+            rpc.method = %method,
+        );
+        if let Some(traceparent) = request
+            .headers()
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+        {
+            crate::trace::continue_trace(&span, traceparent);
+        }
+        let answered = self.inner.call(request).instrument(span);
         Box::pin(async move {
             let response = answered.await?;
             // An error comes in the headers; OK comes later, in trailers.

@@ -34,7 +34,8 @@ pub use server::{GrpcServer, MAX_REQUEST_BYTES, ServeError, accept_without_delay
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;
 pub use stream::{ResponseStream, channel_stream};
-pub use telemetry::{LogFormat, init_tracing};
+pub use telemetry::{LogFormat, flush_traces, init_tracing};
 pub use tls::{ClientTls, TlsArgs, TlsError};
 
+pub use jilin_bus::trace;
 pub use tokio_util::sync::CancellationToken;

@@ -119,7 +119,9 @@ pub async fn run_until_signal<S: RunningService>(
     };
     tokio::spawn(wait_for_signal(shutdown));
     running.cancelled().await;
-    match running.shutdown().await {
+    let stopped = running.shutdown().await;
+    crate::flush_traces();
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "{name} stopped with an error");

@@ -201,6 +201,7 @@ fn snapshot_events(entry: &PortfolioEntry) -> Vec<CloudEvent> {
         time: String::new(),
         payload: payload.into(),
         sequence: 0,
+        traceparent: String::new(),
     };
     let created = events::ProjectCreated {
         project: Some(project.clone()),

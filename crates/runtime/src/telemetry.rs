@@ -1,9 +1,14 @@
 //! Tracing setup: human-readable or JSON lines on stderr, filtered by
 //! `RUST_LOG` (default `info`); and, when `JILIN_AUDIT_LOG` names a file,
 //! the audit log (target `jilin::audit`: every denied call) appended to it
-//! as JSON lines as well.
+//! as JSON lines as well. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans
+//! are exported as OpenTelemetry traces over OTLP/gRPC (service name from
+//! `OTEL_SERVICE_NAME`, default `jilin`); off by default.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -14,6 +19,48 @@ use crate::AUDIT_TARGET;
 
 /// The environment variable naming the audit log's own file.
 pub const AUDIT_LOG_ENV: &str = "JILIN_AUDIT_LOG";
+/// The environment variable that turns trace export on.
+pub const OTLP_ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// The tracer provider, when traces are exported; kept to flush at exit.
+static TRACES: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// An OTLP exporter to the configured endpoint, or `None` (not configured,
+/// or it cannot be built: said on stderr).
+fn otlp_provider() -> Option<SdkTracerProvider> {
+    std::env::var(OTLP_ENDPOINT_ENV)
+        .ok()
+        .filter(|endpoint| !endpoint.is_empty())?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build();
+    let exporter = match exporter {
+        Ok(exporter) => exporter,
+        Err(err) => {
+            eprintln!("traces are not exported: {err}");
+            return None;
+        }
+    };
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "jilin".to_owned());
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    Some(
+        SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build(),
+    )
+}
+
+/// Sends the spans not yet exported (at shutdown).
+pub fn flush_traces() {
+    if let Some(provider) = TRACES.get()
+        && let Err(err) = provider.force_flush()
+    {
+        eprintln!("traces not flushed: {err}");
+    }
+}
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,8 +112,14 @@ pub fn init_tracing(format: LogFormat) {
             .with_writer(Arc::new(file))
             .with_filter(Targets::new().with_target(AUDIT_TARGET, tracing::Level::INFO))
     });
+    let traces = otlp_provider().map(|provider| {
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("jilin"));
+        let _ = TRACES.set(provider);
+        layer
+    });
     let _ = tracing_subscriber::registry()
         .with(stderr)
         .with(audit)
+        .with(traces)
         .try_init();
 }

@@ -109,7 +109,7 @@ impl Follower for Ingest {
         facts: &[&Fact],
     ) -> Result<Deltas, IngestError> {
         let tables = &self.tables;
-        let nonce = uuid::Uuid::now_v7().to_string();
+        let nonce = crate::store::dirty_mark(&jilin_runtime::trace::current_traceparent(""));
         let mut reports = moving.clone();
         let mut deltas = Deltas::new();
         for fact in facts {

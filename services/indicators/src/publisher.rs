@@ -19,6 +19,7 @@ use jilin_store::{OutboxEntry, StoreError};
 use prost::Message;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
+use tracing::Instrument;
 
 use crate::convert::change_to_proto;
 use crate::domain::definition::{Direction, IndicatorSet};
@@ -101,10 +102,25 @@ impl Publisher {
                     _ = tokio::time::sleep(QUIET) => break,
                 }
             }
-            if let Err(err) = self.publish_pending().await {
+            if let Err(err) = self.traced_pass().await {
                 tracing::error!(error = %err, "publishing indicator values failed; will retry");
             }
         }
+    }
+
+    /// [`Publisher::publish_pending`] in a span continuing the trace of the
+    /// newest change that made a month dirty.
+    async fn traced_pass(&self) -> Result<usize, StoreError> {
+        let span = tracing::info_span!("publish");
+        if let Some((_, mark)) = self
+            .tables
+            .dirty_months()?
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1))
+        {
+            jilin_runtime::trace::continue_trace(&span, crate::store::trace_of_mark(mark));
+        }
+        self.publish_pending().instrument(span).await
     }
 
     /// One pass: recompute what the dirty months can reach, publish what
@@ -277,7 +293,8 @@ fn outbox_entry(change: &ValueChange) -> OutboxEntry {
         resource: format!("indicators/{}", change.indicator),
         time: jilin_bus::event_time(change.time),
         payload: payload.encode_to_vec(),
-        traceparent: String::new(),
+        // The trace of the latest change that made it dirty (the pass's span).
+        traceparent: jilin_runtime::trace::current_traceparent(""),
         principal: String::new(),
     }
 }

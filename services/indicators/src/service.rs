@@ -322,7 +322,7 @@ fn mark_dirty(
     tx: &jilin_store::Tx<'_>,
     months: &[Period],
 ) -> Result<(), StoreError> {
-    let nonce = uuid::Uuid::now_v7().to_string();
+    let nonce = crate::store::dirty_mark(&jilin_runtime::trace::current_traceparent(""));
     for month in months {
         tx.insert(&tables.dirty, &month.to_string(), &nonce)?;
     }

@@ -165,7 +165,7 @@ impl Tables {
             .collect())
     }
 
-    /// The months changed since the last publication, with their nonces.
+    /// The months changed since the last publication, with their marks.
     pub fn dirty_months(&self) -> Result<Vec<(Period, String)>, StoreError> {
         Ok(self
             .dirty
@@ -174,6 +174,17 @@ impl Tables {
             .filter_map(|(key, nonce)| Some((Period::parse(&key)?, nonce)))
             .collect())
     }
+}
+
+/// What marks a month dirty: a nonce unique to the change (the publisher
+/// clears only the mark it saw) and the trace of the change, if traced.
+pub fn dirty_mark(traceparent: &str) -> String {
+    format!("{} {traceparent}", uuid::Uuid::now_v7())
+}
+
+/// The trace a dirty mark carries; empty if none.
+pub fn trace_of_mark(mark: &str) -> &str {
+    mark.split_once(' ').map_or("", |(_, trace)| trace)
 }
 
 fn remove_all<V: Serialize + DeserializeOwned>(

@@ -29,12 +29,13 @@ impl RegistryApi {
 fn origin<T>(request: &Request<T>) -> Result<Origin, Status> {
     Ok(Origin {
         principal: principal(request)?,
-        traceparent: request
-            .metadata()
-            .get("traceparent")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
+        traceparent: jilin_runtime::trace::current_traceparent(
+            request
+                .metadata()
+                .get("traceparent")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default(),
+        ),
     })
 }
 

@@ -457,7 +457,8 @@ fn outbox_entry(record: &ChangeRecord, subject: String, now: OffsetDateTime) -> 
         resource: convert::alert_name(&record.alert),
         time: jilin_bus::event_time(now),
         payload: payload.encode_to_vec(),
-        traceparent: String::new(),
+        // The trace of the event or call being applied, if traced.
+        traceparent: jilin_runtime::trace::current_traceparent(""),
         principal: String::new(),
     }
 }
