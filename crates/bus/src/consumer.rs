@@ -189,8 +189,9 @@ where
             continue;
         }
         let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
-        // The batch continues the trace of its first event: a lone event
-        // (the usual case) keeps its trace through this consumer.
+        // The batch continues the trace of its first event (a lone event,
+        // the usual case, keeps its trace through this consumer) and is
+        // linked to the traces of the others.
         let span = tracing::info_span!(
             "consume",
             stream = spec.stream,
@@ -198,6 +199,9 @@ where
             events = events.len(),
         );
         crate::trace::continue_trace(&span, &events[0].traceparent);
+        for event in &events[1..] {
+            crate::trace::link_trace(&span, &event.traceparent);
+        }
         let results = handler(events).instrument(span).await;
         assert_eq!(results.len(), ids.len(), "one result per event");
         for ((message, id), result) in accepted.into_iter().zip(ids).zip(results) {

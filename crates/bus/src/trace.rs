@@ -1,7 +1,8 @@
 //! Distributed traces. One trace follows a change from the gRPC call that
 //! made it (a span per call, continuing the caller's `traceparent`),
 //! through the `traceparent` of the events it staged, to the consumers
-//! that apply them (a span per batch, continuing the first event's trace)
+//! that apply them (a span per batch, continuing the first event's trace
+//! and linked to the others')
 //! and the events those publish in turn. Spans are tracing spans; they
 //! become OpenTelemetry spans only when the runtime's telemetry installs
 //! the exporter (`OTEL_EXPORTER_OTLP_ENDPOINT`), and then carry trace ids.
@@ -15,16 +16,28 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 const TRACEPARENT: &str = "traceparent";
 
-/// Makes `span` continue the trace of `traceparent` (W3C trace context),
-/// when it names one.
-pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+/// The trace context `traceparent` (W3C) names, if it is valid.
+fn context_of(traceparent: &str) -> Option<opentelemetry::Context> {
     if traceparent.is_empty() {
-        return;
+        return None;
     }
     let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
     let context = TraceContextPropagator::new().extract(&carrier);
-    if context.span().span_context().is_valid() {
+    context.span().span_context().is_valid().then_some(context)
+}
+
+/// Makes `span` continue the trace of `traceparent`, when it names one.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    if let Some(context) = context_of(traceparent) {
         let _ = span.set_parent(context);
+    }
+}
+
+/// Links `span` to the trace of `traceparent` (another cause of the work
+/// it does), when it names one.
+pub fn link_trace(span: &tracing::Span, traceparent: &str) {
+    if let Some(context) = context_of(traceparent) {
+        span.add_link(context.span().span_context().clone());
     }
 }
 
