@@ -50,13 +50,7 @@ async fn one_report_is_one_trace_through_the_three_services() {
     );
     let project = under_construction(&mut admin, "traced", paint_shop()).await;
     // The setup applied first, so the report is a batch of its own.
-    let client = jilin_bus::async_nats::connect(nats.url()).await.unwrap();
-    while system.registry.pending_events() > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    for consumer in ["jilin-indicators", "jilin-risk"] {
-        jilin_testkit::bus::wait_consumed(&client, "JILIN_REGISTRY", consumer, PATIENCE).await;
-    }
+    let client = wait_applied(&system).await;
 
     // Ten points of progress, two thirds of the way through: far behind.
     let report = registry::ProgressReport {

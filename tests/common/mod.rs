@@ -58,6 +58,18 @@ pub async fn start(count: usize) -> Running {
     .expect("the demo loads");
     assert!(calls > count, "every project and its months");
     clock.set(after(plan.loaded_until));
+    wait_applied(&system).await;
+    Running {
+        data,
+        system,
+        plan,
+        projects,
+    }
+}
+
+/// Waits until the indicator and risk services have applied every
+/// registry event; returns the watcher client it asked with.
+pub async fn wait_applied(system: &System) -> jilin_bus::async_nats::Client {
     // Every event in the stream first: a consumer that has acked all the
     // stream holds has not seen what the relay has yet to publish.
     let deadline = std::time::Instant::now() + PATIENCE;
@@ -68,16 +80,11 @@ pub async fn start(count: usize) -> Running {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let nats_client = watcher(&system).await;
+    let nats_client = watcher(system).await;
     for consumer in ["jilin-indicators", "jilin-risk"] {
         jilin_testkit::bus::wait_consumed(&nats_client, "JILIN_REGISTRY", consumer, PATIENCE).await;
     }
-    Running {
-        data,
-        system,
-        plan,
-        projects,
-    }
+    nats_client
 }
 
 /// A NATS client of `system`'s server as the read-only `watcher`.
@@ -88,14 +95,7 @@ pub async fn watcher(system: &System) -> jilin_bus::async_nats::Client {
         .unwrap()
 }
 
-/// A loopback port nothing listens on (yet).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use jilin_testkit::free_port;
 
 /// `https://` address of each service: registry, indicators, risk.
 pub fn urls(system: &System) -> [String; 3] {

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::stream::is_stream_not_found;
 use tracing::Instrument;
 
-use crate::{BusMetrics, CloudEvent};
+use crate::{BusMetrics, CloudEvent, ConsumerLabels};
 
 /// Which stream to follow, under which durable name, for which subjects.
 #[derive(Clone, Debug)]
@@ -142,6 +142,10 @@ where
             },
         )
         .await?;
+    let labels = ConsumerLabels {
+        stream: spec.stream.to_owned(),
+        consumer: spec.durable_name.clone(),
+    };
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(BATCH)
@@ -209,7 +213,7 @@ where
                 Ok(()) => {
                     message.ack().await?;
                     if let Ok(info) = message.info() {
-                        spec.metrics.applied(spec, &info);
+                        spec.metrics.applied(&labels, &info);
                     }
                 }
                 Err(HandlerError::Retry(reason)) => {

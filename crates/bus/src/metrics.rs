@@ -13,8 +13,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::ConsumerSpec;
-
 /// Which consumer of which stream.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConsumerLabels {
@@ -76,24 +74,20 @@ impl BusMetrics {
         );
     }
 
-    /// Records a message of `spec` the consumer applied and acked.
-    pub(crate) fn applied(&self, spec: &ConsumerSpec, info: &Info<'_>) {
-        let labels = ConsumerLabels {
-            stream: spec.stream.to_owned(),
-            consumer: spec.durable_name.clone(),
-        };
+    /// Records a message the consumer `labels` names applied and acked.
+    pub(crate) fn applied(&self, labels: &ConsumerLabels, info: &Info<'_>) {
         self.pending
-            .get_or_create(&labels)
+            .get_or_create(labels)
             .set(i64::try_from(info.pending).unwrap_or(i64::MAX));
         if info.delivered > 1 {
-            self.redelivered.get_or_create(&labels).inc();
+            self.redelivered.get_or_create(labels).inc();
         }
         self.last_sequence
-            .get_or_create(&labels)
+            .get_or_create(labels)
             .set(i64::try_from(info.stream_sequence).unwrap_or(i64::MAX));
         let age = time::OffsetDateTime::now_utc() - info.published;
         self.lag_seconds
-            .get_or_create(&labels)
+            .get_or_create(labels)
             .set(age.as_seconds_f64().max(0.0));
     }
 }

@@ -63,15 +63,15 @@ impl Default for GrpcMetrics {
 impl GrpcMetrics {
     /// One call of `method` answered with `code` after `elapsed`.
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {
-        let method = method.to_owned();
-        self.requests
-            .get_or_create(&CallLabels {
-                method: method.clone(),
-                code: format!("{code:?}"),
-            })
-            .inc();
+        let labels = CallLabels {
+            method: method.to_owned(),
+            code: format!("{code:?}"),
+        };
+        self.requests.get_or_create(&labels).inc();
         self.seconds
-            .get_or_create(&MethodLabels { method })
+            .get_or_create(&MethodLabels {
+                method: labels.method,
+            })
             .observe(elapsed.as_secs_f64());
     }
 }

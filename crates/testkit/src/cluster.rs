@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::find_nats_server;
+use crate::{find_nats_server, free_port};
 
 /// One node: its ports, config file, and process while it runs.
 struct Node {
@@ -24,14 +24,6 @@ pub struct NatsCluster {
     binary: PathBuf,
     _dir: TempDir,
     nodes: Vec<Node>,
-}
-
-/// A loopback port nothing listens on (yet).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
 }
 
 impl NatsCluster {

@@ -61,6 +61,14 @@ pub fn sample(scrape: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
 /// A service URL where nothing answers: the peer of a service under test
 /// that must not be reached (plaintext, so no CA is needed).
 pub const NOWHERE: &str = "http://127.0.0.1:9";

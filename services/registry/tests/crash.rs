@@ -11,14 +11,6 @@ use jilin_testkit::NatsServer;
 use pb::registry_service_client::RegistryServiceClient;
 use tonic::transport::Channel;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn_registry(port: u16, data_dir: &std::path::Path, nats_url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_jilin-registry"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -48,7 +40,7 @@ async fn connect(port: u16) -> RegistryServiceClient<Channel> {
 async fn acknowledged_writes_survive_a_kill_9() {
     let nats = NatsServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = jilin_testkit::free_port();
     let mut child = spawn_registry(port, data.path(), &nats.url());
     let client = connect(port).await;
 
@@ -74,7 +66,7 @@ async fn acknowledged_writes_survive_a_kill_9() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let port = free_port();
+    let port = jilin_testkit::free_port();
     let mut child = spawn_registry(port, data.path(), &nats.url());
     let mut client = connect(port).await;
     for index in acknowledged {
