@@ -6,11 +6,20 @@
 //! code, the reason and what was required. Time comes with every log line.
 //! Every call is counted by method and code, with its latency, and runs
 //! in a span that continues the caller's `traceparent`.
+//!
+//! It is also the panic boundary: a call whose handler panics ends
+//! INTERNAL ("the service failed on this request"), the panic is logged at
+//! ERROR with the method, and the service goes on serving every other call.
+//! (A stack overflow cannot be caught: every parser of user text is bounded
+//! in depth and length instead, so that none can happen.)
 
+use std::any::Any;
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use futures::FutureExt;
 use jilin_auth::Principal;
 use tonic::body::Body;
 use tonic::codegen::{BoxFuture, Service, http};
@@ -21,6 +30,7 @@ use tracing::Instrument;
 
 use crate::Authenticator;
 use crate::metrics::GrpcMetrics;
+use crate::panics::panic_message;
 
 /// The tracing target of the audit log; operators route it to its own
 /// file (`JILIN_AUDIT_LOG`) or filter it with `RUST_LOG`.
@@ -65,6 +75,16 @@ fn audit(principal: Option<&str>, method: &str, status: &Status) {
     );
 }
 
+/// The answer to a call whose handler panicked, logged.
+fn panicked(method: &str, panic: &(dyn Any + Send)) -> http::Response<Body> {
+    let message = panic_message(panic);
+    tracing::error!(method, panic = message, "a call's handler panicked");
+    Status::internal(format!(
+        "the service failed on this request ({method}); the failure is logged, and other calls are unaffected"
+    ))
+    .into_http()
+}
+
 impl<S> Service<http::Request<Body>> for Guarded<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
@@ -106,9 +126,12 @@ where
         {
             crate::trace::continue_trace(&span, traceparent);
         }
-        let answered = self.inner.call(request).instrument(span);
+        let answered = AssertUnwindSafe(self.inner.call(request).instrument(span)).catch_unwind();
         Box::pin(async move {
-            let response = answered.await?;
+            let response = match answered.await {
+                Ok(answer) => answer?,
+                Err(panic) => panicked(&method, panic.as_ref()),
+            };
             // An error comes in the headers; OK comes later, in trailers.
             let code = match Status::from_header_map(response.headers()) {
                 Some(status) => {
@@ -127,4 +150,49 @@ where
 
 impl<S: NamedService> NamedService for Guarded<S> {
     const NAME: &'static str = S::NAME;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AuthArgs;
+
+    /// A handler that panics on every call.
+    #[derive(Clone)]
+    struct Panics;
+
+    impl Service<http::Request<Body>> for Panics {
+        type Response = http::Response<Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<Self::Response, Infallible>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<Body>) -> Self::Future {
+            Box::pin(async { panic!("a bug in a handler") })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal_and_the_service_goes_on() {
+        let authenticator = Authenticator::from_args(&AuthArgs::insecure(), "test").unwrap();
+        let metrics = GrpcMetrics::default();
+        let mut guarded = authenticator.guard(Panics, &metrics);
+        for _ in 0..2 {
+            let request = http::Request::builder()
+                .uri("/jilin.test.v1.Test/Call")
+                .body(Body::empty())
+                .unwrap();
+            let response = guarded.call(request).await.unwrap();
+            let status = Status::from_header_map(response.headers()).expect("an error status");
+            assert_eq!(status.code(), Code::Internal);
+            assert!(
+                status.message().contains("/jilin.test.v1.Test/Call"),
+                "{}",
+                status.message()
+            );
+        }
+    }
 }

@@ -13,6 +13,7 @@ mod lifecycle;
 mod mask;
 mod metrics;
 mod nats;
+mod panics;
 pub mod peer;
 mod server;
 mod shutdown;
@@ -30,6 +31,7 @@ pub use lifecycle::{DeployArgs, RunningService, StartError, bind, open_store, ru
 pub use mask::{MaskField, MaskRules, resolve_mask};
 pub use metrics::{CallLabels, GrpcMetrics, MethodLabels, Metrics};
 pub use nats::{NatsArgs, connect_nats};
+pub use panics::spawn_task;
 pub use server::{GrpcServer, MAX_REQUEST_BYTES, ServeError, accept_without_delay};
 pub use shutdown::wait_for_signal;
 pub use status::StatusDetails;

@@ -204,19 +204,27 @@ pub async fn start(
         .replicas(config.deploy.stream_replicas)
         .metrics(&metrics.bus);
     let tasks = vec![
-        tokio::spawn(relay.run(shutdown.clone())),
-        tokio::spawn(follow_registry(
-            Follow {
-                client,
-                stream: REGISTRY_STREAM,
-                consumer: consumer_spec(config, &metrics.bus),
-                applier: applier.clone(),
-            },
-            tables.clone(),
-            registry,
-            shutdown.clone(),
-        )),
-        tokio::spawn(publisher.clone().run(shutdown.clone())),
+        jilin_runtime::spawn_task("outbox relay", &shutdown, relay.run(shutdown.clone())),
+        jilin_runtime::spawn_task(
+            "registry consumer",
+            &shutdown,
+            follow_registry(
+                Follow {
+                    client,
+                    stream: REGISTRY_STREAM,
+                    consumer: consumer_spec(config, &metrics.bus),
+                    applier: applier.clone(),
+                },
+                tables.clone(),
+                registry,
+                shutdown.clone(),
+            ),
+        ),
+        jilin_runtime::spawn_task(
+            "publisher",
+            &shutdown,
+            publisher.clone().run(shutdown.clone()),
+        ),
     ];
     // Anything left dirty by a previous run is published soon.
     changed.notify_one();

@@ -117,7 +117,7 @@ pub async fn start(
     let relay = OutboxRelay::new(store, client, events::STREAM)
         .replicas(config.deploy.stream_replicas)
         .metrics(&metrics.bus);
-    let relay = tokio::spawn(relay.run(shutdown.clone()));
+    let relay = jilin_runtime::spawn_task("outbox relay", &shutdown, relay.run(shutdown.clone()));
 
     let clock = jilin_runtime::Clock::new(config.clock);
     let authenticator =

@@ -206,8 +206,10 @@ pub async fn start(
         .replicas(config.deploy.stream_replicas)
         .metrics(&metrics.bus);
     let tasks = vec![
-        tokio::spawn(relay.run(shutdown.clone())),
-        tokio::spawn(
+        jilin_runtime::spawn_task("outbox relay", &shutdown, relay.run(shutdown.clone())),
+        jilin_runtime::spawn_task(
+            "registry consumer",
+            &shutdown,
             Follow {
                 client: client.clone(),
                 stream: REGISTRY_STREAM,
@@ -217,7 +219,9 @@ pub async fn start(
             .run(registry_snapshot, shutdown.clone()),
         ),
         // Values are republished when they change: nothing to catch up.
-        tokio::spawn(
+        jilin_runtime::spawn_task(
+            "indicators consumer",
+            &shutdown,
             Follow {
                 client,
                 stream: INDICATORS_STREAM,
@@ -226,11 +230,13 @@ pub async fn start(
             }
             .run(NoSnapshot, shutdown.clone()),
         ),
-        tokio::spawn(evaluator.clone().run(
-            config.evaluation_interval,
-            reevaluate,
-            shutdown.clone(),
-        )),
+        jilin_runtime::spawn_task(
+            "evaluator",
+            &shutdown,
+            evaluator
+                .clone()
+                .run(config.evaluation_interval, reevaluate, shutdown.clone()),
+        ),
     ];
 
     let api = RiskServiceServer::new(api::RiskApi::new(risk, shutdown.clone()))

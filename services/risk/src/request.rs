@@ -165,11 +165,21 @@ pub fn update_rule(request: &pb::UpdateRuleRequest) -> Checked<RuleUpdate> {
     })
 }
 
+/// Characters of a ListAlerts page token, at most: tokens are alert
+/// fingerprints, far shorter.
+const MAX_PAGE_TOKEN: usize = 1024;
+
 /// The filter and page size of a ListAlerts request.
 pub fn list_alerts(request: &pb::ListAlertsRequest) -> Checked<(AlertFilter, usize)> {
-    let (filter, size) = (
+    let token = if request.page_token.len() <= MAX_PAGE_TOKEN {
+        Ok(())
+    } else {
+        invalid("page_token", "not a page token returned by this service")
+    };
+    let (filter, size, ()) = (
         filter(&request.filter),
         count(request.page_size, "page_size"),
+        token,
     )
         .all_valid()?;
     Ok((filter, size as usize))

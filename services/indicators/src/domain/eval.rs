@@ -272,6 +272,33 @@ mod tests {
     }
 
     #[test]
+    fn the_deepest_expressions_accepted_are_evaluated_on_a_small_stack() {
+        use crate::domain::parser::{MAX_LENGTH, MAX_TREE_DEPTH};
+        let chain = |operations: usize| format!("{}1", "1+".repeat(operations));
+        assert!(parse_expression(&chain(MAX_TREE_DEPTH)).is_err());
+        assert!(parse_expression(&chain(MAX_LENGTH)).is_err());
+        let deepest = chain(MAX_TREE_DEPTH - 1);
+        // A tokio worker's stack (2 MiB), in a debug build: evaluation,
+        // display and drop all walk the tree recursively.
+        let worker = std::thread::Builder::new().stack_size(2 << 20);
+        let evaluated = worker
+            .spawn(move || {
+                let expr = parse_expression(&deepest).unwrap();
+                let shown = expr.to_string();
+                drop(expr);
+                (
+                    value(&Cube::new(), &deepest, &scope("2026-01", "2026-01")),
+                    shown,
+                )
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(evaluated.0, Some(MAX_TREE_DEPTH as f64));
+        assert_eq!(evaluated.1.matches('+').count(), MAX_TREE_DEPTH - 1);
+    }
+
+    #[test]
     fn shares_ratios_and_division_by_zero() {
         use Measure::OutputValue as O;
         let cube = cube(&[

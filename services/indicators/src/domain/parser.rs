@@ -23,6 +23,15 @@ use super::labels::{Dimension, Label, Matcher, Measure};
 /// Nesting deeper than this is refused rather than overflowing the stack.
 const MAX_DEPTH: usize = 64;
 
+/// Characters of an expression or filter, at most.
+pub const MAX_LENGTH: usize = 4096;
+
+/// Depth of an expression's tree, at most. Operators chain without nesting
+/// in the text (`1+1+1…`) but nest in the tree, which evaluation, display
+/// and drop walk recursively: this keeps every walk short, even through the
+/// eight `attain` references evaluation follows at most.
+pub const MAX_TREE_DEPTH: usize = 128;
+
 /// What went wrong, and where.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParseError {
@@ -49,6 +58,7 @@ pub enum ErrorKind {
     },
     StatusOutsideCount,
     TooDeep,
+    TooLong(usize),
 }
 
 impl fmt::Display for ParseError {
@@ -89,7 +99,14 @@ impl fmt::Display for ParseError {
                     "the status label is only allowed in count(projects{{...}})"
                 )
             }
-            ErrorKind::TooDeep => write!(f, "expression nested more than {MAX_DEPTH} levels"),
+            ErrorKind::TooDeep => write!(
+                f,
+                "expression nested more than {MAX_DEPTH} levels, or more than {MAX_TREE_DEPTH} operations deep"
+            ),
+            ErrorKind::TooLong(length) => write!(
+                f,
+                "{length} characters long; at most {MAX_LENGTH} are accepted"
+            ),
         }
     }
 }
@@ -101,7 +118,29 @@ pub fn parse_expression(text: &str) -> Result<Expr, ParseError> {
     let mut parser = Parser::new(text)?;
     let expr = parser.expr(0)?;
     parser.expect_end()?;
+    if tree_depth(&expr) > MAX_TREE_DEPTH {
+        return Err(ParseError {
+            position: 1,
+            kind: ErrorKind::TooDeep,
+        });
+    }
     Ok(expr)
+}
+
+/// The depth of `expr`'s tree (a text of at most [`MAX_LENGTH`] characters
+/// makes at most half as many levels, so this walk itself is short).
+fn tree_depth(expr: &Expr) -> usize {
+    1 + match expr {
+        Expr::Negate(inner) | Expr::Yoy(inner) | Expr::Ytd(inner) => tree_depth(inner),
+        Expr::Binary { left, right, .. } => tree_depth(left).max(tree_depth(right)),
+        Expr::Number(_)
+        | Expr::Sum(_)
+        | Expr::Count(_)
+        | Expr::Hhi(..)
+        | Expr::Cv(..)
+        | Expr::Attain(_)
+        | Expr::Months => 0,
+    }
 }
 
 /// Parses a query filter: matchers separated by commas, e.g.
@@ -239,6 +278,13 @@ struct Parser {
 
 impl Parser {
     fn new(text: &str) -> Result<Self, ParseError> {
+        let length = text.chars().count();
+        if length > MAX_LENGTH {
+            return Err(ParseError {
+                position: MAX_LENGTH + 1,
+                kind: ErrorKind::TooLong(length),
+            });
+        }
         Ok(Self {
             tokens: tokenize(text)?,
             next: 0,

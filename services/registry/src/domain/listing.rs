@@ -12,6 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use jilin_domain::quoted;
+
 use super::project::Project;
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -45,6 +47,13 @@ const ORDER_FIELDS: [(&str, OrderField); 7] = [
     ("planned_end_date", OrderField::PlannedEnd),
 ];
 
+/// Characters of an `order_by`, at most (every field, once each, fits).
+pub const MAX_ORDER_BY_LENGTH: usize = 512;
+
+/// Characters of a page token, at most: the longest this service makes
+/// (every order field once, each a display name of 200 characters) fits.
+pub const MAX_PAGE_TOKEN_LENGTH: usize = 8192;
+
 /// A parsed `order_by`: fields with their direction (true = descending).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrderBy(Vec<(OrderField, bool)>);
@@ -52,6 +61,12 @@ pub struct OrderBy(Vec<(OrderField, bool)>);
 impl OrderBy {
     /// Parses `field [desc|asc], ...`; empty means by name.
     pub fn parse(text: &str) -> Result<OrderBy, String> {
+        let length = text.chars().count();
+        if length > MAX_ORDER_BY_LENGTH {
+            return Err(format!(
+                "{length} characters long; at most {MAX_ORDER_BY_LENGTH} are accepted"
+            ));
+        }
         let mut fields = Vec::new();
         for part in text
             .split(',')
@@ -63,7 +78,12 @@ impl OrderBy {
                 [name] => (*name, false),
                 [name, "desc"] => (*name, true),
                 [name, "asc"] => (*name, false),
-                _ => return Err(format!("`{part}`: expected `field` or `field desc`")),
+                _ => {
+                    return Err(format!(
+                        "`{}`: expected `field` or `field desc`",
+                        quoted(part)
+                    ));
+                }
             };
             let field = ORDER_FIELDS
                 .iter()
@@ -71,8 +91,15 @@ impl OrderBy {
                 .map(|(_, field)| *field)
                 .ok_or_else(|| {
                     let known: Vec<_> = ORDER_FIELDS.iter().map(|(n, _)| *n).collect();
-                    format!("cannot order by `{name}`; one of {}", known.join(", "))
+                    format!(
+                        "cannot order by `{}`; one of {}",
+                        quoted(name),
+                        known.join(", ")
+                    )
                 })?;
+            if fields.iter().any(|(named, _)| *named == field) {
+                return Err(format!("`{name}` is named twice"));
+            }
             fields.push((field, descending));
         }
         Ok(OrderBy(fields))
@@ -173,6 +200,11 @@ pub fn decode_token(text: &str, query: &str) -> Result<Option<Vec<SortValue>>, S
     if text.is_empty() {
         return Ok(None);
     }
+    if text.len() > MAX_PAGE_TOKEN_LENGTH {
+        return Err(format!(
+            "not a page token returned by this service (those are at most {MAX_PAGE_TOKEN_LENGTH} characters)"
+        ));
+    }
     let token: PageToken = URL_SAFE_NO_PAD
         .decode(text)
         .ok()
@@ -256,6 +288,28 @@ mod tests {
             }
             token = page.next_page_token;
         }
+    }
+
+    #[test]
+    fn the_longest_token_made_is_accepted_and_longer_input_refused() {
+        let order: Vec<_> = ORDER_FIELDS.iter().map(|(name, _)| *name).collect();
+        let order = order.join(" desc, ");
+        let order_by = OrderBy::parse(&order).unwrap();
+        let query = query_fingerprint(&["", &order]);
+        let mut long = project("x", 1);
+        long.display_name = "吉".repeat(200);
+        let token = encode_token(&query, order_by.key(&long));
+        assert!(token.len() <= MAX_PAGE_TOKEN_LENGTH, "{}", token.len());
+        assert!(decode_token(&token, &query).unwrap().is_some());
+
+        let too_long = "A".repeat(MAX_PAGE_TOKEN_LENGTH + 1);
+        assert!(decode_token(&too_long, &query).is_err());
+        let err = OrderBy::parse(&"display_name,".repeat(100)).unwrap_err();
+        assert!(err.contains("at most 512"), "{err}");
+        let err = OrderBy::parse("display_name, display_name desc").unwrap_err();
+        assert!(err.contains("named twice"), "{err}");
+        let err = OrderBy::parse(&"x".repeat(500)).unwrap_err();
+        assert!(err.len() < 400, "{err}");
     }
 
     #[test]

@@ -3,8 +3,13 @@
 //! Fields: state, severity, rule, subject, and the labels region, sector,
 //! group, agency, project, indicator.
 
+use jilin_domain::quoted;
+
 use super::alert::{Alert, State};
 use super::rules::Severity;
+
+/// Characters of a filter, at most.
+pub const MAX_FILTER_LENGTH: usize = 2048;
 
 const LABELS: [&str; 6] = [
     "region",
@@ -38,6 +43,12 @@ pub struct FilterError(pub String);
 impl AlertFilter {
     pub fn parse(text: &str) -> Result<Self, FilterError> {
         let mut terms = Vec::new();
+        let length = text.chars().count();
+        if length > MAX_FILTER_LENGTH {
+            return Err(FilterError(format!(
+                "{length} characters long; at most {MAX_FILTER_LENGTH} are accepted"
+            )));
+        }
         if text.trim().is_empty() {
             return Ok(Self { terms });
         }
@@ -46,7 +57,7 @@ impl AlertFilter {
                 return Err(FilterError(format!(
                     "term {} `{}` is not `field = value`",
                     index + 1,
-                    term.trim()
+                    quoted(term.trim())
                 )));
             };
             terms.push(parse_term(field.trim(), unquote(value.trim()))?);
@@ -94,11 +105,12 @@ fn unquote(value: &str) -> &str {
 fn parse_term(field: &str, value: &str) -> Result<Term, FilterError> {
     let bad = |expected: &str| {
         FilterError(format!(
-            "`{field} = {value}`: {field} must be one of {expected}"
+            "`{field} = {}`: {field} must be one of {expected}",
+            quoted(value)
         ))
     };
     if value.is_empty() {
-        return Err(FilterError(format!("`{field}` has no value")));
+        return Err(FilterError(format!("`{}` has no value", quoted(field))));
     }
     Ok(match field {
         "state" => Term::State(match value {
@@ -117,7 +129,8 @@ fn parse_term(field: &str, value: &str) -> Result<Term, FilterError> {
         label if LABELS.contains(&label) => Term::Label(label.to_owned(), value.to_owned()),
         _ => {
             return Err(FilterError(format!(
-                "unknown field `{field}`: use state, severity, rule, subject, {}",
+                "unknown field `{}`: use state, severity, rule, subject, {}",
+                quoted(field),
                 LABELS.join(", ")
             )));
         }
@@ -129,6 +142,18 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use time::OffsetDateTime;
+
+    #[test]
+    fn long_filters_are_refused_and_errors_quote_little() {
+        let long = format!("rule = {}", "x".repeat(MAX_FILTER_LENGTH));
+        let err = AlertFilter::parse(&long).unwrap_err();
+        assert!(err.0.contains("at most 2048"), "{err}");
+        let term = format!("severity = {}", "Y".repeat(MAX_FILTER_LENGTH - 20));
+        let err = AlertFilter::parse(&term).unwrap_err();
+        assert!(err.0.len() < 400, "{} bytes", err.0.len());
+        let deep = format!("{}x", "(".repeat(MAX_FILTER_LENGTH - 1));
+        assert!(AlertFilter::parse(&deep).is_err());
+    }
 
     fn alert() -> Alert {
         Alert {
