@@ -101,7 +101,15 @@ impl Setup {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &[APPLIED_EVENTS, THINGS]).unwrap();
+        let store = Store::open(
+            dir.path(),
+            &jilin_store::Layout {
+                kind: "test",
+                version: 1,
+                tables: &[APPLIED_EVENTS, THINGS],
+            },
+        )
+        .unwrap();
         let things: Table<u64> = store.table(THINGS).unwrap();
         let counter = Counter {
             things: things.clone(),

@@ -53,7 +53,15 @@ impl Harness {
     async fn start() -> Self {
         let nats = NatsServer::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &[]).unwrap();
+        let store = Store::open(
+            dir.path(),
+            &jilin_store::Layout {
+                kind: "test",
+                version: 1,
+                tables: &[],
+            },
+        )
+        .unwrap();
         let shutdown = CancellationToken::new();
         let client = jilin_bus::connect(&nats.url(), "test", &Default::default())
             .await

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use jilin_store::{Store, StoreError};
+use jilin_store::{Layout, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -68,13 +68,13 @@ impl StartError {
     }
 }
 
-/// Opens the service's store with its tables.
+/// Opens the service's store laid out as `layout`.
 ///
 /// Opening may wait for another handle on the same directory to let go of
 /// its file lock, so it runs on a blocking thread, not a tokio worker.
-pub async fn open_store(dir: &Path, tables: &[&'static str]) -> Result<Store, StartError> {
-    let (path, names) = (dir.to_owned(), tables.to_vec());
-    let opened = tokio::task::spawn_blocking(move || Store::open(&path, &names)).await;
+pub async fn open_store(dir: &Path, layout: &'static Layout) -> Result<Store, StartError> {
+    let path = dir.to_owned();
+    let opened = tokio::task::spawn_blocking(move || Store::open(&path, layout)).await;
     match opened {
         Ok(result) => result.map_err(StartError::store(dir)),
         Err(join) => match join.try_into_panic() {

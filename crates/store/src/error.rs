@@ -19,4 +19,6 @@ pub enum StoreError {
     UnknownTable(&'static str),
     #[error("the store is shutting down")]
     Closed,
+    #[error(transparent)]
+    Format(#[from] crate::format::FormatError),
 }

@@ -6,16 +6,22 @@
 //! a group-commit flush, so that a write the caller acknowledges survives a
 //! `kill -9`. Events staged with [`Tx::stage_event`] are committed in the same
 //! transaction as the state they describe; the bus crate's relay drains them.
-//! [`StoreMetrics`]: write latency and group-commit batch sizes.
+//! [`StoreMetrics`]: write latency and group-commit batch sizes. Every
+//! store records its [`Layout`]'s kind and format version; a build refuses
+//! a store it does not understand.
 
+mod backup;
 mod commit;
 mod error;
+mod format;
 mod metrics;
 mod outbox;
 mod store;
 mod table;
 
+pub use backup::{BackupError, BackupHeader, BackupSummary, restore};
 pub use error::StoreError;
+pub use format::{FormatError, Layout, Recorded};
 pub use metrics::StoreMetrics;
 pub use outbox::OutboxEntry;
 pub use store::{Store, Tx};

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -15,6 +15,7 @@ use sled::transaction::{
 use tokio::sync::Notify;
 
 use crate::commit::GroupCommit;
+use crate::format::{self, Layout};
 use crate::metrics::StoreMetrics;
 use crate::outbox::{self, OUTBOX_TREE, OutboxEntry, SEQUENCE_KEY};
 use crate::{StoreError, Table};
@@ -28,6 +29,9 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    layout: Layout,
+    /// Held shared by every change, exclusively by a backup.
+    checkpoint: RwLock<()>,
     names: Vec<&'static str>,
     /// Declared tables in declaration order, the outbox last.
     trees: Vec<sled::Tree>,
@@ -37,11 +41,13 @@ struct Inner {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir` with the given tables.
-    pub fn open(dir: &Path, tables: &[&'static str]) -> Result<Self, StoreError> {
+    /// Opens (or creates) the database in `dir` laid out as `layout`;
+    /// refuses a store of another kind or format (see [`Layout`]).
+    pub fn open(dir: &Path, layout: &Layout) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
         let db = open_when_unlocked(dir)?;
-        let mut names = tables.to_vec();
+        format::check(&db, layout)?;
+        let mut names = layout.tables.to_vec();
         names.push(OUTBOX_TREE);
         let trees = names
             .iter()
@@ -52,6 +58,8 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                layout: *layout,
+                checkpoint: RwLock::new(()),
                 names,
                 trees,
                 commit,
@@ -103,6 +111,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        let _consistent = self.checkpoint_shared();
         let result = self.inner.trees.as_slice().transaction(|trees| {
             let tx = Tx {
                 trees,
@@ -128,6 +137,32 @@ impl Store {
             Err(TransactionError::Abort(err)) => Err(err),
             Err(TransactionError::Storage(err)) => Err(E::from(StoreError::Sled(err))),
         }
+    }
+
+    /// Held while changing anything, so that a backup sees whole commits.
+    fn checkpoint_shared(&self) -> RwLockReadGuard<'_, ()> {
+        // The lock guards no data: a panic while holding it poisons nothing.
+        self.inner
+            .checkpoint
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Held while taking a backup: every change waits.
+    pub(crate) fn checkpoint_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.inner
+            .checkpoint
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.inner.db
+    }
+
+    /// What this store holds, and in which format.
+    pub fn layout(&self) -> &Layout {
+        &self.inner.layout
     }
 
     /// What this store measures.
@@ -166,6 +201,7 @@ impl Store {
     /// lost in a crash the event is published again under the same id and
     /// the broker's duplicate window drops it.
     pub fn outbox_remove(&self, sequence: u64) -> Result<(), StoreError> {
+        let _consistent = self.checkpoint_shared();
         self.outbox_tree().remove(outbox::sequence_key(sequence))?;
         Ok(())
     }
@@ -308,6 +344,12 @@ mod tests {
         Refused,
     }
 
+    const THINGS: Layout = Layout {
+        kind: "test",
+        version: 1,
+        tables: &["things"],
+    };
+
     fn entry(id: &str) -> OutboxEntry {
         OutboxEntry {
             id: id.into(),
@@ -319,7 +361,7 @@ mod tests {
     #[tokio::test]
     async fn committed_write_stages_events_in_order_and_aborted_write_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &["things"]).unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
         let things = store.table::<u32>("things").unwrap();
 
         store
@@ -355,7 +397,7 @@ mod tests {
     async fn reopened_store_keeps_acknowledged_writes_and_continues_the_sequence() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path(), &["things"]).unwrap();
+            let store = Store::open(dir.path(), &THINGS).unwrap();
             let things = store.table::<String>("things").unwrap();
             store
                 .write(|tx| -> Result<(), TestError> {
@@ -368,7 +410,7 @@ mod tests {
             let (sequence, _) = store.outbox_batch(1).unwrap()[0].clone();
             store.outbox_remove(sequence).unwrap();
         }
-        let store = Store::open(dir.path(), &["things"]).unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
         let things = store.table::<String>("things").unwrap();
         assert_eq!(things.get("k").unwrap().as_deref(), Some("v"));
         store
@@ -383,7 +425,14 @@ mod tests {
     #[tokio::test]
     async fn concurrent_writers_all_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &["counter"]).unwrap();
+        let store = Store::open(
+            dir.path(),
+            &Layout {
+                tables: &["counter"],
+                ..THINGS
+            },
+        )
+        .unwrap();
         let counter = store.table::<u64>("counter").unwrap();
         let mut tasks = Vec::new();
         for _ in 0..16 {
@@ -408,7 +457,7 @@ mod tests {
     #[test]
     fn undeclared_table_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &["things"]).unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
         assert!(matches!(
             store.table::<u32>("other"),
             Err(StoreError::UnknownTable("other"))

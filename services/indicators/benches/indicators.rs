@@ -23,7 +23,7 @@ use jilin_indicators::domain::ledger::{Fact, ProjectSnapshot, ReportFacts};
 use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
 use jilin_indicators::domain::replay::InMemory;
 use jilin_indicators::ingest::Ingest;
-use jilin_indicators::store::{ALL, Tables};
+use jilin_indicators::store::{LAYOUT, Tables};
 use jilin_store::Store;
 
 const MONTHS: i32 = 36;
@@ -138,7 +138,7 @@ fn replay(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iterations {
                 let dir = tempfile::tempdir().unwrap();
-                let store = Store::open(dir.path(), &ALL).unwrap();
+                let store = Store::open(dir.path(), &LAYOUT).unwrap();
                 let tables = Tables::open(store).unwrap();
                 let ingest = Ingest::new(tables, Default::default(), Default::default())
                     .applier()

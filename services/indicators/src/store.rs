@@ -4,7 +4,7 @@
 //! definitions.
 
 use jilin_domain::Period;
-use jilin_store::{Store, StoreError, Table, Tx};
+use jilin_store::{Layout, Store, StoreError, Table, Tx};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -27,17 +27,21 @@ pub const META: &str = "meta";
 /// but the durable consumer has not been reset yet.
 pub const REBUILD_PENDING: &str = "rebuild-pending";
 
-/// Every table, for `Store::open`.
-pub const ALL: [&str; 8] = [
-    PROJECTS,
-    REPORTS,
-    CELLS,
-    APPLIED,
-    DEFINITIONS,
-    DIRTY,
-    PUBLISHED,
-    META,
-];
+/// The indicators store: its tables, and the format this build writes.
+pub const LAYOUT: Layout = Layout {
+    kind: "indicators",
+    version: 1,
+    tables: &[
+        PROJECTS,
+        REPORTS,
+        CELLS,
+        APPLIED,
+        DEFINITIONS,
+        DIRTY,
+        PUBLISHED,
+        META,
+    ],
+};
 
 /// The last value published for one indicator, month and group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use common::portfolio::Portfolio;
 use jilin_bus::Delivery;
 use jilin_indicators::ingest::Ingest;
 use jilin_indicators::publisher::Publisher;
-use jilin_indicators::store::{ALL, Tables};
+use jilin_indicators::store::{LAYOUT, Tables};
 use jilin_proto::events::v1 as events;
 use jilin_store::Store;
 use prost::Message;
@@ -42,7 +42,7 @@ fn published(tables: &Tables) -> Vec<jilin_proto::indicators::v1::IndicatorValue
 #[tokio::test]
 async fn a_burst_publishes_each_changed_value_once() {
     let dir = tempfile::tempdir().unwrap();
-    let tables = Tables::open(Store::open(dir.path(), &ALL).unwrap()).unwrap();
+    let tables = Tables::open(Store::open(dir.path(), &LAYOUT).unwrap()).unwrap();
     let cube = jilin_indicators::ingest::SharedCube::default();
     let changed = std::sync::Arc::new(tokio::sync::Notify::new());
     let ingest = Ingest::new(tables.clone(), cube.clone(), changed.clone())

@@ -15,7 +15,7 @@ use jilin_indicators::domain::builtins::builtins;
 use jilin_indicators::domain::definition::IndicatorSet;
 use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
 use jilin_indicators::ingest::{Ingest, SharedCube};
-use jilin_indicators::store::{ALL, Tables};
+use jilin_indicators::store::{LAYOUT, Tables};
 use jilin_proto::indicators::v1 as pb;
 use jilin_store::Store;
 use jilin_testkit::bus::acked;
@@ -140,7 +140,7 @@ async fn an_event_committed_but_never_acked_is_not_applied_again() {
     // The first half is applied and committed by a process that dies
     // before acking anything: nothing reached the broker's consumer.
     {
-        let store = Store::open(&config.data_dir, &ALL).unwrap();
+        let store = Store::open(&config.data_dir, &LAYOUT).unwrap();
         let tables = Tables::open(store).unwrap();
         let cube = SharedCube::default();
         let ingest = Ingest::new(tables.clone(), cube, Default::default())

@@ -28,6 +28,8 @@ use jilin_runtime::{
 use tokio::task::JoinHandle;
 
 pub use config::Config;
+/// The registry's store: its kind, format version and tables.
+pub use store::LAYOUT as STORE_LAYOUT;
 
 pub use jilin_runtime::StartError;
 
@@ -99,16 +101,7 @@ pub async fn start(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<RunningRegistry, StartError> {
-    let store = open_store(
-        &config.data_dir,
-        &[
-            store::PROJECTS,
-            store::REPORTS,
-            store::HISTORY,
-            store::REQUESTS,
-        ],
-    )
-    .await?;
+    let store = open_store(&config.data_dir, &store::LAYOUT).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let (listener, addr) = bind(config.listen).await?;
     let client = connect_nats(&config.nats_url, "jilin-registry", &config.nats).await?;

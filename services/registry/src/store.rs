@@ -1,7 +1,7 @@
 //! The registry's tables and their keys, and the read-only queries over
 //! them. Writes go through [`crate::service`], one transaction per use case.
 
-use jilin_store::{Store, StoreError, Table};
+use jilin_store::{Layout, Store, StoreError, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{HistoryEntry, Period, ProgressReport, Project};
@@ -10,6 +10,13 @@ pub const PROJECTS: &str = "projects";
 pub const REPORTS: &str = "reports";
 pub const HISTORY: &str = "history";
 pub const REQUESTS: &str = "requests";
+
+/// The registry's store: its tables, and the format this build writes.
+pub const LAYOUT: Layout = Layout {
+    kind: "registry",
+    version: 1,
+    tables: &[PROJECTS, REPORTS, HISTORY, REQUESTS],
+};
 
 /// The result a request id produced, returned again on a retry.
 #[derive(Clone, Debug, Serialize, Deserialize)]

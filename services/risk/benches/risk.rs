@@ -21,7 +21,7 @@ use jilin_risk::domain::project::{ProjectSnapshot, ReportRecord};
 use jilin_risk::ingest::RegistryFollower;
 use jilin_risk::monitor::{Monitor, RegistryFact};
 use jilin_risk::service::Risk;
-use jilin_risk::store::{ALL, Tables};
+use jilin_risk::store::{LAYOUT, Tables};
 use jilin_runtime::{Clock, ClockSetting};
 use jilin_store::Store;
 use time::macros::{date, datetime};
@@ -62,7 +62,7 @@ fn portfolio(
     projects: usize,
 ) -> (tempfile::TempDir, Monitor, Applier<RegistryFollower>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &ALL).unwrap();
+    let store = Store::open(dir.path(), &LAYOUT).unwrap();
     let tables = Tables::open(store).unwrap();
     let clock = Clock::new(ClockSetting::Fixed(datetime!(2026-07-01 0:00 UTC)));
     let monitor = Monitor::new(tables, clock).unwrap();

@@ -163,7 +163,7 @@ pub async fn start(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<RunningRisk, StartError> {
-    let store = open_store(&config.data_dir, &store::ALL).await?;
+    let store = open_store(&config.data_dir, &store::LAYOUT).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let mut metrics = Metrics::new("risk");
     metrics.register_store(&store);

@@ -4,7 +4,7 @@
 //! events) in the same transaction; the API writes rules and silences.
 
 use jilin_domain::Period;
-use jilin_store::{Store, StoreError, Table, Tx};
+use jilin_store::{Layout, Store, StoreError, Table, Tx};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::alert::{Alert, Change};
@@ -25,17 +25,21 @@ pub const META: &str = "meta";
 /// Key in `meta` of the last change sequence handed out.
 const SEQUENCE: &str = "sequence";
 
-/// Every table, for `Store::open`.
-pub const ALL: [&str; 8] = [
-    RULES,
-    PROJECTS,
-    INDICATOR_VALUES,
-    ALERTS,
-    CHANGES,
-    SILENCES,
-    APPLIED,
-    META,
-];
+/// The risk store: its tables, and the format this build writes.
+pub const LAYOUT: Layout = Layout {
+    kind: "risk",
+    version: 1,
+    tables: &[
+        RULES,
+        PROJECTS,
+        INDICATOR_VALUES,
+        ALERTS,
+        CHANGES,
+        SILENCES,
+        APPLIED,
+        META,
+    ],
+};
 
 /// The last published value of one indicator, group and month.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

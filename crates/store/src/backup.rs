@@ -1,0 +1,420 @@
+//! Backups: a consistent snapshot of a whole store (every table and the
+//! outbox) in one file, taken while the service runs, and its restore
+//! into a new directory.
+//!
+//! A snapshot is taken under the store's checkpoint lock, which every
+//! transaction and outbox removal holds shared: writes wait while the
+//! snapshot is copied (local disk speed), and the file holds exactly the
+//! state after some commit. The file: a magic line, a JSON
+//! [`BackupHeader`], the records (tree, key, value), an end marker, the
+//! number of records and a SHA-256 of everything before it. A restore
+//! checks all of it before the directory appears: it is written beside the
+//! target and renamed into place only when complete.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::format::{self, Layout};
+use crate::{Store, StoreError};
+
+const MAGIC: &[u8] = b"JILIN-STORE-BACKUP 1\n";
+const END: u32 = u32::MAX;
+
+/// The key, in sled's default tree, of the [`BackupHeader`] a restored
+/// store came from, until its service has dealt with it.
+const RESTORED_KEY: &[u8] = b"jilin.store.restored";
+
+/// What a backup holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupHeader {
+    pub kind: String,
+    pub version: u32,
+    /// When it was taken, as the service's clock said (RFC 3339).
+    pub taken_at: String,
+    /// The trees, in the order records name them.
+    pub trees: Vec<String>,
+    /// The last event the store had staged for publication.
+    pub outbox_last_sequence: u64,
+    /// Events staged but not yet published then; a restored store
+    /// publishes them again, under their ids.
+    pub outbox_pending: u64,
+}
+
+/// A backup written or restored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSummary {
+    pub header: BackupHeader,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// Why a backup cannot be read or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}: not a Jilin store backup, or a damaged one ({1})")]
+    Damaged(PathBuf, String),
+    #[error("{0} already holds a store: restore into a new directory")]
+    NotEmpty(PathBuf),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A writer that hashes what it writes.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    written: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.hash.update(bytes);
+        self.written += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+
+    fn put_chunk(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.put(&(bytes.len() as u32).to_le_bytes())?;
+        self.put(bytes)
+    }
+}
+
+impl Store {
+    /// Writes a consistent snapshot of the whole store to `path` (made
+    /// anew, synced to disk). Writes wait while it is taken.
+    pub fn backup_to(&self, path: &Path, taken_at: &str) -> Result<BackupSummary, BackupError> {
+        let file = File::create(path).map_err(io(path))?;
+        let mut out = Hashing {
+            inner: BufWriter::new(file),
+            hash: Sha256::new(),
+            written: 0,
+        };
+        let _writes_wait = self.checkpoint_exclusive();
+        let db = self.db();
+        let names: Vec<sled::IVec> = db
+            .tree_names()
+            .into_iter()
+            .filter(|name| name.as_ref() != b"__sled__default")
+            .collect();
+        let header = BackupHeader {
+            kind: self.layout().kind.to_owned(),
+            version: self.layout().version,
+            taken_at: taken_at.to_owned(),
+            trees: names
+                .iter()
+                .map(|name| String::from_utf8_lossy(name).into_owned())
+                .collect(),
+            outbox_last_sequence: self.outbox_last_sequence()?,
+            outbox_pending: self.outbox_len() as u64,
+        };
+        let header_json = serde_json::to_vec(&header).expect("a header encodes");
+        let mut records = 0u64;
+        let mut write = || -> Result<(), BackupError> {
+            out.put(MAGIC).map_err(io(path))?;
+            out.put_chunk(&header_json).map_err(io(path))?;
+            for (index, name) in names.iter().enumerate() {
+                for item in db.open_tree(name).map_err(StoreError::from)?.iter() {
+                    let (key, value) = item.map_err(StoreError::from)?;
+                    out.put(&(index as u32).to_le_bytes()).map_err(io(path))?;
+                    out.put_chunk(&key).map_err(io(path))?;
+                    out.put_chunk(&value).map_err(io(path))?;
+                    records += 1;
+                }
+            }
+            out.put(&END.to_le_bytes()).map_err(io(path))?;
+            out.put(&records.to_le_bytes()).map_err(io(path))?;
+            let digest = out.hash.clone().finalize();
+            out.put(&digest).map_err(io(path))?;
+            out.inner.flush().map_err(io(path))?;
+            out.inner.get_ref().sync_all().map_err(io(path))?;
+            Ok(())
+        };
+        write()?;
+        Ok(BackupSummary {
+            header,
+            records,
+            bytes: out.written,
+        })
+    }
+
+    /// The backup this store was restored from, if its service has not
+    /// yet called [`Store::restore_handled`].
+    pub fn restored_from(&self) -> Result<Option<BackupHeader>, StoreError> {
+        Ok(self
+            .db()
+            .get(RESTORED_KEY)?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// Forgets that this store was restored (its service has done what a
+    /// restore needs, e.g. replayed what it follows).
+    pub fn restore_handled(&self) -> Result<(), StoreError> {
+        self.db().remove(RESTORED_KEY)?;
+        self.db().flush()?;
+        Ok(())
+    }
+}
+
+/// A reader that hashes what it reads.
+struct Checked<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Checked<R> {
+    fn take(&mut self, len: usize) -> std::io::Result<Vec<u8>> {
+        let mut bytes = vec![0; len];
+        self.inner.read_exact(&mut bytes)?;
+        self.hash.update(&bytes);
+        Ok(bytes)
+    }
+
+    fn u32(&mut self) -> std::io::Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn chunk(&mut self) -> std::io::Result<Vec<u8>> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+}
+
+/// Reads the backup at `backup` into a new store directory `dir` laid out
+/// as `layout`: checked completely (magic, header, count, digest, kind and
+/// format) before `dir` appears. The restored store remembers its backup
+/// ([`Store::restored_from`]).
+pub fn restore(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
+    if dir.exists() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
+        return Err(BackupError::NotEmpty(dir.to_owned()));
+    }
+    let staging = dir.with_extension("restoring");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    let restored = restore_into(backup, &staging, layout);
+    if restored.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return restored;
+    }
+    if dir.exists() {
+        std::fs::remove_dir(dir).map_err(io(dir))?;
+    }
+    std::fs::rename(&staging, dir).map_err(io(dir))?;
+    restored
+}
+
+fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
+    let damaged = |reason: String| BackupError::Damaged(backup.to_owned(), reason);
+    let file = File::open(backup).map_err(io(backup))?;
+    let bytes = file.metadata().map_err(io(backup))?.len();
+    let mut input = Checked {
+        inner: BufReader::new(file),
+        hash: Sha256::new(),
+    };
+    let short = |err: std::io::Error| damaged(format!("cut short: {err}"));
+    if input.take(MAGIC.len()).map_err(short)? != MAGIC {
+        return Err(damaged("no backup header".into()));
+    }
+    let header: BackupHeader = serde_json::from_slice(&input.chunk().map_err(short)?)
+        .map_err(|err| damaged(format!("unreadable header: {err}")))?;
+    format::accepts(layout, &header.kind, header.version).map_err(StoreError::from)?;
+
+    let db = sled::Config::new()
+        .path(dir)
+        .open()
+        .map_err(StoreError::from)?;
+    let trees = header
+        .trees
+        .iter()
+        .map(|name| db.open_tree(name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::from)?;
+    let mut records = 0u64;
+    loop {
+        let index = input.u32().map_err(short)?;
+        if index == END {
+            break;
+        }
+        let tree = trees
+            .get(index as usize)
+            .ok_or_else(|| damaged(format!("record of unknown tree {index}")))?;
+        let (key, value) = (input.chunk().map_err(short)?, input.chunk().map_err(short)?);
+        tree.insert(key, value).map_err(StoreError::from)?;
+        records += 1;
+    }
+    let counted = u64::from_le_bytes(input.take(8).map_err(short)?.try_into().expect("8 bytes"));
+    let expected = input.hash.clone().finalize();
+    let mut digest = [0u8; 32];
+    input.inner.read_exact(&mut digest).map_err(short)?;
+    if counted != records || digest[..] != expected[..] {
+        return Err(damaged("its checksum does not match its content".into()));
+    }
+    format::record(&db, layout)?;
+    let header_json = serde_json::to_vec(&header).expect("a header encodes");
+    db.insert(RESTORED_KEY, header_json)
+        .map_err(StoreError::from)?;
+    db.flush().map_err(StoreError::from)?;
+    Ok(BackupSummary {
+        header,
+        records,
+        bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OutboxEntry;
+
+    const THINGS: Layout = Layout {
+        kind: "test",
+        version: 1,
+        tables: &["things", "bulk"],
+    };
+
+    /// Every key and value of every tree but sled's default one.
+    fn contents(store: &Store) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let db = store.db();
+        let mut all = Vec::new();
+        for name in db.tree_names() {
+            if name.as_ref() == b"__sled__default" {
+                continue;
+            }
+            for item in db.open_tree(&name).unwrap().iter() {
+                let (key, value) = item.unwrap();
+                all.push((name.to_vec(), key.to_vec(), value.to_vec()));
+            }
+        }
+        all
+    }
+
+    async fn write(store: &Store, key: String) {
+        let things = store.table::<String>("things").unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.insert(&things, &key, &key)?;
+                tx.stage_event(&OutboxEntry {
+                    id: key.clone(),
+                    ..Default::default()
+                })?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_backup_taken_under_writes_restores_exactly_one_commit_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("live"), &THINGS).unwrap();
+        for i in 0..200 {
+            write(&store, format!("before-{i:03}")).await;
+        }
+        // A bulky tree, so that writes have time to land between the copy
+        // of `things` and of the outbox if the snapshot let them (it fails
+        // without the checkpoint lock).
+        let bulk = store.table::<String>("bulk").unwrap();
+        for chunk in 0..20 {
+            store
+                .write(|tx| -> Result<(), StoreError> {
+                    for i in 0..1000 {
+                        tx.insert(&bulk, &format!("{chunk:02}-{i:04}"), &"x".repeat(100))?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for i in 0..1000 {
+                        write(&store, format!("during-{w}-{i:04}")).await;
+                    }
+                })
+            })
+            .collect();
+        // The writers are under way (each write waits for a flush).
+        while store.outbox_last_sequence().unwrap() < 220 {
+            tokio::task::yield_now().await;
+        }
+        let file = dir.path().join("backup");
+        let summary = store.backup_to(&file, "2026-01-01T00:00:00Z").unwrap();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(summary.header.kind, "test");
+
+        let restored_dir = dir.path().join("restored");
+        let restored = restore(&file, &restored_dir, &THINGS).unwrap();
+        assert_eq!(restored.records, summary.records);
+        let copy = Store::open(&restored_dir, &THINGS).unwrap();
+        assert_eq!(copy.restored_from().unwrap(), Some(summary.header.clone()));
+        // One commit state: every written key has its event staged, and
+        // the outbox sequence counts exactly the keys.
+        let things = copy.table::<String>("things").unwrap();
+        assert_eq!(things.len() as u64, copy.outbox_last_sequence().unwrap());
+        assert_eq!(copy.outbox_len(), things.len());
+        assert!(things.len() >= 200);
+        copy.restore_handled().unwrap();
+        assert_eq!(copy.restored_from().unwrap(), None);
+        drop(copy);
+
+        // A backup of a quiet store restores bit for bit.
+        let again = dir.path().join("again");
+        store.backup_to(&again, "later").unwrap();
+        restore(&again, &dir.path().join("copy"), &THINGS).unwrap();
+        let copy = Store::open(&dir.path().join("copy"), &THINGS).unwrap();
+        assert_eq!(contents(&copy), contents(&store));
+    }
+
+    #[tokio::test]
+    async fn damaged_foreign_or_misplaced_restores_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("live"), &THINGS).unwrap();
+        write(&store, "k".into()).await;
+        let file = dir.path().join("backup");
+        store.backup_to(&file, "now").unwrap();
+        let bytes = std::fs::read(&file).unwrap();
+
+        let target = dir.path().join("target");
+        let cut = dir.path().join("cut");
+        std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+        let err = restore(&cut, &target, &THINGS).unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+        let mut flipped = bytes.clone();
+        let middle = bytes.len() / 2;
+        flipped[middle] ^= 1;
+        std::fs::write(&cut, &flipped).unwrap();
+        assert!(restore(&cut, &target, &THINGS).is_err());
+        assert!(!target.exists(), "a failed restore left a directory");
+
+        let other = Layout {
+            kind: "registry",
+            ..THINGS
+        };
+        let err = restore(&file, &target, &other).unwrap_err();
+        assert!(err.to_string().contains("not a registry store"), "{err}");
+        let err = restore(&file, &dir.path().join("live"), &THINGS).unwrap_err();
+        assert!(matches!(err, BackupError::NotEmpty(_)), "{err}");
+    }
+}
