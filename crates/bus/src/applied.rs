@@ -115,6 +115,10 @@ impl<F: Follower> Applier<F> {
         })
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn follower(&self) -> &F {
         &self.follower
     }

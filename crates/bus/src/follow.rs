@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::CloudEvent;
 use crate::applied::{Applier, Delivery, Follower};
-use crate::consumer::{ConsumerSpec, HandlerError, run_consumer};
+use crate::consumer::{ConsumerSpec, HandlerError, reset_consumer, run_consumer};
 use crate::stream::{StreamSpec, stream_lost_history};
 
 /// Facts applied per transaction during a catch-up.
@@ -60,7 +60,14 @@ pub struct Follow<F> {
 impl<F: Follower + Clone> Follow<F> {
     /// Catches up from `snapshot` if nothing was applied yet and the stream
     /// lost its oldest events, then follows the stream until `shutdown`.
+    ///
+    /// A store restored from a backup first replays the stream from its
+    /// start (the durable consumer's position is past what the backup
+    /// holds); what it already holds is recognised and changes nothing.
     pub async fn run<S: SnapshotSource>(self, snapshot: S, shutdown: CancellationToken) {
+        if !self.replay_after_restore(&shutdown).await {
+            return;
+        }
         let Some(needed) = self.catch_up_needed(&shutdown).await else {
             return;
         };
@@ -85,6 +92,40 @@ impl<F: Follower + Clone> Follow<F> {
         )
         .await;
         let _ = pruning.await;
+    }
+
+    /// After a restore, resets the durable consumer once, so that the
+    /// stream is delivered again from its start; false at shutdown.
+    async fn replay_after_restore(&self, shutdown: &CancellationToken) -> bool {
+        let (stream, store) = (self.stream.name, self.applier.store());
+        let step = format!("replay {stream}");
+        loop {
+            let replayed = match store.restore_step_pending(&step) {
+                Ok(false) => return true,
+                Ok(true) => match reset_consumer(self.client.clone(), &self.consumer).await {
+                    Ok(()) => store
+                        .restore_step_done(&step)
+                        .map_err(|err| err.to_string()),
+                    Err(err) => Err(err.to_string()),
+                },
+                Err(err) => Err(err.to_string()),
+            };
+            match replayed {
+                Ok(()) => {
+                    tracing::warn!(
+                        stream,
+                        "the store was restored from a backup: replaying the stream from its start"
+                    );
+                    return true;
+                }
+                Err(err) => tracing::warn!(stream, error = %err,
+                    "cannot replay after the restore yet; retrying"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                _ = tokio::time::sleep(RETRY_DELAY) => {}
+            }
+        }
     }
 
     /// Whether to catch up, asking NATS until it answers; `None` at shutdown.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use jilin::client::{
-    self, ClientError, Connection, alerts, health, indicators, registry, risk, token,
+    self, ClientError, Connection, alerts, backup, health, indicators, registry, risk, token,
 };
 use jilin::identity::{AgencyCredentials, DevIdentity};
 use jilin::up::{self, UpArgs};
@@ -51,6 +51,12 @@ enum Command {
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
     },
+    /// Back up each service's store: a consistent snapshot taken while it
+    /// runs (admin token), or of a stopped one's `--data-dir`.
+    Backup(backup::Backup),
+    /// Restore backups into a new data directory, and say what each
+    /// service will do about what happened after its backup.
+    Restore(backup::Restore),
     /// Tokens for development and tests.
     #[command(subcommand)]
     Token(token::Token),
@@ -93,6 +99,8 @@ async fn main() -> ExitCode {
         } => demo(&connection, seed, projects, &data_dir).await,
         Command::Health(command) => health::run(&connection, command).await,
         Command::Secrets { dir, hosts } => secrets(&dir, &hosts),
+        Command::Backup(command) => backup::backup(&connection, command).await,
+        Command::Restore(command) => backup::restore(&connection, command),
         Command::Token(command) => token::run(command),
         Command::Projects(command) => registry::projects(&connection, command).await,
         Command::Reports(command) => registry::reports(&connection, command).await,

@@ -25,6 +25,14 @@ pub mod risk {
     }
 }
 
+/// `jilin.admin.v1`: what every service serves beside its API for
+/// operators (backups of its store).
+pub mod admin {
+    pub mod v1 {
+        tonic::include_proto!("jilin.admin.v1");
+    }
+}
+
 /// `jilin.events.v1`: the event payloads published on JetStream.
 pub mod events {
     pub mod v1 {

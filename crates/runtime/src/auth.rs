@@ -152,6 +152,32 @@ impl Authenticator {
         Guarded::new(service, self, metrics.clone())
     }
 
+    /// What a service serves behind this authenticator: its `api`, and
+    /// the administration of its `store` (backups, stamped by `clock`).
+    pub fn routes<S>(
+        self,
+        api: S,
+        store: &jilin_store::Store,
+        clock: &Clock,
+        metrics: &GrpcMetrics,
+    ) -> tonic::service::Routes
+    where
+        S: tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let admin = crate::StoreAdminApi::server(store.clone(), clock.clone());
+        tonic::service::Routes::new(self.clone().guard(api, metrics))
+            .add_service(self.guard(admin, metrics))
+    }
+
     /// The service this authenticator guards.
     pub(crate) fn service(&self) -> &str {
         &self.service

@@ -4,6 +4,7 @@
 //! shut down gracefully on SIGINT/SIGTERM, and report errors as statuses
 //! with `google.rpc` details, and read "now" through one injectable clock.
 
+mod admin;
 mod api;
 pub mod auth;
 mod clock;
@@ -22,6 +23,7 @@ mod stream;
 mod telemetry;
 pub mod tls;
 
+pub use admin::StoreAdminApi;
 pub use api::{ApiError, Reply, optional, required, resource_id};
 pub use auth::{AuthArgs, Authenticator, permission_denied, principal};
 pub use clock::{Clock, ClockError, ClockSetting};

@@ -25,8 +25,12 @@ const MAGIC: &[u8] = b"JILIN-STORE-BACKUP 1\n";
 const END: u32 = u32::MAX;
 
 /// The key, in sled's default tree, of the [`BackupHeader`] a restored
-/// store came from, until its service has dealt with it.
+/// store came from.
 const RESTORED_KEY: &[u8] = b"jilin.store.restored";
+
+/// Prefix, in sled's default tree, of the steps a service has taken after
+/// a restore (e.g. `replay JILIN_REGISTRY`), each done once.
+const RESTORE_STEP_PREFIX: &str = "jilin.store.restore-step/";
 
 /// What a backup holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +76,29 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     move |source| BackupError::Io {
         path: path.to_owned(),
         source,
+    }
+}
+
+/// Where a running service writes a backup before sending it: beside its
+/// store, so on the same disk; removed when sent, and at the next start
+/// if the service stopped first.
+pub fn unfinished_backup_path(store_dir: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    store_dir.join(format!(".backup-{}-{n}.tmp", std::process::id()))
+}
+
+/// Removes backups left unfinished in `store_dir` by a stopped service.
+pub(crate) fn remove_unfinished(store_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(store_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".backup-") && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -153,8 +180,7 @@ impl Store {
         })
     }
 
-    /// The backup this store was restored from, if its service has not
-    /// yet called [`Store::restore_handled`].
+    /// The backup this store was restored from, if it was.
     pub fn restored_from(&self) -> Result<Option<BackupHeader>, StoreError> {
         Ok(self
             .db()
@@ -162,10 +188,17 @@ impl Store {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
-    /// Forgets that this store was restored (its service has done what a
-    /// restore needs, e.g. replayed what it follows).
-    pub fn restore_handled(&self) -> Result<(), StoreError> {
-        self.db().remove(RESTORED_KEY)?;
+    /// Whether this store was restored and its service has yet to take
+    /// `step` because of it.
+    pub fn restore_step_pending(&self, step: &str) -> Result<bool, StoreError> {
+        let key = format!("{RESTORE_STEP_PREFIX}{step}");
+        Ok(self.db().contains_key(RESTORED_KEY)? && !self.db().contains_key(key)?)
+    }
+
+    /// Records that `step` was taken after the restore (on disk).
+    pub fn restore_step_done(&self, step: &str) -> Result<(), StoreError> {
+        let key = format!("{RESTORE_STEP_PREFIX}{step}");
+        self.db().insert(key.as_bytes(), &[])?;
         self.db().flush()?;
         Ok(())
     }
@@ -221,10 +254,16 @@ pub fn restore(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSumma
     restored
 }
 
-fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
-    let damaged = |reason: String| BackupError::Damaged(backup.to_owned(), reason);
-    let file = File::open(backup).map_err(io(backup))?;
-    let bytes = file.metadata().map_err(io(backup))?.len();
+/// Reads the backup at `path`: its header, then each record handed to
+/// `record` (tree index, key, value), then checks the count and digest.
+fn read_backup(
+    path: &Path,
+    mut on_header: impl FnMut(&BackupHeader) -> Result<(), BackupError>,
+    mut record: impl FnMut(usize, Vec<u8>, Vec<u8>) -> Result<(), BackupError>,
+) -> Result<BackupSummary, BackupError> {
+    let damaged = |reason: String| BackupError::Damaged(path.to_owned(), reason);
+    let file = File::open(path).map_err(io(path))?;
+    let bytes = file.metadata().map_err(io(path))?.len();
     let mut input = Checked {
         inner: BufReader::new(file),
         hash: Sha256::new(),
@@ -235,29 +274,18 @@ fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSumm
     }
     let header: BackupHeader = serde_json::from_slice(&input.chunk().map_err(short)?)
         .map_err(|err| damaged(format!("unreadable header: {err}")))?;
-    format::accepts(layout, &header.kind, header.version).map_err(StoreError::from)?;
-
-    let db = sled::Config::new()
-        .path(dir)
-        .open()
-        .map_err(StoreError::from)?;
-    let trees = header
-        .trees
-        .iter()
-        .map(|name| db.open_tree(name))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(StoreError::from)?;
+    on_header(&header)?;
     let mut records = 0u64;
     loop {
-        let index = input.u32().map_err(short)?;
-        if index == END {
+        let index = input.u32().map_err(short)? as usize;
+        if index == END as usize {
             break;
         }
-        let tree = trees
-            .get(index as usize)
-            .ok_or_else(|| damaged(format!("record of unknown tree {index}")))?;
+        if index >= header.trees.len() {
+            return Err(damaged(format!("record of unknown tree {index}")));
+        }
         let (key, value) = (input.chunk().map_err(short)?, input.chunk().map_err(short)?);
-        tree.insert(key, value).map_err(StoreError::from)?;
+        record(index, key, value)?;
         records += 1;
     }
     let counted = u64::from_le_bytes(input.take(8).map_err(short)?.try_into().expect("8 bytes"));
@@ -267,16 +295,48 @@ fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSumm
     if counted != records || digest[..] != expected[..] {
         return Err(damaged("its checksum does not match its content".into()));
     }
-    format::record(&db, layout)?;
-    let header_json = serde_json::to_vec(&header).expect("a header encodes");
-    db.insert(RESTORED_KEY, header_json)
-        .map_err(StoreError::from)?;
-    db.flush().map_err(StoreError::from)?;
     Ok(BackupSummary {
         header,
         records,
         bytes,
     })
+}
+
+/// Reads the whole backup at `path` and checks it, writing nothing.
+pub fn verify(path: &Path) -> Result<BackupSummary, BackupError> {
+    read_backup(path, |_| Ok(()), |_, _, _| Ok(()))
+}
+
+fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
+    let trees = std::cell::RefCell::new(Vec::new());
+    let db = sled::Config::new()
+        .path(dir)
+        .open()
+        .map_err(StoreError::from)?;
+    let summary = read_backup(
+        backup,
+        |header| {
+            format::accepts(layout, &header.kind, header.version).map_err(StoreError::from)?;
+            for name in &header.trees {
+                trees
+                    .borrow_mut()
+                    .push(db.open_tree(name).map_err(StoreError::from)?);
+            }
+            Ok(())
+        },
+        |index, key, value| {
+            trees.borrow()[index]
+                .insert(key, value)
+                .map_err(StoreError::from)?;
+            Ok(())
+        },
+    )?;
+    format::record(&db, layout)?;
+    let header_json = serde_json::to_vec(&summary.header).expect("a header encodes");
+    db.insert(RESTORED_KEY, header_json)
+        .map_err(StoreError::from)?;
+    db.flush().map_err(StoreError::from)?;
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -369,14 +429,19 @@ mod tests {
         assert_eq!(restored.records, summary.records);
         let copy = Store::open(&restored_dir, &THINGS).unwrap();
         assert_eq!(copy.restored_from().unwrap(), Some(summary.header.clone()));
+        assert!(copy.restore_step_pending("replay").unwrap());
         // One commit state: every written key has its event staged, and
         // the outbox sequence counts exactly the keys.
         let things = copy.table::<String>("things").unwrap();
         assert_eq!(things.len() as u64, copy.outbox_last_sequence().unwrap());
         assert_eq!(copy.outbox_len(), things.len());
         assert!(things.len() >= 200);
-        copy.restore_handled().unwrap();
-        assert_eq!(copy.restored_from().unwrap(), None);
+        copy.restore_step_done("replay").unwrap();
+        assert!(!copy.restore_step_pending("replay").unwrap());
+        assert!(
+            !store.restore_step_pending("replay").unwrap(),
+            "not restored"
+        );
         drop(copy);
 
         // A backup of a quiet store restores bit for bit.

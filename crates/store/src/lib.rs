@@ -19,7 +19,9 @@ mod outbox;
 mod store;
 mod table;
 
-pub use backup::{BackupError, BackupHeader, BackupSummary, restore};
+pub use backup::{
+    BackupError, BackupHeader, BackupSummary, restore, unfinished_backup_path, verify,
+};
 pub use error::StoreError;
 pub use format::{FormatError, Layout, Recorded};
 pub use metrics::StoreMetrics;

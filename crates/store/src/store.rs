@@ -2,7 +2,7 @@
 //! outbox, and the only way to change them ([`Store::write`]).
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,7 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    dir: PathBuf,
     layout: Layout,
     /// Held shared by every change, exclusively by a backup.
     checkpoint: RwLock<()>,
@@ -47,6 +48,7 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
         let db = open_when_unlocked(dir)?;
         format::check(&db, layout)?;
+        crate::backup::remove_unfinished(dir);
         let mut names = layout.tables.to_vec();
         names.push(OUTBOX_TREE);
         let trees = names
@@ -58,6 +60,7 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                dir: dir.to_owned(),
                 layout: *layout,
                 checkpoint: RwLock::new(()),
                 names,
@@ -154,6 +157,11 @@ impl Store {
             .checkpoint
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
     }
 
     pub(crate) fn db(&self) -> &sled::Db {

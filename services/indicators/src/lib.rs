@@ -195,8 +195,13 @@ pub async fn start(
     let applier = ingest::Ingest::new(tables.clone(), cube.clone(), changed.clone())
         .applier()
         .map_err(StartError::store(&config.data_dir))?;
-    let publisher =
-        publisher::Publisher::new(tables.clone(), cube, changed.clone(), watchers, clock);
+    let publisher = publisher::Publisher::new(
+        tables.clone(),
+        cube,
+        changed.clone(),
+        watchers,
+        clock.clone(),
+    );
 
     let mut metrics = Metrics::new("indicators");
     metrics.register_store(&store);
@@ -231,7 +236,7 @@ pub async fn start(
 
     let api = IndicatorServiceServer::new(api::IndicatorApi::new(indicators, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
-    let routes = tonic::service::Routes::new(authenticator.guard(api, &metrics.grpc));
+    let routes = authenticator.routes(api, &store, &clock, &metrics.grpc);
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?
         .with_tls(config.tls.server("indicators")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));

@@ -31,6 +31,14 @@ pub use config::Config;
 /// The registry's store: its kind, format version and tables.
 pub use store::LAYOUT as STORE_LAYOUT;
 
+/// [`RunningRegistry::state_fingerprint`] of a store that is not running
+/// (a restored one, say).
+pub fn state_fingerprint_of(
+    store: jilin_store::Store,
+) -> Result<Vec<u64>, jilin_store::StoreError> {
+    store::Tables::open(store)?.fingerprint()
+}
+
 pub use jilin_runtime::StartError;
 
 /// A running registry: its address, and the handle to stop it.
@@ -107,7 +115,7 @@ pub async fn start(
     let client = connect_nats(&config.nats_url, "jilin-registry", &config.nats).await?;
     let mut metrics = Metrics::new("registry");
     metrics.register_store(&store);
-    let relay = OutboxRelay::new(store, client, events::STREAM)
+    let relay = OutboxRelay::new(store.clone(), client, events::STREAM)
         .replicas(config.deploy.stream_replicas)
         .metrics(&metrics.bus);
     let relay = jilin_runtime::spawn_task("outbox relay", &shutdown, relay.run(shutdown.clone()));
@@ -116,10 +124,10 @@ pub async fn start(
     let authenticator =
         Authenticator::from_args(&config.auth, "registry").map_err(StartError::Config)?;
     authenticator.reload_on_hangup(shutdown.clone());
-    let registry = service::Registry::new(tables.clone(), clock);
+    let registry = service::Registry::new(tables.clone(), clock.clone());
     let api = RegistryServiceServer::new(api::RegistryApi::new(registry))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
-    let routes = tonic::service::Routes::new(authenticator.guard(api, &metrics.grpc));
+    let routes = authenticator.routes(api, &store, &clock, &metrics.grpc);
     let server = GrpcServer::new(listener, SERVICE_NAME, routes)?
         .with_tls(config.tls.server("registry")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));

@@ -180,7 +180,8 @@ pub async fn start(
     };
     let registry = peer("RISK_REGISTRY_URL", &config.registry_url)?;
     let indicators = peer("RISK_INDICATORS_URL", &config.indicators_url)?;
-    let monitor = Monitor::new(tables, clock).map_err(StartError::store(&config.data_dir))?;
+    let monitor =
+        Monitor::new(tables, clock.clone()).map_err(StartError::store(&config.data_dir))?;
     let reevaluate = Arc::new(Notify::new());
     let risk = service::Risk::new(monitor.clone(), reevaluate.clone());
     risk.seed_builtins()
@@ -241,7 +242,7 @@ pub async fn start(
 
     let api = RiskServiceServer::new(api::RiskApi::new(risk, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
-    let routes = tonic::service::Routes::new(authenticator.guard(api, &metrics.grpc));
+    let routes = authenticator.routes(api, &store, &clock, &metrics.grpc);
     let server =
         GrpcServer::new(listener, SERVICE_NAME, routes)?.with_tls(config.tls.server("risk")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));

@@ -3,6 +3,7 @@
 //! environment, defaulting to where `jilin up` serves.
 
 pub mod alerts;
+pub mod backup;
 mod credentials;
 pub mod health;
 pub mod indicators;
