@@ -9,7 +9,7 @@
 #                    manifests validated (CI runs it after make test)
 
 SHELL := /bin/bash
-.PHONY: up test test-dates nats-server build images deploy-up deploy-down test-deploy validate-k8s
+.PHONY: up test test-dates nats-server build images deploy-up deploy-down test-deploy validate-k8s fuzz
 
 nats-server:
 	@deploy/scripts/ensure-nats-server.sh >/dev/null
@@ -57,3 +57,8 @@ test-deploy: nats-server validate-k8s
 
 validate-k8s:
 	deploy/scripts/validate-k8s.sh
+
+# Every fuzz target for FUZZ_SECONDS each (60 by default; nightly and
+# cargo-fuzz are installed if missing). Not part of `make test`.
+fuzz:
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) fuzz/run.sh

@@ -50,6 +50,14 @@ use prost::Message;
 /// which is the value of an event's `ce-type` header.
 pub use prost::Name;
 
+/// Calls `use_it` with `bytes` decoded as an `M`, if they decode (fuzz
+/// targets: bytes as a client could send them).
+pub fn if_decodes<M: Message + Default>(bytes: &[u8], use_it: impl FnOnce(M)) {
+    if let Ok(message) = M::decode(bytes) {
+        use_it(message);
+    }
+}
+
 /// `google.protobuf.Timestamp` of a time.
 pub fn timestamp(time: time::OffsetDateTime) -> prost_types::Timestamp {
     prost_types::Timestamp {

@@ -12,6 +12,7 @@
 pub mod bus;
 mod cluster;
 pub mod grpc;
+pub mod hostile;
 pub mod registry;
 
 use std::net::TcpStream;

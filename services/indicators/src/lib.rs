@@ -13,6 +13,8 @@ mod config;
 mod convert;
 pub mod domain;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod publisher;
 mod request;

@@ -14,6 +14,8 @@ mod convert;
 mod domain;
 mod error;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod request;
 mod service;
 mod store;

@@ -14,6 +14,8 @@ mod config;
 mod convert;
 pub mod domain;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 mod metrics;
 pub mod monitor;
