@@ -9,7 +9,7 @@
 #                    manifests validated (CI runs it after make test)
 
 SHELL := /bin/bash
-.PHONY: up test test-dates nats-server build images deploy-up deploy-down test-deploy validate-k8s fuzz
+.PHONY: up test test-dates nats-server build images deploy-up deploy-down test-deploy validate-k8s fuzz test-faults
 
 nats-server:
 	@deploy/scripts/ensure-nats-server.sh >/dev/null
@@ -29,6 +29,15 @@ test: nats-server
 	set -o pipefail; NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" \
 	  cargo test --workspace 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test.log
+
+# The fault suite (tests/faults.rs): the service binaries and nats-server
+# as processes, SIGKILLed on a seeded schedule under load, NATS away for
+# FAULT_NATS_AWAY seconds, then checked from outside. FAULT_SEED replays a
+# schedule; FAULT_SECONDS sets its length.
+test-faults: nats-server
+	cargo build --bins
+	NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" \
+	  cargo test -p jilin --test faults -- --ignored --nocapture
 
 # The instants the suite must pass at, whatever today's date is: each test
 # binary runs under libfaketime (built first without it: cargo and rustc can
