@@ -173,6 +173,50 @@ impl Store {
         &self.inner.layout
     }
 
+    /// Rewrites or removes, a chunk per transaction, the entries of
+    /// `table` that `retain` changes: it returns `None` to remove an entry,
+    /// `Some(new)` to replace it, or the value unchanged to leave it.
+    /// Inside each transaction it is applied again to the value as it is
+    /// then, so a concurrent write is never undone. Returns how many
+    /// entries changed. For retention: forgetting what is past its time.
+    pub async fn retain<V>(
+        &self,
+        table: &Table<V>,
+        retain: impl Fn(&V) -> Option<V>,
+    ) -> Result<usize, StoreError>
+    where
+        V: Serialize + DeserializeOwned + PartialEq,
+    {
+        const CHUNK: usize = 1000;
+        let candidates: Vec<String> = table
+            .scan_prefix("")?
+            .into_iter()
+            .filter(|(_, value)| retain(value).as_ref() != Some(value))
+            .map(|(key, _)| key)
+            .collect();
+        let mut changed = 0;
+        for chunk in candidates.chunks(CHUNK) {
+            changed += self
+                .write(|tx| {
+                    let mut changed = 0;
+                    for key in chunk {
+                        let Some(value) = tx.get(table, key)? else {
+                            continue;
+                        };
+                        match retain(&value) {
+                            Some(kept) if kept == value => continue,
+                            Some(kept) => tx.insert(table, key, &kept)?,
+                            None => tx.remove(table, key)?,
+                        }
+                        changed += 1;
+                    }
+                    Ok::<_, StoreError>(changed)
+                })
+                .await?;
+        }
+        Ok(changed)
+    }
+
     /// What this store measures.
     pub fn metrics(&self) -> &StoreMetrics {
         &self.inner.metrics
@@ -460,6 +504,39 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         assert_eq!(counter.get("n").unwrap(), Some(16));
+    }
+
+    #[tokio::test]
+    async fn retain_removes_and_rewrites_only_what_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
+        let things = store.table::<u32>("things").unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for n in 0..10u32 {
+                    tx.insert(&things, &format!("{n}"), &n)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Odd numbers go, 8 becomes 80, the rest stay.
+        let changed = store
+            .retain(&things, |n| match n {
+                n if n % 2 == 1 => None,
+                8 => Some(80),
+                n => Some(*n),
+            })
+            .await
+            .unwrap();
+        assert_eq!(changed, 6);
+        let left: Vec<u32> = things
+            .scan_prefix("")
+            .unwrap()
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        assert_eq!(left, [0, 2, 4, 6, 80]);
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct Config {
     /// TLS, the CA its peers' certificates come from.
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Hours a request id is remembered after its change, so that a retry
+    /// gets the first outcome back; then it is forgotten.
+    #[arg(long, env = "REGISTRY_REQUEST_RETENTION_HOURS", default_value_t = 168)]
+    pub request_retention_hours: u64,
     /// Metrics endpoint and stream replicas.
     #[command(flatten)]
     pub deploy: DeployArgs,
@@ -55,6 +59,7 @@ impl Config {
             nats_url,
             nats: NatsArgs::default(),
             clock: ClockSetting::System,
+            request_retention_hours: 168,
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
             tls: TlsArgs::default(),

@@ -17,6 +17,7 @@ mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod request;
+mod retention;
 mod service;
 mod store;
 
@@ -51,6 +52,8 @@ pub struct RunningRegistry {
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
     relay: JoinHandle<()>,
     tables: store::Tables,
+    clock: jilin_runtime::Clock,
+    request_retention: std::time::Duration,
 }
 
 impl jilin_runtime::RunningService for RunningRegistry {
@@ -76,6 +79,17 @@ impl RunningRegistry {
 
     /// A checksum of every table and the outbox, for tests that prove a
     /// rejected call changed nothing.
+    /// The clock the registry reads "now" from; tests move it.
+    pub fn clock(&self) -> &jilin_runtime::Clock {
+        &self.clock
+    }
+
+    /// Forgets the request ids past their retention now (the service does
+    /// it at start and every ten minutes); returns how many.
+    pub async fn forget_old_requests(&self) -> Result<usize, jilin_store::StoreError> {
+        retention::forget_old_requests(&self.tables, &self.clock, self.request_retention).await
+    }
+
     pub fn state_fingerprint(&self) -> Vec<u64> {
         self.tables.fingerprint().expect("read the store")
     }
@@ -127,6 +141,17 @@ pub async fn start(
         Authenticator::from_args(&config.auth, "registry").map_err(StartError::Config)?;
     authenticator.reload_on_hangup(shutdown.clone());
     let registry = service::Registry::new(tables.clone(), clock.clone());
+    let request_retention = std::time::Duration::from_secs(config.request_retention_hours * 3600);
+    jilin_runtime::spawn_task(
+        "request id pruning",
+        &shutdown,
+        retention::run(
+            tables.clone(),
+            clock.clone(),
+            request_retention,
+            shutdown.clone(),
+        ),
+    );
     let api = RegistryServiceServer::new(api::RegistryApi::new(registry))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
     let routes = authenticator.routes(api, &store, &clock, &metrics.grpc);
@@ -144,5 +169,7 @@ pub async fn start(
         server,
         relay,
         tables,
+        clock,
+        request_retention,
     })
 }

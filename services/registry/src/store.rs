@@ -19,10 +19,20 @@ pub const LAYOUT: Layout = Layout {
 };
 
 /// The result a request id produced, returned again on a retry.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RequestOutcome {
     Project(Project),
     Report(ProgressReport),
+}
+
+impl RequestOutcome {
+    /// When the change was made.
+    pub fn time(&self) -> time::OffsetDateTime {
+        match self {
+            RequestOutcome::Project(project) => project.create_time,
+            RequestOutcome::Report(report) => report.submit_time,
+        }
+    }
 }
 
 /// Handles on every table of the registry.

@@ -56,6 +56,10 @@ pub struct Config {
     /// when nothing is reported).
     #[arg(long, env = "RISK_EVALUATION_INTERVAL", default_value = "60", value_parser = parse_seconds)]
     pub evaluation_interval: Duration,
+    /// Days of alert history kept: the numbered changes WatchAlerts
+    /// replays, and each alert's transitions (its last one always stays).
+    #[arg(long, env = "RISK_HISTORY_RETENTION_DAYS", default_value_t = 365)]
+    pub history_retention_days: u64,
     /// Log line format: text or json. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -91,6 +95,7 @@ impl Config {
             consumer_name: "jilin-risk".into(),
             clock: ClockSetting::System,
             evaluation_interval: Duration::from_secs(60),
+            history_retention_days: 365,
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
             tls: TlsArgs::default(),

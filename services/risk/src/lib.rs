@@ -20,6 +20,7 @@ pub mod ingest;
 mod metrics;
 pub mod monitor;
 mod request;
+mod retention;
 pub mod service;
 pub mod store;
 
@@ -63,6 +64,7 @@ pub struct RunningRisk {
     server: JoinHandle<Result<(), jilin_runtime::ServeError>>,
     monitor: Monitor,
     evaluator: Evaluator,
+    history_retention: Duration,
     registry_events: Applier<RegistryFollower>,
     indicator_events: Applier<IndicatorFollower>,
 }
@@ -114,6 +116,13 @@ impl RunningRisk {
     /// number of alert changes.
     pub async fn evaluate_now(&self) -> Result<usize, StoreError> {
         self.evaluator.pass(&self.shutdown).await
+    }
+
+    /// Forgets the alert history past its retention now (the service does
+    /// it at start and every hour); returns how many changes and alerts
+    /// changed.
+    pub async fn forget_old_history(&self) -> Result<(usize, usize), StoreError> {
+        retention::forget_old_history(&self.monitor, self.history_retention).await
     }
 
     /// Resolves when shutdown has been requested (e.g. by a signal).
@@ -208,7 +217,13 @@ pub async fn start(
     let relay = OutboxRelay::new(store.clone(), client.clone(), RISK_STREAM)
         .replicas(config.deploy.stream_replicas)
         .metrics(&metrics.bus);
+    let history_retention = Duration::from_secs(config.history_retention_days * 86_400);
     let tasks = vec![
+        jilin_runtime::spawn_task(
+            "history pruning",
+            &shutdown,
+            retention::run(monitor.clone(), history_retention, shutdown.clone()),
+        ),
         jilin_runtime::spawn_task("outbox relay", &shutdown, relay.run(shutdown.clone())),
         jilin_runtime::spawn_task(
             "registry consumer",
@@ -260,6 +275,7 @@ pub async fn start(
         server,
         monitor,
         evaluator,
+        history_retention,
         registry_events,
         indicator_events,
     })

@@ -123,6 +123,23 @@ impl Alert {
         format!("{rule_id}:{}", subject.replace('/', ":"))
     }
 
+    /// The alert with the transitions before `cutoff` forgotten, the last
+    /// one always kept (it says what the alert is now).
+    pub fn without_history_before(&self, cutoff: OffsetDateTime) -> Alert {
+        let last = self.history.len().saturating_sub(1);
+        let history = self
+            .history
+            .iter()
+            .enumerate()
+            .filter(|(index, transition)| *index == last || transition.at >= cutoff)
+            .map(|(_, transition)| transition.clone())
+            .collect();
+        Alert {
+            history,
+            ..self.clone()
+        }
+    }
+
     fn record(&mut self, change: Change, at: OffsetDateTime, note: &str) -> Change {
         self.history.push(Transition {
             change,
@@ -342,6 +359,19 @@ mod tests {
         let (alert, changes) = feed(&decline, &[Some(-1.0), Some(-0.5)]);
         assert_eq!(changes, [Change::Firing]);
         assert_eq!(alert.unwrap().severity, Severity::Critical);
+    }
+
+    #[test]
+    fn old_history_is_forgotten_but_the_last_transition_kept() {
+        let (alert, _) = feed(&rule("cost_overrun"), &[Some(12.0), None, Some(15.0)]);
+        let alert = alert.unwrap();
+        let times: Vec<_> = alert.history.iter().map(|t| t.at).collect();
+        assert_eq!(times, [at(0), at(1), at(2)]);
+        let trimmed = alert.without_history_before(at(1));
+        assert_eq!(trimmed.history, alert.history[1..]);
+        let trimmed = alert.without_history_before(at(9));
+        assert_eq!(trimmed.history, alert.history[2..], "the last one stays");
+        assert_eq!(alert.without_history_before(at(0)), alert);
     }
 
     #[test]
