@@ -14,6 +14,10 @@
 //! (60) while the writers go on. It prints its figures. `FAULT_SEED`
 //! replays a schedule (the seed is printed); `FAULT_SECONDS` sets how long
 //! the random faults go on (45).
+//!
+//! A second test fills a registry's disk (a 2 MB tmpfs; the suite runs as
+//! root): writes are refused RESOURCE_EXHAUSTED with a clear message, and
+//! with room again everything acknowledged is there, whole.
 
 mod faults_kit;
 
@@ -309,4 +313,120 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
         acknowledged.revisions.len() > 100 && risks_compared > 0,
         "too little was written, or judged, to prove anything"
     );
+}
+
+/// Runs `command` (mount), which must succeed.
+fn run(command: &[&str]) {
+    let status = std::process::Command::new(command[0])
+        .args(&command[1..])
+        .status()
+        .expect("run the command");
+    assert!(
+        status.success(),
+        "{command:?} failed (the fault suite runs as root)"
+    );
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped (even on failure).
+struct Mounted(String);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", &self.0])
+            .status();
+    }
+}
+
+#[tokio::test]
+#[ignore = "the fault suite: make test-faults"]
+async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
+    let nats = jilin_testkit::NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let disk_path = disk.display().to_string();
+    run(&["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", &disk_path]);
+    let _mounted = Mounted(disk_path.clone());
+    let port = jilin_testkit::free_port();
+    let mut registry = faults_kit::registry_binary(
+        port,
+        &disk.join("registry"),
+        &nats.url(),
+        dir.path().join("registry.log"),
+    );
+    registry.start();
+    let mut client = RegistryServiceClient::new(faults_kit::serving_channel(port).await);
+
+    // Write until the disk is full.
+    let mut acknowledged = Vec::new();
+    let mut refusal = None;
+    for index in 0..20_000 {
+        let mut project = jilin_testkit::registry::paint_shop();
+        project.description = "x".repeat(2000);
+        let created = client
+            .create_project(registry::CreateProjectRequest {
+                project_id: format!("p{index:05}"),
+                project: Some(project),
+                request_id: String::new(),
+            })
+            .await;
+        match created {
+            Ok(project) => acknowledged.push(project.into_inner()),
+            Err(status) => {
+                refusal = Some(status);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the disk never filled");
+    println!(
+        "full disk: {} projects acknowledged, then {:?}: {}",
+        acknowledged.len(),
+        refusal.code(),
+        refusal.message()
+    );
+    assert_eq!(
+        refusal.code(),
+        tonic::Code::ResourceExhausted,
+        "{refusal:?}"
+    );
+    assert!(
+        refusal.message().contains("the disk is full"),
+        "not a clear refusal: {refusal:?}"
+    );
+    let refused = format!("projects/p{:05}", acknowledged.len());
+
+    // More room, a restart: everything acknowledged is there, whole.
+    registry.kill();
+    run(&["mount", "-o", "remount,size=64m", &disk_path]);
+    registry.start();
+    let mut client = RegistryServiceClient::new(faults_kit::serving_channel(port).await);
+    for project in &acknowledged {
+        let stored = client
+            .get_project(registry::GetProjectRequest {
+                name: project.name.clone(),
+            })
+            .await
+            .expect("an acknowledged project is readable")
+            .into_inner();
+        assert_eq!(&stored, project);
+    }
+    // The refused write was not acknowledged: it is there whole, or not.
+    let after_refusal = client
+        .get_project(registry::GetProjectRequest { name: refused })
+        .await;
+    match after_refusal {
+        Ok(project) => assert_eq!(project.into_inner().description, "x".repeat(2000)),
+        Err(status) => assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}"),
+    }
+    let created = client
+        .create_project(registry::CreateProjectRequest {
+            project_id: "after".into(),
+            project: Some(jilin_testkit::registry::paint_shop()),
+            request_id: String::new(),
+        })
+        .await;
+    assert!(created.is_ok(), "writes resume with room: {created:?}");
+    registry.kill();
 }

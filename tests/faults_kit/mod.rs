@@ -90,6 +90,17 @@ impl Drop for Binary {
     }
 }
 
+/// A registry binary alone on `port`, its store in `data`.
+pub fn registry_binary(port: u16, data: &std::path::Path, nats_url: &str, log: PathBuf) -> Binary {
+    Binary::new("jilin-registry", common_args(port, data, nats_url), log)
+}
+
+/// A channel to the service on `port`, once it serves.
+pub async fn serving_channel(port: u16) -> Channel {
+    wait_serving(port).await;
+    lazy_channel(port)
+}
+
 /// The flags every service gets: plaintext, no tokens, the tests' clock.
 fn common_args(port: u16, data: &std::path::Path, nats_url: &str) -> Vec<String> {
     [

@@ -46,6 +46,7 @@ impl ApiError {
             ApiError::NotFound(name) => details.not_found(message, name),
             ApiError::AlreadyExists(name) => details.already_exists(message, name),
             ApiError::StaleEtag { name, current, .. } => details.stale_etag(message, name, current),
+            ApiError::Store(err) if err.is_disk_full() => details.disk_full(message),
             ApiError::Store(_) => details.storage_failure(message),
         }
     }

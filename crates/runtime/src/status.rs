@@ -156,6 +156,16 @@ impl StatusDetails {
         )
     }
 
+    /// RESOURCE_EXHAUSTED: the service's disk is full, logged here. The
+    /// change is not durable: the caller retries it once there is room.
+    pub fn disk_full(self, message: String) -> Status {
+        tracing::error!(error = %message, "the disk is full: writes are refused");
+        let message = format!(
+            "the disk is full, so the change is not durable: retry it (with the same request_id) once there is room ({message})"
+        );
+        self.status(Code::ResourceExhausted, message, "DISK_FULL", &[])
+    }
+
     /// INTERNAL for a storage failure, logged here.
     pub fn storage_failure(self, message: String) -> Status {
         tracing::error!(error = %message, "storage failure");

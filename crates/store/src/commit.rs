@@ -12,7 +12,10 @@ use tokio::sync::oneshot;
 use crate::StoreError;
 use crate::metrics::StoreMetrics;
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+/// Why a flush failed: its message, and whether the disk is full.
+type FlushFailure = (String, bool);
+
+type Waiter = oneshot::Sender<Result<(), FlushFailure>>;
 
 /// Handle on the flusher thread; dropping it ends and joins the thread, so
 /// the database files are released when the store is dropped.
@@ -41,7 +44,8 @@ impl GroupCommit {
         queue.send(tx).map_err(|_| StoreError::Closed)?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(StoreError::Flush(reason)),
+            Ok(Err((reason, true))) => Err(StoreError::DiskFull(reason)),
+            Ok(Err((reason, false))) => Err(StoreError::Flush(reason)),
             Err(_) => Err(StoreError::Closed),
         }
     }
@@ -61,8 +65,11 @@ fn flush_loop(db: sled::Db, waiters: mpsc::Receiver<Waiter>, metrics: StoreMetri
         let mut batch = vec![first];
         batch.extend(waiters.try_iter());
         metrics.commit_batch.observe(batch.len() as f64);
-        let outcome = db.flush().map(|_| ()).map_err(|err| err.to_string());
-        if let Err(reason) = &outcome {
+        let outcome = db
+            .flush()
+            .map(|_| ())
+            .map_err(|err| (err.to_string(), crate::error::is_disk_full(&err)));
+        if let Err((reason, _)) = &outcome {
             tracing::error!(%reason, "group commit flush failed");
         }
         for waiter in batch {
