@@ -35,6 +35,7 @@ test: nats-server
 # FAULT_NATS_AWAY seconds, then checked from outside. FAULT_SEED replays a
 # schedule; FAULT_SECONDS sets its length.
 test-faults: nats-server
+	@deploy/scripts/ensure-faketime.sh >/dev/null
 	cargo build --bins
 	NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" \
 	  cargo test -p jilin --test faults -- --ignored --nocapture

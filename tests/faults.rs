@@ -2,7 +2,8 @@
 //! three service binaries and a nats-server run as separate processes.
 //! Writers report progress, retrying with the same request ids, while a
 //! seeded schedule SIGKILLs each service and the NATS server at random
-//! moments and restarts them. Then a checker that is not part of the system
+//! moments and restarts them, and moves the registry's and the indicator
+//! service's system clock (libfaketime) forward and back. Then a checker that is not part of the system
 //! proves:
 //! - every acknowledged write reads back as acknowledged;
 //! - every registry change is on JILIN_REGISTRY exactly once per revision;
@@ -183,10 +184,18 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let started = Instant::now();
     let mut nats_restarts = 0;
+    let mut clock_jumps = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
         tokio::time::sleep(Duration::from_millis(rng.random_range(500..3000))).await;
         let down_for = Duration::from_millis(rng.random_range(0..2000));
-        match rng.random_range(0..4) {
+        match rng.random_range(0..5) {
+            4 => {
+                // The clock jumps, forward or back, within the request-id
+                // retention (a week): see the note on retention.
+                let days = rng.random_range(-3..=5);
+                cluster.set_clock_offset(days);
+                clock_jumps.push(days);
+            }
             3 => {
                 cluster.nats.stop();
                 tokio::time::sleep(down_for).await;
@@ -279,7 +288,7 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
         .map(|service| format!("{} {}", service.name, service.kills))
         .collect();
     println!(
-        "fault suite figures (seed {seed}): {:.0} s of faults, NATS away {nats_away} s at the end; SIGKILLs: {}; NATS restarts {nats_restarts}",
+        "fault suite figures (seed {seed}): {:.0} s of faults, NATS away {nats_away} s at the end; SIGKILLs: {}; NATS restarts {nats_restarts}; clock jumps (days from real time) {clock_jumps:?}",
         faults_took.as_secs_f64(),
         kills.join(", ")
     );

@@ -27,6 +27,7 @@ const SETTLE: Duration = Duration::from_secs(120);
 pub struct Binary {
     pub name: &'static str,
     args: Vec<String>,
+    env: Vec<(&'static str, String)>,
     log: PathBuf,
     child: Option<Child>,
     pub kills: u32,
@@ -37,6 +38,7 @@ impl Binary {
         Self {
             name,
             args,
+            env: Vec::new(),
             log,
             child: None,
             kills: 0,
@@ -64,11 +66,37 @@ impl Binary {
             .expect("open the service's log");
         let child = Command::new(self.path())
             .args(&self.args)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::from(log.try_clone().expect("clone the log")))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start the service");
         self.child = Some(child);
+    }
+
+    /// The binary with its system clock read from `clock_file` through
+    /// libfaketime (an offset from real time, e.g. `+3d`, re-read at every
+    /// call), and the service told to use the system clock. Monotonic time
+    /// is left alone: it never jumps.
+    fn with_jumping_clock(mut self, clock_file: &std::path::Path) -> Self {
+        let library = ["/usr/lib/x86_64-linux-gnu/faketime", "/usr/lib/faketime"]
+            .iter()
+            .map(|dir| std::path::Path::new(dir).join("libfaketimeMT.so.1"))
+            .find(|path| path.exists())
+            .expect("libfaketime is not installed (make test-faults installs it)");
+        self.env = vec![
+            ("LD_PRELOAD", library.display().to_string()),
+            ("FAKETIME_TIMESTAMP_FILE", clock_file.display().to_string()),
+            ("FAKETIME_NO_CACHE", "1".into()),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1".into()),
+        ];
+        let clock = self
+            .args
+            .iter()
+            .position(|arg| arg == "--clock")
+            .expect("a --clock flag");
+        self.args[clock + 1] = "system".into();
+        self
     }
 
     /// SIGKILL, as a crash would.
@@ -140,6 +168,7 @@ pub struct Cluster {
     pub services: Vec<Binary>,
     ports: [u16; 3],
     dir: tempfile::TempDir,
+    clock_file: PathBuf,
 }
 
 /// One registry change on the stream.
@@ -153,6 +182,8 @@ impl Cluster {
     pub async fn start() -> Self {
         let nats = NatsServer::start().await;
         let dir = tempfile::tempdir().unwrap();
+        let clock_file = dir.path().join("clock");
+        std::fs::write(&clock_file, "+0d").unwrap();
         let ports = [free_port(), free_port(), free_port()];
         let [registry, indicators, risk] = ports;
         let mut services = vec![
@@ -160,7 +191,8 @@ impl Cluster {
                 "jilin-registry",
                 common_args(registry, &dir.path().join("registry"), &nats.url()),
                 dir.path().join("registry.log"),
-            ),
+            )
+            .with_jumping_clock(&clock_file),
             Binary::new(
                 "jilin-indicators",
                 [
@@ -169,7 +201,8 @@ impl Cluster {
                 ]
                 .concat(),
                 dir.path().join("indicators.log"),
-            ),
+            )
+            .with_jumping_clock(&clock_file),
             risk_binary(&dir, "jilin-risk", risk, ports, &nats.url()),
         ];
         for service in &mut services {
@@ -183,7 +216,14 @@ impl Cluster {
             services,
             ports,
             dir,
+            clock_file,
         }
+    }
+
+    /// Sets the registry's and the indicator service's system clock to
+    /// real time plus `days` (negative: back).
+    pub fn set_clock_offset(&self, days: i64) {
+        std::fs::write(&self.clock_file, format!("{days:+}d")).unwrap();
     }
 
     pub fn registry_channel(&self) -> Channel {
@@ -244,7 +284,8 @@ impl Cluster {
             ]
             .concat(),
             self.dir.path().join("fresh-indicators.log"),
-        );
+        )
+        .with_jumping_clock(&self.clock_file);
         fresh.start();
         wait_serving(port).await;
         self.wait_consumed("JILIN_REGISTRY", &["jilin-indicators", "fresh-indicators"])
