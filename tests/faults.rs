@@ -9,7 +9,8 @@
 //! - every registry change is on JILIN_REGISTRY exactly once per revision;
 //! - the indicator values equal a fresh indicator service's, built from the
 //!   stream alone;
-//! - the current risks equal a fresh risk service's, evaluated from scratch.
+//! - the current risks equal a fresh risk service's, evaluated from scratch;
+//! - no alert change is notified twice on a subject of JILIN_RISK.
 //!
 //! After the random faults, NATS stays away for `FAULT_NATS_AWAY` seconds
 //! (60) while the writers go on. It prints its figures. `FAULT_SEED`
@@ -279,6 +280,7 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
 
     // 3 and 4. The indicators and the risks equal fresh services' that
     // built everything from the streams after the faults.
+    let (notifications, notified_twice) = cluster.risk_notifications().await;
     let (indicators_compared, indicator_mismatches) = cluster.indicators_against_fresh(year).await;
     let (risks_compared, risk_mismatches) = cluster.risks_against_fresh().await;
 
@@ -316,6 +318,11 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
     assert!(without_event.is_empty(), "without event: {without_event:?}");
     assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
     assert!(wrong_reads.is_empty(), "wrong reads: {wrong_reads:?}");
+    println!(
+        "  risk notifications: {notifications}; sent twice: {}",
+        notified_twice.len()
+    );
+    assert!(notified_twice.is_empty(), "twice: {notified_twice:?}");
     assert!(indicator_mismatches.is_empty(), "{indicator_mismatches:#?}");
     assert!(risk_mismatches.is_empty(), "{risk_mismatches:#?}");
     assert!(

@@ -263,6 +263,38 @@ impl Cluster {
         }
     }
 
+    /// The risk service's notifications on JILIN_RISK once it is quiet:
+    /// how many, and the (change sequence, subject) pairs published more
+    /// than once. (A change goes to one or more subjects; pending changes
+    /// and de-escalations are not notified at all, so a gap in the
+    /// sequences is no loss.) Read before a fresh risk service publishes
+    /// its own.
+    pub async fn risk_notifications(&self) -> (usize, Vec<(i64, String)>) {
+        use prost::Message;
+        let jetstream = async_nats::jetstream::new(self.nats_client().await);
+        wait_quiet(&jetstream, "JILIN_RISK").await;
+        let mut counts: BTreeMap<(i64, String), usize> = BTreeMap::new();
+        if let Ok(mut stream) = jetstream.get_stream("JILIN_RISK").await {
+            let state = stream.info().await.unwrap().state.clone();
+            for sequence in state.first_sequence..=state.last_sequence {
+                let Ok(message) = stream.get_raw_message(sequence).await else {
+                    continue;
+                };
+                let event = jilin_proto::events::v1::AlertChanged::decode(message.payload)
+                    .expect("every event on JILIN_RISK decodes");
+                let change = event.change.expect("an alert change");
+                let key = (change.sequence, message.subject.to_string());
+                *counts.entry(key).or_insert(0) += 1;
+            }
+        }
+        let duplicated = counts
+            .iter()
+            .filter(|(_, count)| **count > 1)
+            .map(|(key, _)| key.clone())
+            .collect();
+        (counts.values().sum(), duplicated)
+    }
+
     /// Names of the indicators whose series differ from those of a fresh
     /// indicator service that read the whole stream after the faults.
     pub async fn indicators_against_fresh(&self, year: i32) -> (usize, Vec<String>) {
