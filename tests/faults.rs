@@ -19,7 +19,9 @@
 //!
 //! A second test fills a registry's disk (a 2 MB tmpfs; the suite runs as
 //! root): writes are refused RESOURCE_EXHAUSTED with a clear message, and
-//! with room again everything acknowledged is there, whole.
+//! with room again everything acknowledged is there, whole. A third SIGKILLs
+//! `jilin up` together with its nats-server three times under writes: every
+//! acknowledged report reads back, each revision on the stream exactly once.
 
 mod faults_kit;
 
@@ -28,12 +30,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use faults_kit::{Cluster, retried};
+use faults_kit::{Caller, Cluster, retried};
 use jilin_proto::registry::v1 as registry;
 use jilin_testkit::TEST_NOW;
 use rand::{Rng, SeedableRng};
 use registry::registry_service_client::RegistryServiceClient;
-use tonic::transport::Channel;
 
 /// Months each project reports, January to October of TEST_NOW's year.
 const MONTHS: u8 = 10;
@@ -76,10 +77,106 @@ fn report(period: &str, month: u8, output: i64) -> registry::ProgressReport {
     }
 }
 
+/// Writers going on until stopped, one project at a time each, and what
+/// they were told.
+struct Writers {
+    acknowledged: Arc<Mutex<Acknowledged>>,
+    figures: Arc<WriterFigures>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Writers {
+    /// [`WRITERS`] writers, each with a client from `client`, naming their
+    /// projects `{prefix}{writer}-p{n}`.
+    fn start<T: Caller>(prefix: &str, client: impl Fn() -> RegistryServiceClient<T>) -> Self {
+        let year: i32 = TEST_NOW[..4].parse().unwrap();
+        let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
+        let figures = Arc::new(WriterFigures::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = (0..WRITERS)
+            .map(|writer| {
+                let (client, prefix) = (client(), format!("{prefix}{writer}"));
+                let (acknowledged, figures, stop) =
+                    (acknowledged.clone(), figures.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut project = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = format!("{prefix}-p{project:03}");
+                        write_project(&client, &id, year, &acknowledged, &figures).await;
+                        project += 1;
+                    }
+                })
+            })
+            .collect();
+        Self {
+            acknowledged,
+            figures,
+            stop,
+            tasks,
+        }
+    }
+
+    /// Stops them once their projects are done; what they were told.
+    async fn stop(self) -> (Acknowledged, Arc<WriterFigures>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        let acknowledged = std::mem::take(&mut *self.acknowledged.lock().unwrap());
+        (acknowledged, self.figures)
+    }
+}
+
+/// Events of acknowledged revisions that are on the stream more than once,
+/// and acknowledged revisions that are not on it.
+fn stream_faults(
+    events: &BTreeMap<faults_kit::EventKey, usize>,
+    acknowledged: &Acknowledged,
+) -> (Vec<faults_kit::EventKey>, Vec<(String, String, i64)>) {
+    let duplicated = events
+        .iter()
+        .filter(|(_, count)| **count > 1)
+        .map(|(key, _)| key.clone())
+        .collect();
+    let without_event = acknowledged
+        .revisions
+        .iter()
+        .filter(|revision| !events.contains_key(&faults_kit::EventKey::Report((*revision).clone())))
+        .cloned()
+        .collect();
+    (duplicated, without_event)
+}
+
+/// The acknowledged reports that do not read back as acknowledged.
+async fn misread<T: Caller>(
+    client: &RegistryServiceClient<T>,
+    acknowledged: &Acknowledged,
+    figures: &WriterFigures,
+) -> Vec<String> {
+    let mut wrong_reads = Vec::new();
+    for ((project, period), (revision, output)) in &acknowledged.reports {
+        let name = format!("projects/{project}/reports/{period}");
+        let stored = retried(figures, "read", || {
+            let (mut client, name) = (client.clone(), name.clone());
+            async move {
+                client
+                    .get_progress_report(registry::GetProgressReportRequest { name })
+                    .await
+            }
+        })
+        .await;
+        if (stored.revision, stored.output_value_yuan) != (*revision, *output) {
+            wrong_reads.push(name);
+        }
+    }
+    wrong_reads
+}
+
 /// Creates one project, starts it, reports its months and revises one,
 /// every call retried until acknowledged.
-async fn write_project(
-    client: &RegistryServiceClient<Channel>,
+async fn write_project<T: Caller>(
+    client: &RegistryServiceClient<T>,
     id: &str,
     year: i32,
     acknowledged: &Mutex<Acknowledged>,
@@ -162,24 +259,9 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
     let mut cluster = Cluster::start().await;
 
     // Writers go on until the faults end, one project at a time.
-    let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
-    let figures = Arc::new(WriterFigures::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|writer| {
-            let client = RegistryServiceClient::new(cluster.registry_channel());
-            let (acknowledged, figures, stop) =
-                (acknowledged.clone(), figures.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut project = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let id = format!("w{writer}-p{project:03}");
-                    write_project(&client, &id, year, &acknowledged, &figures).await;
-                    project += 1;
-                }
-            })
-        })
-        .collect();
+    let writers = Writers::start("w", || {
+        RegistryServiceClient::new(cluster.registry_channel())
+    });
 
     // The faults: a seeded schedule of SIGKILLs and restarts.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -216,31 +298,12 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
     tokio::time::sleep(Duration::from_secs(nats_away)).await;
     cluster.nats.restart().await;
     nats_restarts += 1;
-    stop.store(true, Ordering::Relaxed);
-    for writer in writers {
-        writer.await.unwrap();
-    }
+    let (acknowledged, figures) = writers.stop().await;
     let faults_took = started.elapsed();
-    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
 
     // 1. Every acknowledged report reads back as acknowledged.
     let client = RegistryServiceClient::new(cluster.registry_channel());
-    let mut wrong_reads = Vec::new();
-    for ((project, period), (revision, output)) in &acknowledged.reports {
-        let name = format!("projects/{project}/reports/{period}");
-        let stored = retried(&figures, "read", || {
-            let (mut client, name) = (client.clone(), name.clone());
-            async move {
-                client
-                    .get_progress_report(registry::GetProgressReportRequest { name })
-                    .await
-            }
-        })
-        .await;
-        if (stored.revision, stored.output_value_yuan) != (*revision, *output) {
-            wrong_reads.push(name);
-        }
-    }
+    let wrong_reads = misread(&client, &acknowledged, &figures).await;
     let mut listed = BTreeSet::new();
     let mut page_token = String::new();
     loop {
@@ -271,12 +334,7 @@ async fn nothing_acknowledged_is_lost_duplicated_or_wrong_under_faults() {
 
     // 2. Every acknowledged revision on the stream, exactly once.
     let events = cluster.registry_events(&acknowledged.revisions).await;
-    let duplicated: Vec<_> = events.iter().filter(|(_, count)| **count > 1).collect();
-    let without_event: Vec<_> = acknowledged
-        .revisions
-        .iter()
-        .filter(|revision| !events.contains_key(&faults_kit::EventKey::Report((*revision).clone())))
-        .collect();
+    let (duplicated, without_event) = stream_faults(&events, &acknowledged);
 
     // 3 and 4. The indicators and the risks equal fresh services' that
     // built everything from the streams after the faults.
@@ -445,4 +503,38 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
         .await;
     assert!(created.is_ok(), "writes resume with room: {created:?}");
     registry.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "the fault suite: make test-faults"]
+async fn jilin_up_sigkilled_with_its_nats_loses_nothing_it_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = faults_kit::JilinUp::new(dir.path().join("data"));
+    up.start().await;
+    let writers = Writers::start("up", || up.registry());
+    // The machine goes down three times, writes in flight.
+    for pause in [3, 2, 4] {
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+        up.kill();
+        up.start().await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (acknowledged, figures) = writers.stop().await;
+    let wrong_reads = misread(&up.registry(), &acknowledged, &figures).await;
+    let events = faults_kit::registry_events(up.watcher().await, &acknowledged.revisions).await;
+    let (duplicated, without_event) = stream_faults(&events, &acknowledged);
+    println!(
+        "jilin up SIGKILLed {} times with its NATS: {} report revisions acknowledged, {} retried calls; \
+         wrong reads {}, without event {}, duplicated events {}",
+        up.kills,
+        acknowledged.revisions.len(),
+        figures.retries.load(Ordering::Relaxed),
+        wrong_reads.len(),
+        without_event.len(),
+        duplicated.len()
+    );
+    assert!(wrong_reads.is_empty(), "wrong reads: {wrong_reads:?}");
+    assert!(without_event.is_empty(), "without event: {without_event:?}");
+    assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
+    assert!(acknowledged.revisions.len() > 100, "too little was written");
 }

@@ -20,6 +20,9 @@ use tonic::{Code, Status};
 
 use super::WriterFigures;
 
+mod up;
+pub use up::JilinUp;
+
 /// How long the checker waits for the system to settle.
 const SETTLE: Duration = Duration::from_secs(120);
 
@@ -240,19 +243,7 @@ impl Cluster {
         &self,
         expected: &BTreeSet<(String, String, i64)>,
     ) -> BTreeMap<EventKey, usize> {
-        let jetstream = async_nats::jetstream::new(self.nats_client().await);
-        let deadline = Instant::now() + SETTLE;
-        loop {
-            let events = read_registry_stream(&jetstream).await;
-            let missing = expected
-                .iter()
-                .filter(|key| !events.contains_key(&EventKey::Report((*key).clone())))
-                .count();
-            if missing == 0 || Instant::now() > deadline {
-                return events;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        registry_events(self.nats_client().await, expected).await
     }
 
     /// Waits until `consumers` have taken everything `stream` holds.
@@ -456,6 +447,27 @@ async fn wait_quiet(jetstream: &async_nats::jetstream::Context, stream: &str) {
     }
 }
 
+/// Every event on JILIN_REGISTRY and how often it is there, once every
+/// one of `expected` is (the relay may still be catching up).
+pub async fn registry_events(
+    client: async_nats::Client,
+    expected: &BTreeSet<(String, String, i64)>,
+) -> BTreeMap<EventKey, usize> {
+    let jetstream = async_nats::jetstream::new(client);
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let events = read_registry_stream(&jetstream).await;
+        let missing = expected
+            .iter()
+            .filter(|key| !events.contains_key(&EventKey::Report((*key).clone())))
+            .count();
+        if missing == 0 || Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Every registry change on the stream, counted.
 async fn read_registry_stream(
     jetstream: &async_nats::jetstream::Context,
@@ -512,6 +524,18 @@ async fn wait_serving(port: u16) {
     }
 }
 
+/// What the writers call through: a plain channel, or one whose calls
+/// carry a token.
+pub trait Caller:
+    jilin_testkit::registry::Transport<Future: Send> + Clone + Send + Sync + 'static
+{
+}
+
+impl<T> Caller for T where
+    T: jilin_testkit::registry::Transport<Future: Send> + Clone + Send + Sync + 'static
+{
+}
+
 /// Whether a call that failed this way may be retried as it was.
 fn retryable(code: Code) -> bool {
     matches!(
@@ -546,8 +570,8 @@ where
 
 /// Moves `name` to `status`, retried; a retry finding it already there
 /// (the first attempt committed, its answer lost) is done.
-pub async fn transition(
-    client: &registry::registry_service_client::RegistryServiceClient<Channel>,
+pub async fn transition<T: Caller>(
+    client: &registry::registry_service_client::RegistryServiceClient<T>,
     figures: &WriterFigures,
     name: &str,
     status: registry::project::Status,
