@@ -39,16 +39,21 @@ fn admin_connection(system: &System, data_dir: &Path) -> Connection {
 /// replay; those are history, not risks.
 async fn current_risks(system: &System) -> Vec<(String, i32, i32)> {
     let nats = wait_applied(system).await;
-    // The publisher's quiet period (2 s) lets value changes gather.
+    // Every value change published: the outbox empty and the stream still
+    // for longer than the publisher's quiet period (2 s) lets changes wait.
+    let jetstream = jilin_bus::async_nats::jetstream::new(nats.clone());
     let deadline = std::time::Instant::now() + PATIENCE;
-    while system.indicators.pending_events() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "values never published"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut last = None;
+    loop {
+        assert!(std::time::Instant::now() < deadline, "values never settled");
+        let mut stream = jetstream.get_stream("JILIN_INDICATORS").await.unwrap();
+        let now = stream.info().await.unwrap().state.last_sequence;
+        if system.indicators.pending_events() == 0 && last == Some(now) {
+            break;
+        }
+        last = Some(now);
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     jilin_testkit::bus::wait_consumed(&nats, "JILIN_INDICATORS", "jilin-risk", PATIENCE).await;
     system.risk.evaluate_now().await.unwrap();
     let resolved = risk::alert::State::Resolved as i32;
