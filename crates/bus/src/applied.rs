@@ -25,9 +25,6 @@ pub fn applied_fingerprint(table: &Table<u64>) -> Result<u64, StoreError> {
     table.fingerprint_where(|key| !key.contains('/'))
 }
 
-/// Events forgotten per transaction when pruning.
-const PRUNE_CHUNK: usize = 1000;
-
 /// A service's part in following a stream: what an event means to it, and
 /// how that changes its tables.
 pub trait Follower: Send + Sync + 'static {
@@ -185,24 +182,11 @@ impl<F: Follower> Applier<F> {
     /// be delivered again. Returns how many were forgotten.
     pub async fn forget_acknowledged(&self, ack_floor: u64) -> Result<usize, StoreError> {
         let prefix = format!("{}/", self.stream);
-        let old: Vec<String> = self
-            .applied
-            .scan_prefix(&prefix)?
-            .into_iter()
-            .filter(|(_, sequence)| *sequence <= ack_floor)
-            .map(|(key, _)| key)
-            .collect();
-        for chunk in old.chunks(PRUNE_CHUNK) {
-            self.store
-                .write(|tx| {
-                    for key in chunk {
-                        tx.remove(&self.applied, key)?;
-                    }
-                    Ok::<_, StoreError>(())
-                })
-                .await?;
-        }
-        Ok(old.len())
+        self.store
+            .retain(&self.applied, &prefix, |sequence| {
+                (*sequence > ack_floor).then_some(*sequence)
+            })
+            .await
     }
 
     /// Ids currently remembered for this stream.

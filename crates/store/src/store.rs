@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// Rewrites or removes, a chunk per transaction, the entries of
-    /// `table` that `retain` changes: it returns `None` to remove an entry,
+    /// `table` under `prefix` ("" for all) that `retain` changes: it returns `None` to remove an entry,
     /// `Some(new)` to replace it, or the value unchanged to leave it.
     /// Inside each transaction it is applied again to the value as it is
     /// then, so a concurrent write is never undone. Returns how many
@@ -182,6 +182,7 @@ impl Store {
     pub async fn retain<V>(
         &self,
         table: &Table<V>,
+        prefix: &str,
         retain: impl Fn(&V) -> Option<V>,
     ) -> Result<usize, StoreError>
     where
@@ -189,7 +190,7 @@ impl Store {
     {
         const CHUNK: usize = 1000;
         let candidates: Vec<String> = table
-            .scan_prefix("")?
+            .scan_prefix(prefix)?
             .into_iter()
             .filter(|(_, value)| retain(value).as_ref() != Some(value))
             .map(|(key, _)| key)
@@ -522,7 +523,7 @@ mod tests {
             .unwrap();
         // Odd numbers go, 8 becomes 80, the rest stay.
         let changed = store
-            .retain(&things, |n| match n {
+            .retain(&things, "", |n| match n {
                 n if n % 2 == 1 => None,
                 8 => Some(80),
                 n => Some(*n),

@@ -24,7 +24,7 @@ pub async fn forget_old_requests(
     let cutoff = clock.now() - retention;
     tables
         .store
-        .retain(&tables.requests, |outcome| {
+        .retain(&tables.requests, "", |outcome| {
             (outcome.time() >= cutoff).then(|| outcome.clone())
         })
         .await

@@ -26,14 +26,14 @@ pub async fn forget_old_history(
     let tables = monitor.tables();
     let changes = tables
         .store
-        .retain(&tables.changes, |record| {
+        .retain(&tables.changes, "", |record| {
             let recent = record.alert.history.iter().any(|t| t.at >= cutoff);
             recent.then(|| record.clone())
         })
         .await?;
     let alerts = tables
         .store
-        .retain(&tables.alerts, |alert| {
+        .retain(&tables.alerts, "", |alert| {
             Some(alert.without_history_before(cutoff))
         })
         .await?;
