@@ -74,6 +74,7 @@ enum Rpc {
     TransitionProject,
     ListProjectHistory,
     ReportProgress,
+    BatchReportProgress,
     GetProgressReport,
     ListProgressReports,
     ListSectors,
@@ -99,7 +100,7 @@ enum Rpc {
     WatchAlerts,
 }
 
-const RPCS: [Rpc; 30] = [
+const RPCS: [Rpc; 31] = [
     Rpc::CreateProject,
     Rpc::GetProject,
     Rpc::ListProjects,
@@ -107,6 +108,7 @@ const RPCS: [Rpc; 30] = [
     Rpc::TransitionProject,
     Rpc::ListProjectHistory,
     Rpc::ReportProgress,
+    Rpc::BatchReportProgress,
     Rpc::GetProgressReport,
     Rpc::ListProgressReports,
     Rpc::ListSectors,
@@ -136,7 +138,8 @@ impl Rpc {
     fn needs(self) -> Needs {
         use Rpc::*;
         match self {
-            CreateProject | UpdateProject | TransitionProject | ReportProgress => Needs::Agency,
+            CreateProject | UpdateProject | TransitionProject | ReportProgress
+            | BatchReportProgress => Needs::Agency,
             CreateIndicator | UpdateIndicator | DeleteIndicator => Needs::Role(Role::Analyst),
             CreateRule | UpdateRule | AcknowledgeAlert | CreateSilence | DeleteSilence => {
                 Needs::Role(Role::Supervisor)
@@ -287,6 +290,21 @@ async fn call(clients: &mut Clients, rpc: Rpc, cell: usize) -> Result<(), Status
                 request_id: String::new(),
             };
             clients.registry.report_progress(request).await.map(drop)
+        }
+        Rpc::BatchReportProgress => {
+            let request = registry::BatchReportProgressRequest {
+                requests: vec![registry::ReportProgressRequest {
+                    parent: target,
+                    report: Some(report("2026-02")),
+                    request_id: String::new(),
+                }],
+                request_id: String::new(),
+            };
+            clients
+                .registry
+                .batch_report_progress(request)
+                .await
+                .map(drop)
         }
         Rpc::GetProgressReport => {
             let request = registry::GetProgressReportRequest {

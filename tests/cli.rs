@@ -174,6 +174,123 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
     running.system.shutdown().await;
 }
 
+#[tokio::test]
+async fn reports_import_sends_a_csv_in_batches_and_stores_nothing_twice() {
+    let running = start(12).await;
+    let urls = urls(&running.system);
+    let data = running.data.path();
+    let json_of = |output: &Output| -> serde_json::Value {
+        assert!(output.status.success(), "{}", stderr(output));
+        serde_json::from_str(&stdout(output)).expect("JSON")
+    };
+    let listed = json_of(
+        &jilin(
+            data,
+            &urls,
+            &[
+                "projects",
+                "list",
+                "--filter",
+                "status = UNDER_CONSTRUCTION OR status = OPERATING",
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    );
+    let mut rows = vec!["project,period,output_value,energy,progress".to_owned()];
+    let mut latest = Vec::new();
+    for project in listed["projects"].as_array().unwrap().iter().take(3) {
+        let name = project["name"].as_str().unwrap().to_owned();
+        let reports = json_of(&jilin(data, &urls, &["reports", "list", &name, "-o", "json"]).await);
+        let last = reports["reports"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        let period = last["period"].as_str().unwrap().to_owned();
+        rows.push(format!(
+            "{name},{period},\"1,234,000\",5000,{}",
+            int(&last["physicalProgressPercent"])
+        ));
+        latest.push((name, period, int(&last["revision"])));
+    }
+    assert_eq!(latest.len(), 3, "three projects that report");
+    let file = data.join("month.csv");
+    std::fs::write(&file, rows.join("\n")).unwrap();
+    let file = file.to_str().unwrap();
+
+    let imported = json_of(
+        &jilin(
+            data,
+            &urls,
+            &["reports", "import", file, "--batch-size", "2", "-o", "json"],
+        )
+        .await,
+    );
+    assert_eq!(imported["reports"], 3);
+    assert_eq!(imported["batches"], 2);
+    assert_eq!(
+        imported["revisions"], 3,
+        "each project had reported that month"
+    );
+    let again = json_of(
+        &jilin(
+            data,
+            &urls,
+            &["reports", "import", file, "--batch-size", "2", "-o", "json"],
+        )
+        .await,
+    );
+    assert_eq!(again, imported, "the same batches again: the first results");
+    for (name, period, revision) in &latest {
+        let report = json_of(&jilin(data, &urls, &["reports", "list", name, "-o", "json"]).await);
+        let stored = report["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["period"] == period.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(
+            int(&stored["revision"]),
+            revision + 1,
+            "one revision, not two"
+        );
+        assert_eq!(stored["outputValueYuan"], "1234000");
+    }
+
+    std::fs::write(
+        data.join("bad.csv"),
+        "project,period,outputs\nx,2026-01,1\n",
+    )
+    .unwrap();
+    let bad = jilin(
+        data,
+        &urls,
+        &["reports", "import", data.join("bad.csv").to_str().unwrap()],
+    )
+    .await;
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("line 1: unknown column `outputs`")
+            && stderr(&bad).contains("nothing was sent"),
+        "{}",
+        stderr(&bad)
+    );
+    running.system.shutdown().await;
+}
+
+/// An integer of proto JSON: a number, or a string for 64-bit ones; 0
+/// when absent (the default is not written).
+fn int(value: &serde_json::Value) -> i64 {
+    match value {
+        serde_json::Value::String(text) => text.parse().expect("an integer"),
+        other => other.as_i64().unwrap_or(0),
+    }
+}
+
 /// A port nothing listens on (bound, then released).
 
 #[tokio::test]

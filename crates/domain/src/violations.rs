@@ -21,6 +21,15 @@ impl FieldViolation {
             description: description.into(),
         }
     }
+
+    /// The same violation on a field of an item of a larger request:
+    /// `report.period` under `requests[3]` is `requests[3].report.period`.
+    pub fn under(self, prefix: &str) -> Self {
+        Self {
+            field: format!("{prefix}.{}", self.field),
+            description: self.description,
+        }
+    }
 }
 
 /// One part of a request, parsed: its value, or every violation in it.

@@ -152,3 +152,82 @@ async fn a_report_over_grpc_moves_the_value_the_stream_and_the_watchers() {
     wait_for_value(&mut system, "pillar_output_share", "2026-01", 50.0).await;
     registry.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn batches_of_reports_and_their_revisions_move_the_values_exactly() {
+    let mut system = TestSystem::spawn().await;
+    let (_registry, mut registry_client) = start_registry(&system.nats, system.data.path()).await;
+    let sectors = [
+        "automobile",
+        "petrochemical",
+        "agri-products-processing",
+        "biotech",
+        "biotech",
+        "medicine-health",
+    ];
+    let mut parents = Vec::new();
+    for (index, sector) in sectors.iter().enumerate() {
+        let id = format!("batch-{index}");
+        parents
+            .push(under_construction(&mut registry_client, &id, project(sector, "220100")).await);
+    }
+    let batch = |outputs: [i64; 6]| jilin_proto::registry::v1::BatchReportProgressRequest {
+        requests: parents
+            .iter()
+            .zip(outputs)
+            .map(
+                |(parent, output)| jilin_proto::registry::v1::ReportProgressRequest {
+                    parent: parent.clone(),
+                    report: Some(report("2026-01", output)),
+                    request_id: String::new(),
+                },
+            )
+            .collect(),
+        request_id: String::new(),
+    };
+    // The value the indicator must have: pillar output over all output,
+    // recomputed from what the batches reported.
+    let pillar_share = |outputs: [i64; 6]| {
+        let pillar: i64 = outputs[..3].iter().sum();
+        100.0 * pillar as f64 / outputs.iter().sum::<i64>() as f64
+    };
+
+    let first = [100_000_000; 6];
+    registry_client
+        .batch_report_progress(batch(first))
+        .await
+        .unwrap();
+    wait_for_value(
+        &mut system,
+        "pillar_output_share",
+        "2026-01",
+        pillar_share(first),
+    )
+    .await;
+
+    // Every report revised in one batch: the values move by the exact
+    // difference of each revision, not by its whole amount.
+    let revised = [
+        100_000_000,
+        200_000_000,
+        300_000_000,
+        50_000_000,
+        50_000_000,
+        100_000_000,
+    ];
+    let reports = registry_client
+        .batch_report_progress(batch(revised))
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
+    assert!(reports.iter().all(|report| report.revision == 2));
+    wait_for_value(
+        &mut system,
+        "pillar_output_share",
+        "2026-01",
+        pillar_share(revised),
+    )
+    .await;
+    assert_eq!(pillar_share(revised), 75.0);
+}

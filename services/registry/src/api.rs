@@ -140,6 +140,23 @@ impl RegistryService for RegistryApi {
         Ok(Response::new(convert::report_to_proto(&accepted)))
     }
 
+    async fn batch_report_progress(
+        &self,
+        request: Request<pb::BatchReportProgressRequest>,
+    ) -> Reply<pb::BatchReportProgressResponse> {
+        let origin = origin(&request)?;
+        let command =
+            request::batch_report_progress(request.get_ref(), self.registry.clock().now())
+                .map_err(RegistryError::from)?;
+        let accepted = self
+            .registry
+            .batch_report_progress(command, &origin)
+            .await?;
+        Ok(Response::new(pb::BatchReportProgressResponse {
+            reports: accepted.iter().map(convert::report_to_proto).collect(),
+        }))
+    }
+
     async fn get_progress_report(
         &self,
         request: Request<pb::GetProgressReportRequest>,

@@ -25,6 +25,9 @@ pub enum RegistryError {
     Denied(#[from] Denied),
     #[error("{name} is {}; only APPROVED, UNDER_CONSTRUCTION, SUSPENDED or OPERATING projects report progress", .status.as_str())]
     NotReporting { name: String, status: ProjectStatus },
+    /// Items of a BatchReportProgress refused (by index); none was stored.
+    #[error("{} of the batch's reports refused; none was stored", .0.len())]
+    BatchRefused(Vec<(usize, RegistryError)>),
 }
 
 impl RegistryError {
@@ -57,6 +60,7 @@ impl From<RegistryError> for Status {
                         ],
                     )
             }
+            RegistryError::BatchRefused(refused) => batch_status(message, refused),
             RegistryError::NotReporting { name, status } => details
                 .precondition("PROJECT_NOT_REPORTING", &name, &message)
                 .status(
@@ -67,6 +71,64 @@ impl From<RegistryError> for Status {
                 ),
         }
     }
+}
+
+/// Items shown by index in a refused batch's message, at most.
+const ITEMS_NAMED: usize = 10;
+
+/// A refused batch: when only fields are wrong, one INVALID_ARGUMENT with
+/// every violation under `requests[i]`; otherwise the first other refusal's
+/// own status (code and details), its message naming the item and the
+/// indexes of all refused items.
+fn batch_status(message: String, refused: Vec<(usize, RegistryError)>) -> Status {
+    let indexes: Vec<String> = refused
+        .iter()
+        .take(ITEMS_NAMED)
+        .map(|(index, _)| format!("requests[{index}]"))
+        .collect();
+    let more = refused.len().saturating_sub(ITEMS_NAMED);
+    let named = match more {
+        0 => indexes.join(", "),
+        _ => format!("{}, and {more} more", indexes.join(", ")),
+    };
+    let mut violations = Vec::new();
+    let mut other = None;
+    for (index, err) in refused {
+        match err {
+            RegistryError::Api(ApiError::InvalidArgument(found)) => violations.extend(
+                found
+                    .into_iter()
+                    .map(|violation| violation.under(&format!("requests[{index}]"))),
+            ),
+            err => {
+                other.get_or_insert((index, err));
+            }
+        }
+    }
+    match other {
+        None => with_message(
+            RegistryError::Api(ApiError::InvalidArgument(violations)).into(),
+            format!("{message}: {named}"),
+        ),
+        Some((index, err)) => {
+            let status = Status::from(err);
+            let message = format!(
+                "requests[{index}]: {} ({message}: {named})",
+                status.message()
+            );
+            with_message(status, message)
+        }
+    }
+}
+
+/// `status` (code, details, metadata) with another message.
+fn with_message(status: Status, message: String) -> Status {
+    Status::with_details_and_metadata(
+        status.code(),
+        message,
+        status.details().to_vec().into(),
+        status.metadata().clone(),
+    )
 }
 
 impl From<StoreError> for RegistryError {

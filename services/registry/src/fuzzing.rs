@@ -27,12 +27,13 @@ pub fn page_token(text: &str) {
 /// would send it, then validated.
 pub fn request(kind: u8, bytes: &[u8]) {
     let now = datetime!(2026-06-15 08:00 UTC);
-    match kind % 6 {
+    match kind % 7 {
         0 => if_decodes(bytes, |r| drop(request::create_project(&r, now))),
         1 => if_decodes(bytes, |r| drop(request::update_project(&r))),
         2 => if_decodes(bytes, |r| drop(request::transition_project(&r))),
         3 => if_decodes(bytes, |r| drop(request::report_progress(&r, now))),
         4 => if_decodes(bytes, |r| drop(request::list_projects(&r))),
+        5 => if_decodes(bytes, |r| drop(request::batch_report_progress(&r, now))),
         _ => if_decodes(bytes, |r: pb::ListProgressReportsRequest| {
             let _ = request::child_page(&r.parent, "parent", "reports", r.page_size, &r.page_token);
             let _ = request::report_name(&r.parent);

@@ -2,7 +2,9 @@
 //! Every part is checked on its own and every bad field is reported at
 //! once ([`AllValid`]); a command exists only when all of them are good.
 
-use jilin_domain::{AllValid, Checked, FieldViolation, invalid, violation_on};
+use std::collections::HashMap;
+
+use jilin_domain::{AllValid, Checked, FieldViolation, Violations, invalid, violation_on};
 use jilin_proto::registry::v1 as pb;
 use jilin_runtime::{MaskField, MaskRules, optional, required, resolve_mask, resource_id};
 use time::OffsetDateTime;
@@ -12,10 +14,14 @@ use crate::domain::filter::Filter;
 use crate::domain::listing::{self, OrderBy, SortValue};
 use crate::domain::project::{self, OUTPUT_ONLY_FIELDS, ProjectField, is_valid_project_id};
 use crate::domain::{Period, report};
-use crate::service::{CreateProject, ReportProgress, TransitionProject, UpdateProject};
+use crate::service::{
+    BatchReportProgress, CreateProject, ReportProgress, TransitionProject, UpdateProject,
+};
 
 const MAX_REQUEST_ID: usize = 128;
 const MAX_REASON: usize = 1000;
+/// Reports in one BatchReportProgress call, at most.
+pub const MAX_BATCH: usize = 1000;
 
 impl MaskField for ProjectField {
     const ALL: &'static [Self] = &ProjectField::ALL;
@@ -173,6 +179,67 @@ pub fn report_progress(
         project_id,
         period,
         draft,
+        request_id,
+    })
+}
+
+/// A BatchReportProgress request: every item parsed as its own
+/// ReportProgress would be, each violation named under `requests[i]`, and
+/// at most one report per project and month.
+pub fn batch_report_progress(
+    request: &pb::BatchReportProgressRequest,
+    now: OffsetDateTime,
+) -> Checked<BatchReportProgress> {
+    let count = request.requests.len();
+    if count == 0 || count > MAX_BATCH {
+        return invalid(
+            "requests",
+            format!("a batch holds 1 to {MAX_BATCH} reports, not {count}"),
+        );
+    }
+    let mut violations = Violations::new();
+    let mut reports = Vec::with_capacity(count);
+    let mut first_of: HashMap<(String, Period), usize> = HashMap::with_capacity(count);
+    for (index, item) in request.requests.iter().enumerate() {
+        let prefix = format!("requests[{index}]");
+        violations.check(
+            item.request_id.is_empty(),
+            format!("{prefix}.request_id"),
+            "must be empty: a batch has one request_id, on the batch",
+        );
+        match report_progress(item, now) {
+            Ok(report) => {
+                let key = (report.project_id.clone(), report.period);
+                match first_of.get(&key) {
+                    Some(first) => violations.add(
+                        format!("{prefix}.report.period"),
+                        format!(
+                            "requests[{first}] already reports {} for {}: a batch holds one \
+                             report per project and month",
+                            report.period, item.parent
+                        ),
+                    ),
+                    None => {
+                        first_of.insert(key, index);
+                    }
+                }
+                reports.push(report);
+            }
+            Err(found) => violations.extend(
+                found
+                    .into_iter()
+                    .map(|violation| violation.under(&prefix))
+                    .collect(),
+            ),
+        }
+    }
+    let (request_id, reports) = (
+        request_id(&request.request_id),
+        violations.into_result(reports),
+    )
+        .all_valid()?;
+    Ok(BatchReportProgress {
+        reports,
         request_id,
     })
 }

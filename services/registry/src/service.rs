@@ -56,6 +56,13 @@ pub struct ReportProgress {
     pub request_id: Option<String>,
 }
 
+/// A BatchReportProgress request after decoding: reports for distinct
+/// (project, month) pairs, and the batch's request id.
+pub struct BatchReportProgress {
+    pub reports: Vec<ReportProgress>,
+    pub request_id: Option<String>,
+}
+
 impl Registry {
     pub fn new(tables: Tables, clock: Clock) -> Self {
         Self { tables, clock }
@@ -205,45 +212,47 @@ impl Registry {
                 {
                     return Ok(earlier);
                 }
-                let project = current_project(tx, t, &request.project_id, None, origin)?;
-                let key = store::report_key(&project.id, request.period);
-                let previous = tx.get(&t.reports, &key)?;
-                let accepted = report::accept(&project, &request.draft, previous.as_ref(), now)
-                    .map_err(|rejection| match rejection {
-                        ReportRejection::Invalid(violations) => {
-                            RegistryError::Api(ApiError::InvalidArgument(violations))
-                        }
-                        ReportRejection::NotReporting(status) => RegistryError::NotReporting {
-                            name: project.name(),
-                            status,
-                        },
-                    })?;
-                tx.insert(&t.reports, &key, &accepted)?;
-                let entry = HistoryEntry {
-                    report: Some((accepted.period, accepted.revision)),
-                    ..HistoryEntry::new(
-                        project.revision,
-                        now,
-                        origin.actor(),
-                        if previous.is_some() {
-                            Action::ReportRevised
-                        } else {
-                            Action::ReportSubmitted
-                        },
-                    )
-                };
-                let history_key =
-                    store::report_history_key(&project.id, project.revision, &accepted);
-                tx.insert(&t.history, &history_key, &entry)?;
+                let accepted = record_report(tx, t, &request, origin, now)?;
                 if let Some(key) = &request_key {
                     tx.insert(&t.requests, key, &RequestOutcome::Report(accepted.clone()))?;
                 }
-                tx.stage_event(&events::progress_reported(
-                    &project,
-                    &accepted,
-                    previous.as_ref(),
-                    origin,
-                ))?;
+                Ok(accepted)
+            })
+            .await
+    }
+
+    /// Every report of the batch in one transaction, or none of them: the
+    /// refusal names each refused item.
+    pub async fn batch_report_progress(
+        &self,
+        request: BatchReportProgress,
+        origin: &Origin,
+    ) -> Result<Vec<ProgressReport>, RegistryError> {
+        let now = self.clock.now();
+        let t = &self.tables;
+        let request_key = request.request_id.as_deref().map(store::batch_request_key);
+        t.store
+            .write(|tx| {
+                if let Some(key) = &request_key
+                    && let Some(RequestOutcome::Batch(earlier)) = tx.get(&t.requests, key)?
+                {
+                    return Ok(earlier);
+                }
+                let mut accepted = Vec::with_capacity(request.reports.len());
+                let mut refused = Vec::new();
+                for (index, item) in request.reports.iter().enumerate() {
+                    match record_report(tx, t, item, origin, now) {
+                        Ok(report) => accepted.push(report),
+                        Err(err @ RegistryError::Api(ApiError::Store(_))) => return Err(err),
+                        Err(err) => refused.push((index, err)),
+                    }
+                }
+                if !refused.is_empty() {
+                    return Err(RegistryError::BatchRefused(refused));
+                }
+                if let Some(key) = &request_key {
+                    tx.insert(&t.requests, key, &RequestOutcome::Batch(accepted.clone()))?;
+                }
                 Ok(accepted)
             })
             .await
@@ -264,7 +273,51 @@ impl Registry {
     }
 }
 
-/// The stored project, checked against the caller's etag when one is given.
+/// Records one report inside `tx`: the report, its history entry and its
+/// event (the caller records its request id).
+fn record_report(
+    tx: &jilin_store::Tx<'_>,
+    t: &Tables,
+    request: &ReportProgress,
+    origin: &Origin,
+    now: time::OffsetDateTime,
+) -> Result<ProgressReport, RegistryError> {
+    let project = current_project(tx, t, &request.project_id, None, origin)?;
+    let key = store::report_key(&project.id, request.period);
+    let previous = tx.get(&t.reports, &key)?;
+    let accepted =
+        report::accept(&project, &request.draft, previous.as_ref(), now).map_err(|rejection| {
+            match rejection {
+                ReportRejection::Invalid(violations) => {
+                    RegistryError::Api(ApiError::InvalidArgument(violations))
+                }
+                ReportRejection::NotReporting(status) => RegistryError::NotReporting {
+                    name: project.name(),
+                    status,
+                },
+            }
+        })?;
+    tx.insert(&t.reports, &key, &accepted)?;
+    let action = if previous.is_some() {
+        Action::ReportRevised
+    } else {
+        Action::ReportSubmitted
+    };
+    let entry = HistoryEntry {
+        report: Some((accepted.period, accepted.revision)),
+        ..HistoryEntry::new(project.revision, now, origin.actor(), action)
+    };
+    let history_key = store::report_history_key(&project.id, project.revision, &accepted);
+    tx.insert(&t.history, &history_key, &entry)?;
+    tx.stage_event(&events::progress_reported(
+        &project,
+        &accepted,
+        previous.as_ref(),
+        origin,
+    ))?;
+    Ok(accepted)
+}
+
 /// The project `origin` wants to change, once it may change it and its
 /// etag (if given) is current.
 fn current_project(

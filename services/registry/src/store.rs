@@ -23,6 +23,8 @@ pub const LAYOUT: Layout = Layout {
 pub enum RequestOutcome {
     Project(Project),
     Report(ProgressReport),
+    /// A BatchReportProgress: its reports, in the order of its requests.
+    Batch(Vec<ProgressReport>),
 }
 
 impl RequestOutcome {
@@ -31,6 +33,11 @@ impl RequestOutcome {
         match self {
             RequestOutcome::Project(project) => project.create_time,
             RequestOutcome::Report(report) => report.submit_time,
+            RequestOutcome::Batch(reports) => reports
+                .first()
+                .map_or(time::OffsetDateTime::UNIX_EPOCH, |report| {
+                    report.submit_time
+                }),
         }
     }
 }
@@ -47,7 +54,8 @@ pub struct Tables {
     /// `/{submit nanos:020}/{period}` appended for reports, so a listing by
     /// key is in time order.
     pub history: Table<HistoryEntry>,
-    /// key: `create/{request id}` or `report/{project id}/{request id}`
+    /// key: `create/{request id}`, `report/{project id}/{request id}` or
+    /// `batch/{request id}`
     pub requests: Table<RequestOutcome>,
 }
 
@@ -110,4 +118,8 @@ pub fn create_request_key(request_id: &str) -> String {
 
 pub fn report_request_key(project_id: &str, request_id: &str) -> String {
     format!("report/{project_id}/{request_id}")
+}
+
+pub fn batch_request_key(request_id: &str) -> String {
+    format!("batch/{request_id}")
 }

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod backup;
 mod credentials;
 pub mod health;
+pub mod import;
 pub mod indicators;
 pub mod registry;
 pub mod risk;

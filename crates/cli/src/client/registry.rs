@@ -109,6 +109,16 @@ pub enum Reports {
     List {
         project: String,
     },
+    /// Submit many reports from a CSV file (header: project, period, then
+    /// any of investment, output_value, value_added, energy, employment,
+    /// rd_spend, export_value, progress), in all-or-nothing batches; an
+    /// import run again stores no batch twice.
+    Import {
+        file: std::path::PathBuf,
+        /// Reports per call, 1 to 1000.
+        #[arg(long, default_value_t = super::import::DEFAULT_BATCH)]
+        batch_size: usize,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -406,6 +416,9 @@ pub async fn reports(connection: &Connection, command: Reports) -> Outcome {
                 return Ok(());
             }
             println!("{} revision {}", report.name, report.revision);
+        }
+        Reports::Import { file, batch_size } => {
+            return super::import::run(connection, client, &file, batch_size).await;
         }
         Reports::List { project } => {
             let request = pb::ListProgressReportsRequest {
