@@ -1,9 +1,15 @@
 //! The outbox relay: the only path from a committed change to JetStream.
 //!
-//! Events are published one at a time in outbox order, each awaited until
-//! its PubAck, so the stream holds them in commit order. A failed publish is
-//! retried with backoff under the same `Nats-Msg-Id`; if the first attempt
-//! was stored after all, the stream's duplicate window absorbs the retry.
+//! Events are published in outbox order, a window of them at once (one
+//! round trip for the window instead of one per event), and removed from
+//! the outbox once their PubAcks arrive. The stream holds them in commit
+//! order: every event of a window after the first names its predecessor
+//! (`Nats-Expected-Last-Msg-Id`), so the server refuses it unless the
+//! predecessor is the stream's last message, and nothing can overtake an
+//! event that was lost. Publishing goes on from the first event not
+//! acknowledged, alone and retried with backoff under the same
+//! `Nats-Msg-Id`; if an attempt was stored after all, the stream's
+//! duplicate window absorbs the retry.
 
 use std::time::Duration;
 
@@ -15,7 +21,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cloudevents::headers_for;
 use crate::{BusMetrics, StreamSpec, ensure_stream};
 
+/// Events published at once, at most.
 const BATCH: usize = 256;
+/// JetStream refuses a message with this header unless the stream's last
+/// message has that `Nats-Msg-Id`.
+const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Safety net: look at the outbox this often even without a notification.
@@ -81,18 +91,69 @@ impl OutboxRelay {
                 }
                 continue;
             }
-            for (sequence, entry) in batch {
-                if !self
-                    .retry_until_ok(&shutdown, || self.publish(&entry))
-                    .await
-                {
+            let acknowledged = self.publish_window(&batch).await;
+            for (sequence, _) in &batch[..acknowledged] {
+                self.published(*sequence);
+            }
+            // The first event not acknowledged goes alone, until it is.
+            if let Some((sequence, entry)) = batch.get(acknowledged) {
+                if !self.retry_until_ok(&shutdown, || self.publish(entry)).await {
                     return;
                 }
-                if let Err(err) = self.store.outbox_remove(sequence) {
-                    tracing::error!(error = %err, sequence, "cannot remove a published event");
+                self.published(*sequence);
+            }
+        }
+    }
+
+    fn published(&self, sequence: u64) {
+        if let Err(err) = self.store.outbox_remove(sequence) {
+            tracing::error!(error = %err, sequence, "cannot remove a published event");
+        }
+    }
+
+    /// Publishes `batch` without waiting between events, each after the
+    /// first naming its predecessor; returns how many from the start were
+    /// acknowledged (in order: once one is not, the rest are refused too).
+    async fn publish_window(&self, batch: &[(u64, OutboxEntry)]) -> usize {
+        let started = std::time::Instant::now();
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut previous: Option<&str> = None;
+        for (_, entry) in batch {
+            let mut headers = headers_for(entry, self.stream.source);
+            if let Some(previous) = previous {
+                headers.insert(EXPECTED_LAST_MSG_ID, previous);
+            }
+            let sent = self
+                .jetstream
+                .publish_with_headers(
+                    entry.subject.clone(),
+                    headers,
+                    Bytes::from(entry.payload.clone()),
+                )
+                .await;
+            match sent {
+                Ok(ack) => pending.push(ack),
+                Err(_) => break,
+            }
+            previous = Some(entry.id.as_str());
+        }
+        let mut acknowledged = 0;
+        for ack in pending {
+            match ack.await {
+                Ok(_) => acknowledged += 1,
+                Err(err) => {
+                    tracing::debug!(error = %err, acknowledged, "publish window cut short");
+                    break;
                 }
             }
         }
+        if acknowledged > 0 {
+            let each = started.elapsed().as_secs_f64() / acknowledged as f64;
+            for _ in 0..acknowledged {
+                self.metrics.publish_seconds.observe(each);
+            }
+        }
+        acknowledged
     }
 
     async fn ensure_stream(&self) -> Result<(), async_nats::Error> {

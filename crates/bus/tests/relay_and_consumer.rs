@@ -41,7 +41,7 @@ async fn stage(store: &Store, ids: &[&str]) {
 
 /// A nats-server, a store in a temp dir and its relay running.
 struct Harness {
-    _nats: NatsServer,
+    nats: NatsServer,
     _dir: tempfile::TempDir,
     store: Store,
     client: jilin_bus::async_nats::Client,
@@ -69,7 +69,7 @@ impl Harness {
         let relay = OutboxRelay::new(store.clone(), client.clone(), STREAM);
         let relay = tokio::spawn(relay.run(shutdown.clone()));
         Self {
-            _nats: nats,
+            nats,
             _dir: dir,
             store,
             client,
@@ -186,5 +186,35 @@ async fn republishing_an_event_id_is_absorbed_by_the_duplicate_window() {
     let jetstream = jilin_bus::async_nats::jetstream::new(harness.client.clone());
     let stream = jetstream.get_stream(STREAM.name).await.unwrap();
     assert_eq!(stream.get_info().await.unwrap().state.messages, 2);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn events_relayed_while_nats_restarts_are_on_the_stream_once_each_in_order() {
+    let mut harness = Harness::start().await;
+    let ids: Vec<String> = (0..3000).map(|i| format!("event-{i:05}")).collect();
+    for (index, chunk) in ids.chunks(100).enumerate() {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        stage(&harness.store, &chunk).await;
+        if index == 10 {
+            // Windows of events are in flight when the server goes away.
+            harness.nats.stop();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            harness.nats.restart().await;
+        }
+    }
+    let store = harness.store.clone();
+    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+    let jetstream = jilin_bus::async_nats::jetstream::new(harness.client.clone());
+    let stream = jetstream.get_stream(STREAM.name).await.unwrap();
+    let info = stream.get_info().await.unwrap();
+    assert_eq!(info.state.messages, ids.len() as u64, "each event once");
+    for (offset, id) in ids.iter().enumerate() {
+        let message = stream
+            .get_raw_message(info.state.first_sequence + offset as u64)
+            .await
+            .unwrap();
+        assert_eq!(message.payload.as_ref(), id.as_bytes(), "in outbox order");
+    }
     harness.stop().await;
 }

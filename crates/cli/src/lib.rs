@@ -4,6 +4,7 @@
 //! loaded over gRPC and fed month by month) and [`client`] (the
 //! subcommands people and scripts use, printed by [`output`]).
 
+pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod identity;

@@ -81,6 +81,9 @@ enum Command {
     /// Risk rules and their thresholds.
     #[command(subcommand)]
     Rules(risk::Rules),
+    /// Load a running system as outside clients would and print the
+    /// figures (see BENCHMARKS.md).
+    Bench(jilin::bench::Bench),
 }
 
 #[tokio::main]
@@ -109,6 +112,7 @@ async fn main() -> ExitCode {
         Command::Alerts(command) => alerts::alerts(&connection, command).await,
         Command::Silences(command) => risk::silences(&connection, command).await,
         Command::Rules(command) => risk::rules(&connection, command).await,
+        Command::Bench(command) => jilin::bench::run(&connection, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -264,6 +264,7 @@ fn deploy(config: &SystemConfig, index: usize) -> DeployArgs {
     DeployArgs {
         metrics_listen: config.metrics[index],
         stream_replicas: config.stream_replicas,
+        ..DeployArgs::default()
     }
 }
 

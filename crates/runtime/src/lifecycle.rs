@@ -24,13 +24,21 @@ pub struct DeployArgs {
     /// when the stream is created.
     #[arg(long, env = "JILIN_STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,
+    /// MiB of the store's page cache (sled's), the bulk of the service's
+    /// memory beyond what it holds by design.
+    #[arg(long, env = "JILIN_STORE_CACHE_MB", default_value_t = DEFAULT_STORE_CACHE_MB)]
+    pub store_cache_mb: u64,
 }
+
+/// The default of `--store-cache-mb`.
+pub const DEFAULT_STORE_CACHE_MB: u64 = jilin_store::DEFAULT_CACHE_BYTES >> 20;
 
 impl Default for DeployArgs {
     fn default() -> Self {
         Self {
             metrics_listen: None,
             stream_replicas: 1,
+            store_cache_mb: DEFAULT_STORE_CACHE_MB,
         }
     }
 }
@@ -68,13 +76,21 @@ impl StartError {
     }
 }
 
-/// Opens the service's store laid out as `layout`.
+/// Opens the service's store laid out as `layout`, its cache as `deploy`
+/// says.
 ///
 /// Opening may wait for another handle on the same directory to let go of
 /// its file lock, so it runs on a blocking thread, not a tokio worker.
-pub async fn open_store(dir: &Path, layout: &'static Layout) -> Result<Store, StartError> {
+pub async fn open_store(
+    dir: &Path,
+    layout: &'static Layout,
+    deploy: &DeployArgs,
+) -> Result<Store, StartError> {
     let path = dir.to_owned();
-    let opened = tokio::task::spawn_blocking(move || Store::open(&path, layout)).await;
+    let cache_bytes = deploy.store_cache_mb.max(1) << 20;
+    let opened =
+        tokio::task::spawn_blocking(move || Store::open_with_cache(&path, layout, cache_bytes))
+            .await;
     match opened {
         Ok(result) => result.map_err(StartError::store(dir)),
         Err(join) => match join.try_into_panic() {

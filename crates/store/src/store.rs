@@ -42,11 +42,22 @@ struct Inner {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir` laid out as `layout`;
-    /// refuses a store of another kind or format (see [`Layout`]).
+    /// Opens (or creates) the database in `dir` laid out as `layout`, with
+    /// the default cache; refuses a store of another kind or format (see
+    /// [`Layout`]).
     pub fn open(dir: &Path, layout: &Layout) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, layout, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with sled's page cache bounded to `cache_bytes`
+    /// (the store's memory, beyond what the operating system caches).
+    pub fn open_with_cache(
+        dir: &Path,
+        layout: &Layout,
+        cache_bytes: u64,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
-        let db = open_when_unlocked(dir)?;
+        let db = open_when_unlocked(dir, cache_bytes)?;
         format::check(&db, layout)?;
         crate::backup::remove_unfinished(dir);
         let mut names = layout.tables.to_vec();
@@ -293,11 +304,16 @@ impl Store {
 /// inside one process. Another process holding the lock still fails.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-fn open_when_unlocked(dir: &Path) -> Result<sled::Db, StoreError> {
+/// sled's page cache unless a service is told otherwise: 64 MiB (sled's
+/// own default, 1 GiB, would let each service grow far past what it needs).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
+fn open_when_unlocked(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
         match sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(Some(200))
             .open()
         {

@@ -147,7 +147,7 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<RunningIndicators, StartError> {
     let store_error = StartError::store(&config.data_dir);
-    let store = open_store(&config.data_dir, &store::LAYOUT).await?;
+    let store = open_store(&config.data_dir, &store::LAYOUT, &config.deploy).await?;
     let tables = store::Tables::open(store.clone()).map_err(store_error)?;
     if config.rebuild {
         tracing::warn!("rebuild requested: forgetting derived state, replaying JILIN_REGISTRY");

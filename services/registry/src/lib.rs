@@ -125,7 +125,7 @@ pub async fn start(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<RunningRegistry, StartError> {
-    let store = open_store(&config.data_dir, &store::LAYOUT).await?;
+    let store = open_store(&config.data_dir, &store::LAYOUT, &config.deploy).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let (listener, addr) = bind(config.listen).await?;
     let client = connect_nats(&config.nats_url, "jilin-registry", &config.nats).await?;

@@ -174,7 +174,7 @@ pub async fn start(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<RunningRisk, StartError> {
-    let store = open_store(&config.data_dir, &store::LAYOUT).await?;
+    let store = open_store(&config.data_dir, &store::LAYOUT, &config.deploy).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let mut metrics = Metrics::new("risk");
     metrics.register_store(&store);

@@ -272,20 +272,29 @@ async fn watch_grpc(
     }
 }
 
-/// `jilin.risk.>` straight from NATS, decoded by `ce-type`.
-async fn watch_nats(connection: &Connection, url: &str, args: &jilin_runtime::NatsArgs) -> Outcome {
+/// A NATS client as `args` says, or as the read-only `watcher` of a
+/// `jilin up` in this directory.
+pub async fn nats_watcher(
+    url: &str,
+    args: &jilin_runtime::NatsArgs,
+) -> Result<jilin_bus::async_nats::Client, ClientError> {
     let given = args.access();
     let access = if given.user.is_some() || given.creds_file.is_some() {
         given
     } else {
         crate::nats::dev_access(&super::data_dir(), jilin_bus::WATCHER).unwrap_or(given)
     };
-    let client = jilin_bus::connect(url, "jilin-cli", &access)
+    jilin_bus::connect(url, "jilin-cli", &access)
         .await
         .map_err(|err| ClientError::Connect {
             url: url.to_owned(),
             message: err.to_string(),
-        })?;
+        })
+}
+
+/// `jilin.risk.>` straight from NATS, decoded by `ce-type`.
+async fn watch_nats(connection: &Connection, url: &str, args: &jilin_runtime::NatsArgs) -> Outcome {
+    let client = nats_watcher(url, args).await?;
     let mut messages =
         client
             .subscribe("jilin.risk.>")
