@@ -42,8 +42,8 @@ pub struct AlertLatency {
     pub nats_missing: u64,
     pub watch_missing: u64,
     pub report_errors: u64,
-    /// The background reports' own figures, if any ran.
-    pub background: Option<Recorded>,
+    /// The background reports' offered rate and own figures, if any ran.
+    pub background: Option<(f64, Recorded)>,
 }
 
 /// Acknowledgements and hearings by expected change, matched in either
@@ -119,6 +119,7 @@ pub async fn measure(
         })
     };
 
+    let background_rate = background.as_ref().map_or(0.0, |(rate, _)| *rate);
     let background_run = background.map(|(rate, projects)| {
         let clients = clients.clone();
         tokio::spawn(load::drive(Mode::Open { rate }, span, move |index| {
@@ -161,7 +162,7 @@ pub async fn measure(
         .await
     };
     let background = match background_run {
-        Some(run) => run.await.ok(),
+        Some(run) => run.await.ok().map(|recorded| (background_rate, recorded)),
         None => None,
     };
     tokio::time::sleep(NOT_HEARD_AFTER).await;

@@ -72,8 +72,8 @@ impl Results {
                 "latency": quantiles(histogram),
             }));
         }
-        if let Some(background) = measured.background {
-            self.calls("report (background)", Mode::Open { rate: 0.0 }, background);
+        if let Some((rate, background)) = measured.background {
+            self.calls("report (background)", Mode::Open { rate }, background);
         }
     }
 
