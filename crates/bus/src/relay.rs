@@ -8,8 +8,11 @@
 //! predecessor is the stream's last message, and nothing can overtake an
 //! event that was lost. Publishing goes on from the first event not
 //! acknowledged, alone and retried with backoff under the same
-//! `Nats-Msg-Id`; if an attempt was stored after all, the stream's
-//! duplicate window absorbs the retry.
+//! `Nats-Msg-Id`. Events stored although their PubAck never came back (or
+//! published by a run that crashed before removing them) are recognised
+//! by the stream's last message, which order makes the last of them, and
+//! not published again; the stream's duplicate window absorbs any other
+//! retry of a message that was stored after all.
 
 use std::time::Duration;
 
@@ -23,6 +26,9 @@ use crate::{BusMetrics, StreamSpec, ensure_stream};
 
 /// Events published at once, at most.
 const BATCH: usize = 256;
+/// Events looked at, at start, for those a previous run published but did
+/// not remove.
+const START_SCAN: usize = 65_536;
 /// JetStream refuses a message with this header unless the stream's last
 /// message has that `Nats-Msg-Id`.
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
@@ -75,6 +81,11 @@ impl OutboxRelay {
         {
             return;
         }
+        // Events a previous run published but could not remove (a crash
+        // between PubAck and removal) are not published again.
+        if let Ok(waiting) = self.store.outbox_batch(START_SCAN) {
+            self.skip_stored(&waiting).await;
+        }
         loop {
             let batch = match self.store.outbox_batch(BATCH) {
                 Ok(batch) => batch,
@@ -95,14 +106,60 @@ impl OutboxRelay {
             for (sequence, _) in &batch[..acknowledged] {
                 self.published(*sequence);
             }
-            // The first event not acknowledged goes alone, until it is.
-            if let Some((sequence, entry)) = batch.get(acknowledged) {
+            // Events stored although their PubAck was lost are skipped;
+            // then the first event not acknowledged goes alone, until it is.
+            let rest = &batch[acknowledged..];
+            if !rest.is_empty() && self.skip_stored(rest).await > 0 {
+                continue;
+            }
+            if let Some((sequence, entry)) = rest.first() {
                 if !self.retry_until_ok(&shutdown, || self.publish(entry)).await {
                     return;
                 }
                 self.published(*sequence);
             }
         }
+    }
+
+    /// Removes from the outbox the events of `pending` up to the stream's
+    /// last message, when that message is one of them: the stream holds
+    /// events in outbox order, so all of those are stored. This does not
+    /// rely on the server's duplicate window, which a restarted server may
+    /// have forgotten. Returns how many were removed.
+    async fn skip_stored(&self, pending: &[(u64, OutboxEntry)]) -> usize {
+        let last = match self.last_stored_id().await {
+            Ok(Some(last)) => last,
+            Ok(None) => return 0,
+            Err(err) => {
+                tracing::debug!(error = %err, "the stream's last message is not known");
+                return 0;
+            }
+        };
+        let Some(position) = pending.iter().position(|(_, entry)| entry.id == last) else {
+            return 0;
+        };
+        for (sequence, _) in &pending[..=position] {
+            self.published(*sequence);
+        }
+        tracing::info!(
+            events = position + 1,
+            "events already on the stream removed from the outbox"
+        );
+        position + 1
+    }
+
+    /// The `Nats-Msg-Id` of the stream's last message, if it has any.
+    async fn last_stored_id(&self) -> Result<Option<String>, async_nats::Error> {
+        let stream = self.jetstream.get_stream(self.stream.name).await?;
+        let info = stream.get_info().await?;
+        if info.state.messages == 0 {
+            return Ok(None);
+        }
+        let last = stream.get_raw_message(info.state.last_sequence).await?;
+        Ok(last
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|id| id.as_str().to_owned()))
     }
 
     fn published(&self, sequence: u64) {

@@ -218,3 +218,59 @@ async fn events_relayed_while_nats_restarts_are_on_the_stream_once_each_in_order
     }
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn events_a_crashed_run_published_are_not_published_again_once_duplicates_are_forgotten() {
+    use jilin_bus::async_nats::jetstream;
+
+    let nats = NatsServer::start().await;
+    let client = jilin_bus::connect(&nats.url(), "test", &Default::default())
+        .await
+        .unwrap();
+    let context = jetstream::new(client.clone());
+    // The stream forgets message ids after 100 ms, as a restarted server
+    // may forget them at once.
+    let stream = context
+        .get_or_create_stream(jetstream::stream::Config {
+            name: STREAM.name.into(),
+            subjects: vec![STREAM.subjects.into()],
+            duplicate_window: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // A previous run published these, then crashed before removing them
+    // from its outbox.
+    let ids = ["first", "second", "third"];
+    for id in ids {
+        let mut headers = jilin_bus::async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id);
+        context
+            .publish_with_headers("jilin.test.thing.changed", headers, id.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let layout = jilin_store::Layout {
+        kind: "test",
+        version: 1,
+        tables: &[],
+    };
+    let store = Store::open(dir.path(), &layout).unwrap();
+    stage(&store, &ids).await;
+    stage(&store, &["fourth"]).await;
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(OutboxRelay::new(store.clone(), client, STREAM).run(shutdown.clone()));
+    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+    let info = stream.get_info().await.unwrap();
+    assert_eq!(
+        info.state.messages, 4,
+        "the three stored once, the fourth added"
+    );
+    shutdown.cancel();
+    relay.await.unwrap();
+}

@@ -7,8 +7,8 @@
 //!   projects, so the two should cost about the same.
 //! - `replay/*`: rebuild throughput in events per second: 1M events through
 //!   the ledger and cube in memory, and 50k events through the service's
-//!   store path (one sled transaction and one flush per batch of 32, as
-//!   the consumer applies them).
+//!   store path (one sled transaction and one flush per batch, as the
+//!   consumer applies them), in batches of 32 and of 256.
 //!
 //! Run: `cargo bench -p jilin-indicators`.
 
@@ -133,27 +133,32 @@ fn replay(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let events = portfolio_events(1_352);
     group.throughput(Throughput::Elements(events.len() as u64));
-    group.bench_function(BenchmarkId::new("store_batches_of_32", events.len()), |b| {
-        b.iter_custom(|iterations| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iterations {
-                let dir = tempfile::tempdir().unwrap();
-                let store = Store::open(dir.path(), &LAYOUT).unwrap();
-                let tables = Tables::open(store).unwrap();
-                let ingest = Ingest::new(tables, Default::default(), Default::default())
-                    .applier()
-                    .unwrap();
-                let started = Instant::now();
-                runtime.block_on(async {
-                    for batch in events.chunks(32) {
-                        ingest.apply(batch).await.unwrap();
-                    }
-                });
-                total += started.elapsed();
-            }
-            total
-        })
-    });
+    // The consumer's batch (what it hands over at once when events are
+    // waiting), against a bigger one, in the same run.
+    for batch_size in [32, 256] {
+        let name = format!("store_batches_of_{batch_size}");
+        group.bench_function(BenchmarkId::new(name, events.len()), |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = Store::open(dir.path(), &LAYOUT).unwrap();
+                    let tables = Tables::open(store).unwrap();
+                    let ingest = Ingest::new(tables, Default::default(), Default::default())
+                        .applier()
+                        .unwrap();
+                    let started = Instant::now();
+                    runtime.block_on(async {
+                        for batch in events.chunks(batch_size) {
+                            ingest.apply(batch).await.unwrap();
+                        }
+                    });
+                    total += started.elapsed();
+                }
+                total
+            })
+        });
+    }
     group.finish();
 }
 

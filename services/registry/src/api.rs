@@ -64,15 +64,13 @@ impl RegistryService for RegistryApi {
         request: Request<pb::ListProjectsRequest>,
     ) -> Reply<pb::ListProjectsResponse> {
         let list = request::list_projects(request.get_ref()).map_err(RegistryError::from)?;
-        let matching: Vec<_> = self
-            .registry
-            .tables()
-            .all_projects()
-            .map_err(RegistryError::from)?
-            .into_iter()
-            .filter(|project| list.filter.matches(project))
-            .collect();
-        let page = listing::paginate(matching, &list.order, &list.query, list.after, list.size);
+        let page = self.registry.list_page(
+            &list.filter,
+            &list.order,
+            &list.query,
+            list.after,
+            list.size,
+        )?;
         Ok(Response::new(pb::ListProjectsResponse {
             projects: page
                 .projects

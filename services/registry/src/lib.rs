@@ -140,7 +140,8 @@ pub async fn start(
     let authenticator =
         Authenticator::from_args(&config.auth, "registry").map_err(StartError::Config)?;
     authenticator.reload_on_hangup(shutdown.clone());
-    let registry = service::Registry::new(tables.clone(), clock.clone());
+    let registry = service::Registry::new(tables.clone(), clock.clone())
+        .map_err(StartError::store(&config.data_dir))?;
     let request_retention = std::time::Duration::from_secs(config.request_retention_hours * 3600);
     jilin_runtime::spawn_task(
         "request id pruning",

@@ -3,8 +3,15 @@
 //! state, its history entry, the request-id record and its event together;
 //! the call returns only once that transaction is on disk.
 
-use jilin_runtime::Clock;
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
 
+use jilin_runtime::Clock;
+use jilin_store::StoreError;
+
+use crate::domain::filter::Filter;
+use crate::domain::index::ProjectIndex;
+use crate::domain::listing::{self, OrderBy, Page, SortValue};
 use crate::domain::project::ProjectField;
 use crate::domain::report::{self, ReportRejection};
 use crate::domain::{
@@ -22,6 +29,9 @@ use jilin_runtime::ApiError;
 pub struct Registry {
     tables: Tables,
     clock: Clock,
+    /// The projects by filterable value, built at start and kept current
+    /// after each project change commits (see [`Registry::reindex`]).
+    index: Arc<RwLock<ProjectIndex>>,
 }
 
 /// A CreateProject request after decoding and validation.
@@ -64,8 +74,107 @@ pub struct BatchReportProgress {
 }
 
 impl Registry {
-    pub fn new(tables: Tables, clock: Clock) -> Self {
-        Self { tables, clock }
+    /// The registry over `tables`, its listing index built from every
+    /// stored project.
+    pub fn new(tables: Tables, clock: Clock) -> Result<Self, StoreError> {
+        let index = ProjectIndex::new(&tables.all_projects()?);
+        Ok(Self {
+            tables,
+            clock,
+            index: Arc::new(RwLock::new(index)),
+        })
+    }
+
+    /// One page of ListProjects. A filter of exact values in name order is
+    /// answered from the index: its size is the count, and only the page's
+    /// projects are read. Anything else reads every candidate, then sorts.
+    pub fn list_page(
+        &self,
+        filter: &Filter,
+        order: &OrderBy,
+        query: &str,
+        after: Option<Vec<SortValue>>,
+        size: usize,
+    ) -> Result<Page, RegistryError> {
+        if filter.is_exact_values() && order.is_by_name() {
+            let candidates = self
+                .index
+                .read()
+                .expect("no panic holding the index")
+                .candidates(filter);
+            if let Some(ids) = candidates
+                && let Some(page) =
+                    self.page_from_index(&ids, filter, order, query, &after, size)?
+            {
+                return Ok(page);
+            }
+        }
+        let matching = self.matching_projects(filter)?;
+        Ok(listing::paginate(matching, order, query, after, size))
+    }
+
+    /// The page of `ids` (exactly the matches), or `None` when a project read
+    /// does not match after all (changed since it was indexed): the caller
+    /// then lists the slow way.
+    fn page_from_index(
+        &self,
+        ids: &BTreeSet<String>,
+        filter: &Filter,
+        order: &OrderBy,
+        query: &str,
+        after: &Option<Vec<SortValue>>,
+        size: usize,
+    ) -> Result<Option<Page>, RegistryError> {
+        let (page_ids, more) = listing::page_of_ids(ids, after.as_deref(), size);
+        let mut projects = Vec::with_capacity(page_ids.len());
+        for id in page_ids {
+            match self.tables.projects.get(id)? {
+                Some(project) if filter.matches(&project) => projects.push(project),
+                _ => return Ok(None),
+            }
+        }
+        let next_page_token = match projects.last() {
+            Some(last) if more => listing::encode_token(query, order.key(last)),
+            _ => String::new(),
+        };
+        Ok(Some(Page {
+            projects,
+            next_page_token,
+            total_size: ids.len(),
+        }))
+    }
+
+    /// The projects matching `filter`: the index's candidates (or every
+    /// project when it cannot narrow the filter), each checked against
+    /// the whole filter.
+    pub fn matching_projects(&self, filter: &Filter) -> Result<Vec<Project>, RegistryError> {
+        let candidates = self
+            .index
+            .read()
+            .expect("no panic holding the index")
+            .candidates(filter);
+        let projects = match candidates {
+            None => self.tables.all_projects()?,
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.tables.projects.get(id).transpose())
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(projects
+            .into_iter()
+            .filter(|project| filter.matches(project))
+            .collect())
+    }
+
+    /// Indexes project `id` as committed now. Read under the index's lock:
+    /// of two changes racing to reindex, the last one reads the later
+    /// commit, so the index never keeps an older state than the store.
+    fn reindex(&self, id: &str) -> Result<(), RegistryError> {
+        let mut index = self.index.write().expect("no panic holding the index");
+        if let Some(project) = self.tables.projects.get(id)? {
+            index.put(&project);
+        }
+        Ok(())
     }
 
     /// "Now" for creation, update, transition and report times.
@@ -87,8 +196,9 @@ impl Registry {
         let now = project.create_time;
         let t = &self.tables;
         let request_key = request.request_id.as_deref().map(store::create_request_key);
-        t.store
-            .write(|tx| {
+        let created = t
+            .store
+            .write::<_, RegistryError>(|tx| {
                 if let Some(key) = &request_key
                     && let Some(RequestOutcome::Project(earlier)) = tx.get(&t.requests, key)?
                 {
@@ -113,7 +223,9 @@ impl Registry {
                 tx.stage_event(&events::project_created(&project, origin))?;
                 Ok(project.clone())
             })
-            .await
+            .await?;
+        self.reindex(&created.id)?;
+        Ok(created)
     }
 
     pub fn get_project(&self, id: &str) -> Result<Project, RegistryError> {
@@ -130,8 +242,9 @@ impl Registry {
     ) -> Result<Project, RegistryError> {
         let now = self.clock.now();
         let t = &self.tables;
-        t.store
-            .write(|tx| {
+        let updated = t
+            .store
+            .write::<_, RegistryError>(|tx| {
                 let current = current_project(tx, t, &request.id, request.etag.as_deref(), origin)?;
                 let (next, changed) = project::update(&current, &request.draft, &request.mask, now)
                     .map_err(RegistryError::from)?;
@@ -152,7 +265,9 @@ impl Registry {
                 tx.stage_event(&events::project_updated(&current, &next, &changed, origin))?;
                 Ok(next)
             })
-            .await
+            .await?;
+        self.reindex(&updated.id)?;
+        Ok(updated)
     }
 
     pub async fn transition_project(
@@ -163,8 +278,9 @@ impl Registry {
         let now = self.clock.now();
         let effective_date = request.effective_date.unwrap_or(now.date());
         let t = &self.tables;
-        t.store
-            .write(|tx| {
+        let transitioned = t
+            .store
+            .write::<_, RegistryError>(|tx| {
                 let current = current_project(tx, t, &request.id, request.etag.as_deref(), origin)?;
                 let next = lifecycle::transition(&current, request.target, effective_date, now)
                     .map_err(|transition| RegistryError::IllegalTransition {
@@ -191,7 +307,9 @@ impl Registry {
                 ))?;
                 Ok(next)
             })
-            .await
+            .await?;
+        self.reindex(&transitioned.id)?;
+        Ok(transitioned)
     }
 
     pub async fn report_progress(

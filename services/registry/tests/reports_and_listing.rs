@@ -426,3 +426,47 @@ async fn a_hostile_filter_is_refused_and_the_service_stays_up() {
         .await
         .expect("still serving");
 }
+
+#[tokio::test]
+async fn listings_follow_each_change_and_a_restart() {
+    let mut app = TestApp::spawn().await;
+    seed_portfolio(&mut app).await;
+    let filter = "status = UNDER_CONSTRUCTION OR region_code = \"220200\"";
+    assert_eq!(
+        list(&mut app, filter, "").await.unwrap(),
+        ["a-auto", "b-petro"]
+    );
+
+    // A transition and an update move projects in and out of the filter.
+    app.transition("projects/c-bio", Status::UnderConstruction)
+        .await
+        .unwrap();
+    app.client
+        .update_project(pb::UpdateProjectRequest {
+            project: Some(pb::Project {
+                name: "projects/b-petro".into(),
+                region_code: "220300".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["region_code".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let expected = ["a-auto", "c-bio"];
+    assert_eq!(list(&mut app, filter, "").await.unwrap(), expected);
+    assert_eq!(
+        list(
+            &mut app,
+            "region_code = \"220300\" AND sector = petrochemical",
+            ""
+        )
+        .await
+        .unwrap(),
+        ["b-petro"]
+    );
+
+    app.restart().await;
+    assert_eq!(list(&mut app, filter, "").await.unwrap(), expected);
+}

@@ -15,7 +15,7 @@ use super::catalog;
 use super::project::{Project, Status};
 use jilin_domain::quoted;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Field {
     Sector,
     Group,
@@ -104,6 +104,19 @@ impl Filter {
         match parser.peek() {
             None => Ok(filter),
             Some(token) => Err(token.error("expected AND, OR or the end of the filter")),
+        }
+    }
+
+    /// Whether the filter only joins exact values (`=` or `:`) with `AND`
+    /// and `OR`: the projects holding those values are then exactly its
+    /// matches, which an index can count and page without reading them.
+    pub fn is_exact_values(&self) -> bool {
+        match self {
+            Filter::And(left, right) | Filter::Or(left, right) => {
+                left.is_exact_values() && right.is_exact_values()
+            }
+            Filter::Compare { op, .. } => *op != Op::NotEqual,
+            Filter::All | Filter::Not(_) => false,
         }
     }
 

@@ -6,6 +6,8 @@
 //! filter or order.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::ops::Bound;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -105,8 +107,16 @@ impl OrderBy {
         Ok(OrderBy(fields))
     }
 
+    /// Whether this order is by id (name) ascending only, the order of
+    /// [`page_of_ids`].
+    pub fn is_by_name(&self) -> bool {
+        self.0
+            .iter()
+            .all(|(field, descending)| *field == OrderField::Name && !descending)
+    }
+
     /// The sort key of a project: the ordered fields, then its id.
-    fn key(&self, project: &Project) -> Vec<SortValue> {
+    pub fn key(&self, project: &Project) -> Vec<SortValue> {
         let mut key: Vec<SortValue> = self
             .0
             .iter()
@@ -221,6 +231,26 @@ pub struct Page {
     pub projects: Vec<Project>,
     pub next_page_token: String,
     pub total_size: usize,
+}
+
+/// The page of `ids` (ascending) after the position `after` of an order by
+/// name, reading nothing else: up to `size` ids, and whether more follow.
+pub fn page_of_ids<'a>(
+    ids: &'a BTreeSet<String>,
+    after: Option<&[SortValue]>,
+    size: usize,
+) -> (Vec<&'a String>, bool) {
+    let start = match after.and_then(<[SortValue]>::last) {
+        Some(SortValue::Text(id)) => Bound::Excluded(id.clone()),
+        _ => Bound::Unbounded,
+    };
+    let mut page: Vec<&String> = ids
+        .range((start, Bound::Unbounded))
+        .take(size + 1)
+        .collect();
+    let more = page.len() > size;
+    page.truncate(size);
+    (page, more)
 }
 
 /// Orders the matching projects and cuts the page after `after`.

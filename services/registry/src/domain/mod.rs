@@ -5,6 +5,7 @@
 pub mod access;
 mod fields;
 pub mod filter;
+pub mod index;
 pub mod lifecycle;
 pub mod listing;
 pub mod project;

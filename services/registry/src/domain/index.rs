@@ -1,0 +1,302 @@
+//! Which projects hold each value of the fields a ListProjects filter
+//! compares: an in-memory secondary index, so that a filter naming exact
+//! values reads only the projects that can match instead of the whole
+//! portfolio.
+//!
+//! The index proposes candidates, a superset of the matches; the caller
+//! still applies the whole filter to each candidate. A comparison `=` or
+//! `:` proposes the projects holding that value; `AND` intersects, `OR`
+//! unites; `NOT`, `!=` and an empty filter propose nothing, which means
+//! "read everything".
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::filter::{Field, Filter, Op};
+use super::project::Project;
+
+/// A field and one value of it, as a filter compares them.
+type Key = (Field, String);
+
+/// Project ids by field value, for every field a filter can name.
+#[derive(Debug, Default)]
+pub struct ProjectIndex {
+    ids_by_key: HashMap<Key, BTreeSet<String>>,
+    keys_by_id: HashMap<String, Vec<Key>>,
+}
+
+/// The keys `project` is found under: one per field, one per tag.
+fn keys_of(project: &Project) -> Vec<Key> {
+    let mut keys = vec![
+        (Field::Sector, project.sector.clone()),
+        (Field::Group, project.group().to_owned()),
+        (Field::RegionCode, project.region_code.clone()),
+        (Field::Prefecture, project.prefecture().to_owned()),
+        (Field::Status, project.status.as_str().to_owned()),
+        (Field::Agency, project.agency.clone()),
+    ];
+    keys.extend(project.tags.iter().map(|tag| (Field::Tags, tag.clone())));
+    keys
+}
+
+impl ProjectIndex {
+    pub fn new<'a>(projects: impl IntoIterator<Item = &'a Project>) -> Self {
+        let mut index = Self::default();
+        for project in projects {
+            index.put(project);
+        }
+        index
+    }
+
+    /// Indexes `project` as it is now, replacing what was indexed for it.
+    pub fn put(&mut self, project: &Project) {
+        let keys = keys_of(project);
+        if let Some(old) = self.keys_by_id.insert(project.id.clone(), keys.clone()) {
+            for key in old {
+                if let Some(ids) = self.ids_by_key.get_mut(&key) {
+                    ids.remove(&project.id);
+                    if ids.is_empty() {
+                        self.ids_by_key.remove(&key);
+                    }
+                }
+            }
+        }
+        for key in keys {
+            self.ids_by_key
+                .entry(key)
+                .or_default()
+                .insert(project.id.clone());
+        }
+    }
+
+    /// The ids of every project that can match `filter`, or `None` when the
+    /// index cannot narrow it (every project must be read).
+    pub fn candidates(&self, filter: &Filter) -> Option<BTreeSet<String>> {
+        match filter {
+            Filter::Compare {
+                field,
+                op: Op::Equal | Op::Has,
+                value,
+            } => Some(
+                self.ids_by_key
+                    .get(&(*field, value.clone()))
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            Filter::And(left, right) => match (self.candidates(left), self.candidates(right)) {
+                (Some(left), Some(right)) => Some(left.intersection(&right).cloned().collect()),
+                (one, None) | (None, one) => one,
+            },
+            Filter::Or(left, right) => {
+                let mut union = self.candidates(left)?;
+                union.extend(self.candidates(right)?);
+                Some(union)
+            }
+            Filter::All | Filter::Not(_) | Filter::Compare { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::listing::{self, OrderBy};
+    use crate::domain::project::{self, ProjectDraft, Status};
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    const SECTORS: [&str; 4] = ["automobile", "petrochemical", "biotech", "tourism"];
+    const REGIONS: [&str; 4] = ["220100", "220102", "220200", "220300"];
+    const AGENCIES: [&str; 3] = ["jilin-drc", "2201-drc", "2202-drc"];
+    const TAGS: [&str; 3] = ["changjitu", "green", "export"];
+    const STATUSES: [Status; 4] = [
+        Status::Proposed,
+        Status::Approved,
+        Status::UnderConstruction,
+        Status::Suspended,
+    ];
+
+    /// A project's filterable fields, as indexes into the tables above.
+    type Shape = (usize, usize, usize, usize, Vec<usize>, i64);
+
+    fn project(id: usize, (sector, region, agency, status, tags, investment): &Shape) -> Project {
+        let draft = ProjectDraft {
+            display_name: format!("plant {id}"),
+            sector: SECTORS[*sector].into(),
+            region_code: REGIONS[*region].into(),
+            agency: AGENCIES[*agency].into(),
+            tags: tags.iter().map(|tag| TAGS[*tag].to_owned()).collect(),
+            planned_investment_yuan: *investment,
+            planned_start_date: "2025-01-01".into(),
+            planned_end_date: "2026-01-01".into(),
+            ..Default::default()
+        };
+        let mut project =
+            project::create(format!("p{id:03}"), &draft, datetime!(2026-01-01 0:00 UTC)).unwrap();
+        project.status = STATUSES[*status];
+        project
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            0..SECTORS.len(),
+            0..REGIONS.len(),
+            0..AGENCIES.len(),
+            0..STATUSES.len(),
+            prop::collection::vec(0..TAGS.len(), 0..3),
+            1..1_000_000i64,
+        )
+    }
+
+    /// A comparison over any field, with values that exist and some that do not.
+    fn comparison() -> impl Strategy<Value = String> {
+        let values = prop_oneof![
+            (0..SECTORS.len()).prop_map(|i| format!("sector = {}", SECTORS[i])),
+            (0..REGIONS.len()).prop_map(|i| format!("region_code = \"{}\"", REGIONS[i])),
+            Just("prefecture = \"220100\"".to_owned()),
+            (0..STATUSES.len()).prop_map(|i| format!("status = {}", STATUSES[i].as_str())),
+            (0..AGENCIES.len()).prop_map(|i| format!("agency = {}", AGENCIES[i])),
+            (0..TAGS.len()).prop_map(|i| format!("tags:{}", TAGS[i])),
+            Just("group = pillar".to_owned()),
+            Just("sector = construction".to_owned()),
+        ];
+        (values, any::<bool>()).prop_map(|(text, negate)| {
+            if negate {
+                text.replacen(" = ", " != ", 1)
+            } else {
+                text
+            }
+        })
+    }
+
+    fn filter() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![comparison(), Just(String::new())];
+        leaf.prop_recursive(3, 12, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| join(&a, "AND", &b)),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| join(&a, "OR", &b)),
+                inner.prop_map(|a| if a.is_empty() {
+                    a
+                } else {
+                    format!("NOT ({a})")
+                }),
+            ]
+        })
+    }
+
+    fn join(left: &str, word: &str, right: &str) -> String {
+        match (left.is_empty(), right.is_empty()) {
+            (true, _) => right.to_owned(),
+            (_, true) => left.to_owned(),
+            _ => format!("({left}) {word} ({right})"),
+        }
+    }
+
+    /// Every page of a listing, as ids.
+    fn pages(matching: Vec<Project>, order: &OrderBy) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = listing::paginate(matching.clone(), order, "q", after, 7);
+            pages.push(page.projects.iter().map(|p| p.id.clone()).collect());
+            if page.next_page_token.is_empty() {
+                return pages;
+            }
+            after = listing::decode_token(&page.next_page_token, "q").unwrap();
+        }
+    }
+
+    /// Every page of ids in name order, as ListProjects makes them from the index.
+    fn pages_of_ids(ids: &BTreeSet<String>) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut after: Option<Vec<listing::SortValue>> = None;
+        loop {
+            let (page, more) = listing::page_of_ids(ids, after.as_deref(), 7);
+            pages.push(page.iter().map(|id| id.to_string()).collect::<Vec<_>>());
+            match page.last() {
+                Some(last) if more => {
+                    after = Some(vec![listing::SortValue::Text(last.to_string())]);
+                }
+                _ => return pages,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn listing_through_the_index_is_listing_the_whole_portfolio(
+            portfolio in prop::collection::vec(shape(), 0..60),
+            updates in prop::collection::vec((0..60usize, shape()), 0..30),
+            filter_text in filter(),
+            order_text in prop_oneof![
+                Just(""), Just("name"), Just("planned_investment_yuan desc"),
+                Just("display_name, name desc"),
+            ],
+        ) {
+            let mut projects: Vec<Project> =
+                portfolio.iter().enumerate().map(|(id, shape)| project(id, shape)).collect();
+            let mut index = ProjectIndex::new(&projects);
+            for (target, shape) in &updates {
+                if let Some(slot) = projects.get_mut(*target) {
+                    *slot = project(*target, shape);
+                    index.put(slot);
+                }
+            }
+            let filter = Filter::parse(&filter_text).unwrap();
+            let order = OrderBy::parse(order_text).unwrap();
+            let scanned: Vec<Project> =
+                projects.iter().filter(|p| filter.matches(p)).cloned().collect();
+            let indexed: Vec<Project> = match index.candidates(&filter) {
+                None => scanned.clone(),
+                Some(ids) => projects
+                    .iter()
+                    .filter(|p| ids.contains(&p.id) && filter.matches(p))
+                    .cloned()
+                    .collect(),
+            };
+            let expected = pages(scanned.clone(), &order);
+            prop_assert_eq!(pages(indexed, &order), expected.clone());
+            // A filter of exact values in name order: the candidates are
+            // the matches, counted and paged without reading a project.
+            if filter.is_exact_values() && order.is_by_name() {
+                let ids = index.candidates(&filter).unwrap();
+                prop_assert_eq!(ids.len(), scanned.len());
+                prop_assert_eq!(pages_of_ids(&ids), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn exact_values_narrow_and_negations_do_not() {
+        let shapes: Vec<Shape> = vec![
+            (0, 0, 0, 2, vec![0], 10),
+            (0, 1, 1, 2, vec![], 20),
+            (2, 0, 0, 0, vec![1], 30),
+        ];
+        let projects: Vec<Project> = shapes
+            .iter()
+            .enumerate()
+            .map(|(id, s)| project(id, s))
+            .collect();
+        let index = ProjectIndex::new(&projects);
+        let ids = |text: &str| {
+            index
+                .candidates(&Filter::parse(text).unwrap())
+                .map(|ids| ids.into_iter().collect::<Vec<_>>())
+        };
+        assert_eq!(
+            ids("sector = automobile AND region_code = \"220100\""),
+            Some(vec!["p000".to_owned()])
+        );
+        assert_eq!(
+            ids("tags:green OR agency = 2201-drc"),
+            Some(vec!["p001".into(), "p002".into()])
+        );
+        assert_eq!(ids("sector = construction"), Some(vec![]));
+        assert_eq!(ids("NOT sector = automobile"), None);
+        assert_eq!(
+            ids("sector != automobile AND status = PROPOSED"),
+            Some(vec!["p002".into()])
+        );
+        assert_eq!(ids(""), None);
+    }
+}
