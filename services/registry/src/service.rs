@@ -3,7 +3,6 @@
 //! state, its history entry, the request-id record and its event together;
 //! the call returns only once that transaction is on disk.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use jilin_runtime::Clock;
@@ -97,14 +96,21 @@ impl Registry {
         size: usize,
     ) -> Result<Page, RegistryError> {
         if filter.is_exact_values() && order.is_by_name() {
-            let candidates = self
-                .index
-                .read()
-                .expect("no panic holding the index")
-                .candidates(filter);
-            if let Some(ids) = candidates
-                && let Some(page) =
-                    self.page_from_index(&ids, filter, order, query, &after, size)?
+            // The page's ids, the count and whether more follow, taken
+            // under the index's lock; the projects are read after it.
+            let picked = {
+                let index = self.index.read().expect("no panic holding the index");
+                index.candidates(filter).map(|ids| {
+                    let (page, more) = listing::page_of_ids(&ids, after.as_deref(), size);
+                    (
+                        page.into_iter().cloned().collect::<Vec<_>>(),
+                        more,
+                        ids.len(),
+                    )
+                })
+            };
+            if let Some((ids, more, total_size)) = picked
+                && let Some(page) = self.read_page(&ids, more, total_size, filter, order, query)?
             {
                 return Ok(page);
             }
@@ -113,21 +119,20 @@ impl Registry {
         Ok(listing::paginate(matching, order, query, after, size))
     }
 
-    /// The page of `ids` (exactly the matches), or `None` when a project read
-    /// does not match after all (changed since it was indexed): the caller
-    /// then lists the slow way.
-    fn page_from_index(
+    /// The page of projects `ids` (from the index), or `None` when one of
+    /// them does not match after all (changed since the ids were taken):
+    /// the caller then lists the slow way.
+    fn read_page(
         &self,
-        ids: &BTreeSet<String>,
+        ids: &[String],
+        more: bool,
+        total_size: usize,
         filter: &Filter,
         order: &OrderBy,
         query: &str,
-        after: &Option<Vec<SortValue>>,
-        size: usize,
     ) -> Result<Option<Page>, RegistryError> {
-        let (page_ids, more) = listing::page_of_ids(ids, after.as_deref(), size);
-        let mut projects = Vec::with_capacity(page_ids.len());
-        for id in page_ids {
+        let mut projects = Vec::with_capacity(ids.len());
+        for id in ids {
             match self.tables.projects.get(id)? {
                 Some(project) if filter.matches(&project) => projects.push(project),
                 _ => return Ok(None),
@@ -140,7 +145,7 @@ impl Registry {
         Ok(Some(Page {
             projects,
             next_page_token,
-            total_size: ids.len(),
+            total_size,
         }))
     }
 
@@ -152,7 +157,8 @@ impl Registry {
             .index
             .read()
             .expect("no panic holding the index")
-            .candidates(filter);
+            .candidates(filter)
+            .map(std::borrow::Cow::into_owned);
         let projects = match candidates {
             None => self.tables.all_projects()?,
             Some(ids) => ids

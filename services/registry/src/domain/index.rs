@@ -9,6 +9,7 @@
 //! unites; `NOT`, `!=` and an empty filter propose nothing, which means
 //! "read everything".
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use super::filter::{Field, Filter, Op};
@@ -69,8 +70,9 @@ impl ProjectIndex {
     }
 
     /// The ids of every project that can match `filter`, or `None` when the
-    /// index cannot narrow it (every project must be read).
-    pub fn candidates(&self, filter: &Filter) -> Option<BTreeSet<String>> {
+    /// index cannot narrow it (every project must be read). A single value
+    /// is lent, not copied; `AND` walks the smaller side only.
+    pub fn candidates(&self, filter: &Filter) -> Option<Cow<'_, BTreeSet<String>>> {
         match filter {
             Filter::Compare {
                 field,
@@ -79,17 +81,31 @@ impl ProjectIndex {
             } => Some(
                 self.ids_by_key
                     .get(&(*field, value.clone()))
-                    .cloned()
-                    .unwrap_or_default(),
+                    .map_or_else(|| Cow::Owned(BTreeSet::new()), Cow::Borrowed),
             ),
             Filter::And(left, right) => match (self.candidates(left), self.candidates(right)) {
-                (Some(left), Some(right)) => Some(left.intersection(&right).cloned().collect()),
+                (Some(left), Some(right)) => {
+                    let (small, large) = if left.len() <= right.len() {
+                        (left, right)
+                    } else {
+                        (right, left)
+                    };
+                    Some(Cow::Owned(
+                        small
+                            .iter()
+                            .filter(|id| large.contains(*id))
+                            .cloned()
+                            .collect(),
+                    ))
+                }
                 (one, None) | (None, one) => one,
             },
             Filter::Or(left, right) => {
-                let mut union = self.candidates(left)?;
-                union.extend(self.candidates(right)?);
-                Some(union)
+                let left = self.candidates(left)?;
+                let right = self.candidates(right)?;
+                let mut union = left.into_owned();
+                union.extend(right.iter().cloned());
+                Some(Cow::Owned(union))
             }
             Filter::All | Filter::Not(_) | Filter::Compare { .. } => None,
         }
@@ -281,7 +297,7 @@ mod tests {
         let ids = |text: &str| {
             index
                 .candidates(&Filter::parse(text).unwrap())
-                .map(|ids| ids.into_iter().collect::<Vec<_>>())
+                .map(|ids| ids.iter().cloned().collect::<Vec<_>>())
         };
         assert_eq!(
             ids("sector = automobile AND region_code = \"220100\""),
