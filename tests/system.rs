@@ -160,6 +160,11 @@ async fn the_demo_system_answers_as_its_data_says() {
         .unwrap()
         .into_inner();
     let target = firing[0].name.clone();
+    let before_ack = {
+        let jetstream = jilin_bus::async_nats::jetstream::new(watcher(&running.system).await);
+        let stream = jetstream.get_stream("JILIN_RISK").await.unwrap();
+        stream.get_info().await.unwrap().state.last_sequence
+    };
     let mut request = tonic::Request::new(risk::AcknowledgeAlertRequest {
         name: target.clone(),
         comment: "inspection booked".into(),
@@ -201,14 +206,24 @@ async fn the_demo_system_answers_as_its_data_says() {
     );
     assert_eq!(change.alert.unwrap().name, target);
 
+    // On NATS: among what JILIN_RISK got since just before the
+    // acknowledgement (other alert changes may follow it).
     let jetstream = jilin_bus::async_nats::jetstream::new(watcher(&running.system).await);
+    let stream = jetstream.get_stream("JILIN_RISK").await.unwrap();
     let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
-        let mut stream = jetstream.get_stream("JILIN_RISK").await.unwrap();
-        let last = stream.info().await.unwrap().state.last_sequence;
-        let message = stream.get_raw_message(last).await.unwrap();
-        if message.subject.as_str() == "jilin.risk.alert.acknowledged.warning" {
-            break;
+    let mut next = before_ack + 1;
+    'published: loop {
+        let last = stream.get_info().await.unwrap().state.last_sequence;
+        while next <= last {
+            let message = stream.get_raw_message(next).await.unwrap();
+            next += 1;
+            let about_target = message
+                .headers
+                .get("ce-subject")
+                .is_some_and(|subject| subject.as_str() == target);
+            if about_target && message.subject.as_str() == "jilin.risk.alert.acknowledged.warning" {
+                break 'published;
+            }
         }
         assert!(
             std::time::Instant::now() < deadline,

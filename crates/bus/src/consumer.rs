@@ -47,13 +47,11 @@ pub enum HandlerError {
 
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
-/// Events handed to the handler at once, at most: one transaction and one
-/// flush for all of them (a rebuild applies 1.4× as many events per second
-/// in batches of 256 as in batches of 32: `cargo bench -p
-/// jilin-indicators`). Live, batches are as small as what is waiting. A
-/// batch must still be applied well within `ack_wait` (256 events take
-/// about 10 ms).
-const BATCH: usize = 256;
+/// Small batches: a slow handler must not leave prefetched messages waiting
+/// past `ack_wait`. (A rebuild applies 1.39× as many events per second in
+/// batches of 256, `cargo bench -p jilin-indicators`; not taken yet, see
+/// BENCHMARKS.md.)
+const BATCH: usize = 32;
 /// How long shutdown waits for the rest of a pulled batch to hand back.
 const HAND_BACK_WAIT: Duration = Duration::from_millis(50);
 
