@@ -102,7 +102,7 @@ impl OutboxRelay {
                 }
                 continue;
             }
-            let acknowledged = self.publish_window(&batch).await;
+            let (acknowledged, _) = self.publish_window(&batch).await;
             for (sequence, _) in &batch[..acknowledged] {
                 self.published(*sequence);
             }
@@ -112,11 +112,11 @@ impl OutboxRelay {
             if !rest.is_empty() && self.skip_stored(rest).await > 0 {
                 continue;
             }
-            if let Some((sequence, entry)) = rest.first() {
-                if !self.retry_until_ok(&shutdown, || self.publish(entry)).await {
+            if let Some(first) = rest.first() {
+                if !self.retry_until_ok(&shutdown, || self.publish(first)).await {
                     return;
                 }
-                self.published(*sequence);
+                self.published(first.0);
             }
         }
     }
@@ -150,8 +150,10 @@ impl OutboxRelay {
 
     /// The `Nats-Msg-Id` of the stream's last message, if it has any.
     async fn last_stored_id(&self) -> Result<Option<String>, async_nats::Error> {
+        // Getting the stream asks the server for its info: that answer is
+        // current enough.
         let stream = self.jetstream.get_stream(self.stream.name).await?;
-        let info = stream.get_info().await?;
+        let info = stream.cached_info();
         if info.state.messages == 0 {
             return Ok(None);
         }
@@ -169,11 +171,16 @@ impl OutboxRelay {
     }
 
     /// Publishes `batch` without waiting between events, each after the
-    /// first naming its predecessor; returns how many from the start were
-    /// acknowledged (in order: once one is not, the rest are refused too).
-    async fn publish_window(&self, batch: &[(u64, OutboxEntry)]) -> usize {
+    /// first naming its predecessor. Returns how many from the start were
+    /// acknowledged (in order: once one is not, the rest are refused too)
+    /// and, when not all were, why not.
+    async fn publish_window(
+        &self,
+        batch: &[(u64, OutboxEntry)],
+    ) -> (usize, Option<async_nats::Error>) {
         let started = std::time::Instant::now();
         let mut pending = Vec::with_capacity(batch.len());
+        let mut not_sent = None;
         let mut previous: Option<&str> = None;
         for (_, entry) in batch {
             let mut headers = headers_for(entry, self.stream.source);
@@ -189,17 +196,31 @@ impl OutboxRelay {
                 )
                 .await;
             match sent {
-                Ok(ack) => pending.push(ack),
-                Err(_) => break,
+                Ok(ack) => pending.push((ack, entry)),
+                Err(err) => {
+                    not_sent = Some(err.into());
+                    break;
+                }
             }
             previous = Some(entry.id.as_str());
         }
         let mut acknowledged = 0;
-        for ack in pending {
+        let mut failure = None;
+        for (ack, entry) in pending {
             match ack.await {
-                Ok(_) => acknowledged += 1,
+                Ok(ack) => {
+                    acknowledged += 1;
+                    tracing::debug!(
+                        id = %entry.id,
+                        subject = %entry.subject,
+                        stream_sequence = ack.sequence,
+                        duplicate = ack.duplicate,
+                        "event published"
+                    );
+                }
                 Err(err) => {
                     tracing::debug!(error = %err, acknowledged, "publish window cut short");
+                    failure = Some(err.into());
                     break;
                 }
             }
@@ -210,7 +231,7 @@ impl OutboxRelay {
                 self.metrics.publish_seconds.observe(each);
             }
         }
-        acknowledged
+        (acknowledged, failure.or(not_sent))
     }
 
     async fn ensure_stream(&self) -> Result<(), async_nats::Error> {
@@ -223,28 +244,12 @@ impl OutboxRelay {
         Ok(())
     }
 
-    async fn publish(&self, entry: &OutboxEntry) -> Result<(), async_nats::Error> {
-        let started = std::time::Instant::now();
-        let ack = self
-            .jetstream
-            .publish_with_headers(
-                entry.subject.clone(),
-                headers_for(entry, self.stream.source),
-                Bytes::from(entry.payload.clone()),
-            )
-            .await?
-            .await?;
-        self.metrics
-            .publish_seconds
-            .observe(started.elapsed().as_secs_f64());
-        tracing::debug!(
-            id = %entry.id,
-            subject = %entry.subject,
-            stream_sequence = ack.sequence,
-            duplicate = ack.duplicate,
-            "event published"
-        );
-        Ok(())
+    /// Publishes one event: a window of one.
+    async fn publish(&self, event: &(u64, OutboxEntry)) -> Result<(), async_nats::Error> {
+        match self.publish_window(std::slice::from_ref(event)).await {
+            (1, _) => Ok(()),
+            (_, failure) => Err(failure.unwrap_or_else(|| "the event was not acknowledged".into())),
+        }
     }
 
     /// Calls `attempt` until it succeeds (true) or shutdown is requested

@@ -152,7 +152,7 @@ impl Registry {
     /// The projects matching `filter`: the index's candidates (or every
     /// project when it cannot narrow the filter), each checked against
     /// the whole filter.
-    pub fn matching_projects(&self, filter: &Filter) -> Result<Vec<Project>, RegistryError> {
+    fn matching_projects(&self, filter: &Filter) -> Result<Vec<Project>, RegistryError> {
         let candidates = self
             .index
             .read()

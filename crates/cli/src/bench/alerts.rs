@@ -145,7 +145,7 @@ pub async fn measure(
                 let round = (index / probe_count) as i32;
                 let firing = round % 2 == 0;
                 let progress = if firing { 5 } else { 95 };
-                let request = super::scenarios::report_now(&probes, index, progress);
+                let request = probes.report_request(index, probes.this_month, progress);
                 let parent = request.parent.clone();
                 clients
                     .registry(index)

@@ -12,7 +12,7 @@ use jilin_proto::registry::v1 as registry;
 use tokio::time::Instant;
 
 use super::load;
-use super::scenarios::{BenchProjects, Clients, report};
+use super::scenarios::{BenchProjects, Clients};
 
 /// What loading the portfolio took.
 pub struct BulkLoad {
@@ -53,11 +53,7 @@ pub async fn load(
                 .map(|chunk| {
                     let requests = chunk
                         .iter()
-                        .map(|&index| registry::ReportProgressRequest {
-                            parent: projects.name(index),
-                            report: Some(report(period, index as i64, offset * 2)),
-                            request_id: String::new(),
-                        })
+                        .map(|&index| projects.report_request(index, period, offset * 2))
                         .collect();
                     let request = registry::BatchReportProgressRequest {
                         requests,

@@ -174,12 +174,21 @@ impl BenchProjects {
         Ok(())
     }
 
-    /// Call `index`'s report: project `index % count`, and a month that
-    /// moves on each time the projects come round again.
-    pub fn report_request(&self, index: u64, progress: i32) -> registry::ReportProgressRequest {
+    /// The month call `index` reports: one that moves on each time the
+    /// projects come round again.
+    pub fn rolling_month(&self, index: u64) -> Period {
         let months = self.first_month.months_until(self.this_month) as u64 + 1;
         let round = (index / self.count) % months;
-        let period = self.first_month.add_months(round as i32).expect("a month");
+        self.first_month.add_months(round as i32).expect("a month")
+    }
+
+    /// Project `index % count`'s report of `period`, at `progress`.
+    pub fn report_request(
+        &self,
+        index: u64,
+        period: Period,
+        progress: i32,
+    ) -> registry::ReportProgressRequest {
         registry::ReportProgressRequest {
             parent: self.name(index),
             report: Some(report(period, index as i64, progress)),
@@ -188,21 +197,8 @@ impl BenchProjects {
     }
 }
 
-/// Call `index`'s report of the current month, at `progress`.
-pub fn report_now(
-    projects: &BenchProjects,
-    index: u64,
-    progress: i32,
-) -> registry::ReportProgressRequest {
-    registry::ReportProgressRequest {
-        parent: projects.name(index),
-        report: Some(report(projects.this_month, index as i64, progress)),
-        request_id: String::new(),
-    }
-}
-
 /// A month's figures; `seed` varies them.
-pub fn report(period: Period, seed: i64, progress: i32) -> registry::ProgressReport {
+fn report(period: Period, seed: i64, progress: i32) -> registry::ProgressReport {
     registry::ProgressReport {
         period: period.to_string(),
         investment_completed_yuan: 10_000_000 + seed % 1000,
@@ -263,7 +259,7 @@ pub async fn call(
             .map(drop),
         Scenario::Report => clients
             .registry(index)
-            .report_progress(projects.report_request(index, 50))
+            .report_progress(projects.report_request(index, projects.rolling_month(index), 50))
             .await
             .map(drop),
         Scenario::Query => clients
