@@ -98,9 +98,17 @@ enum Rpc {
     ListSilences,
     DeleteSilence,
     WatchAlerts,
+    CreateReceiver,
+    GetReceiver,
+    ListReceivers,
+    DeleteReceiver,
+    CreateRoute,
+    ListRoutes,
+    DeleteRoute,
+    ListDeliveries,
 }
 
-const RPCS: [Rpc; 31] = [
+const RPCS: [Rpc; 39] = [
     Rpc::CreateProject,
     Rpc::GetProject,
     Rpc::ListProjects,
@@ -132,6 +140,14 @@ const RPCS: [Rpc; 31] = [
     Rpc::ListSilences,
     Rpc::DeleteSilence,
     Rpc::WatchAlerts,
+    Rpc::CreateReceiver,
+    Rpc::GetReceiver,
+    Rpc::ListReceivers,
+    Rpc::DeleteReceiver,
+    Rpc::CreateRoute,
+    Rpc::ListRoutes,
+    Rpc::DeleteRoute,
+    Rpc::ListDeliveries,
 ];
 
 impl Rpc {
@@ -141,9 +157,9 @@ impl Rpc {
             CreateProject | UpdateProject | TransitionProject | ReportProgress
             | BatchReportProgress => Needs::Agency,
             CreateIndicator | UpdateIndicator | DeleteIndicator => Needs::Role(Role::Analyst),
-            CreateRule | UpdateRule | AcknowledgeAlert | CreateSilence | DeleteSilence => {
-                Needs::Role(Role::Supervisor)
-            }
+            CreateRule | UpdateRule | AcknowledgeAlert | CreateSilence | DeleteSilence
+            | CreateReceiver | GetReceiver | ListReceivers | DeleteReceiver | CreateRoute
+            | DeleteRoute => Needs::Role(Role::Supervisor),
             _ => Needs::Nothing,
         }
     }
@@ -481,6 +497,59 @@ async fn call(clients: &mut Clients, rpc: Rpc, cell: usize) -> Result<(), Status
         Rpc::WatchAlerts => {
             let request = risk::WatchAlertsRequest::default();
             clients.risk.watch_alerts(request).await.map(drop)
+        }
+        Rpc::CreateReceiver => {
+            let request = risk::CreateReceiverRequest {
+                receiver_id: format!("hook_{cell}"),
+                receiver: Some(risk::Receiver {
+                    kind: Some(risk::receiver::Kind::Webhook(risk::receiver::Webhook {
+                        url: "http://127.0.0.1:9/hook".into(),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                }),
+            };
+            clients.risk.create_receiver(request).await.map(drop)
+        }
+        Rpc::GetReceiver => {
+            let request = risk::GetReceiverRequest {
+                name: "receivers/none".into(),
+            };
+            clients.risk.get_receiver(request).await.map(drop)
+        }
+        Rpc::ListReceivers => {
+            let request = risk::ListReceiversRequest::default();
+            clients.risk.list_receivers(request).await.map(drop)
+        }
+        Rpc::DeleteReceiver => {
+            let request = risk::DeleteReceiverRequest {
+                name: "receivers/none".into(),
+            };
+            clients.risk.delete_receiver(request).await.map(drop)
+        }
+        Rpc::CreateRoute => {
+            let request = risk::CreateRouteRequest {
+                route_id: format!("route_{cell}"),
+                route: Some(risk::Route {
+                    receiver: "receivers/none".into(),
+                    ..Default::default()
+                }),
+            };
+            clients.risk.create_route(request).await.map(drop)
+        }
+        Rpc::ListRoutes => {
+            let request = risk::ListRoutesRequest::default();
+            clients.risk.list_routes(request).await.map(drop)
+        }
+        Rpc::DeleteRoute => {
+            let request = risk::DeleteRouteRequest {
+                name: "routes/none".into(),
+            };
+            clients.risk.delete_route(request).await.map(drop)
+        }
+        Rpc::ListDeliveries => {
+            let request = risk::ListDeliveriesRequest::default();
+            clients.risk.list_deliveries(request).await.map(drop)
         }
     }
 }

@@ -25,10 +25,13 @@ if docker compose version >/dev/null 2>&1; then
 else
   compose() { docker-compose -f deploy/compose.yaml "$@"; }
 fi
+failure=""
 cleanup() {
   status=$?
   if [[ $status -ne 0 ]]; then
     compose logs --tail 40 >&2 || true
+    # Again after the logs, so that the last lines of a run say what failed.
+    echo "[test-deploy] FAILED: ${failure:-exit status $status}" >&2
   fi
   compose down -v --remove-orphans >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -37,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '[test-deploy %3ds] %s\n' "$(( $(date +%s) - started ))" "$*"; }
-fail() { say "FAILED: $*"; exit 1; }
+fail() { failure="$*"; say "FAILED: $*"; exit 1; }
 
 say "building the images"
 images_started=$(date +%s)
@@ -122,9 +125,18 @@ cli "${reporter[@]}" projects transition projects/deploy-check --to UNDER_CONSTR
 say "nothing lost; writes go on"
 
 metric() { curl -fsS "http://127.0.0.1:$1/metrics" | awk -v name="$2" '$1 ~ "^"name { sum += $2 } END { print sum + 0 }'; }
-(( $(metric "$REGISTRY_METRICS_PORT" jilin_grpc_requests_total) > 0 )) || fail "registry requests not counted"
-(( $(metric "$REGISTRY_METRICS_PORT" jilin_relay_publish_duration_seconds_count) > 0 )) || fail "registry outbox not publishing"
-(( $(metric "$RISK_METRICS_PORT" jilin_grpc_requests_total) > 0 )) || fail "risk requests not counted"
-(( $(metric "$INDICATORS_METRICS_PORT" jilin_consumer_last_applied_sequence) > 0 )) || fail "indicators consumed nothing"
+# The restarted registry counts from zero, and its first publish waits for
+# the restarted NATS node's stream to settle: each metric gets a minute.
+metric_moves() {
+  local deadline=$(( $(date +%s) + 60 ))
+  until (( $(metric "$1" "$2") > 0 )); do
+    (( $(date +%s) < deadline )) || fail "$3"
+    sleep 1
+  done
+}
+metric_moves "$REGISTRY_METRICS_PORT" jilin_grpc_requests_total "registry requests not counted"
+metric_moves "$REGISTRY_METRICS_PORT" jilin_relay_publish_duration_seconds_count "registry outbox not publishing"
+metric_moves "$RISK_METRICS_PORT" jilin_grpc_requests_total "risk requests not counted"
+metric_moves "$INDICATORS_METRICS_PORT" jilin_consumer_last_applied_sequence "indicators consumed nothing"
 say "metrics moved"
 say "passed in $(( $(date +%s) - started )) s"

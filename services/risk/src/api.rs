@@ -7,6 +7,7 @@ use pb::risk_service_server::RiskService;
 use tonic::{Request, Response};
 
 use crate::convert;
+use crate::delivery::request as delivery_request;
 use crate::error::RiskError;
 use crate::request;
 use crate::service::Risk;
@@ -132,6 +133,103 @@ impl RiskService for RiskApi {
             request::id_in("silences", &request.get_ref().name, "name").map_err(RiskError::from)?;
         self.risk.delete_silence(&id).await?;
         Ok(Response::new(pb::DeleteSilenceResponse {}))
+    }
+
+    async fn create_receiver(
+        &self,
+        request: Request<pb::CreateReceiverRequest>,
+    ) -> Reply<pb::Receiver> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
+        let receiver = delivery_request::create_receiver(request.get_ref(), &caller.subject)
+            .map_err(RiskError::from)?;
+        let receiver = self.risk.create_receiver(receiver).await?;
+        Ok(Response::new(convert::receiver_to_proto(&receiver)))
+    }
+
+    /// Supervisors only: a webhook URL may carry a token of its own.
+    async fn get_receiver(&self, request: Request<pb::GetReceiverRequest>) -> Reply<pb::Receiver> {
+        principal(&request)?
+            .require(Role::Supervisor)
+            .map_err(RiskError::from)?;
+        let id = request::id_in("receivers", &request.get_ref().name, "name")
+            .map_err(RiskError::from)?;
+        Ok(Response::new(convert::receiver_to_proto(
+            &self.risk.get_receiver(&id)?,
+        )))
+    }
+
+    async fn list_receivers(
+        &self,
+        request: Request<pb::ListReceiversRequest>,
+    ) -> Reply<pb::ListReceiversResponse> {
+        principal(&request)?
+            .require(Role::Supervisor)
+            .map_err(RiskError::from)?;
+        let receivers = self.risk.list_receivers()?;
+        Ok(Response::new(pb::ListReceiversResponse {
+            receivers: receivers.iter().map(convert::receiver_to_proto).collect(),
+        }))
+    }
+
+    async fn delete_receiver(
+        &self,
+        request: Request<pb::DeleteReceiverRequest>,
+    ) -> Reply<pb::DeleteReceiverResponse> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
+        let id = request::id_in("receivers", &request.get_ref().name, "name")
+            .map_err(RiskError::from)?;
+        self.risk.delete_receiver(&id).await?;
+        Ok(Response::new(pb::DeleteReceiverResponse {}))
+    }
+
+    async fn create_route(&self, request: Request<pb::CreateRouteRequest>) -> Reply<pb::Route> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
+        let route = delivery_request::create_route(request.get_ref(), &caller.subject)
+            .map_err(RiskError::from)?;
+        let route = self.risk.create_route(route).await?;
+        Ok(Response::new(convert::route_to_proto(&route)))
+    }
+
+    async fn list_routes(
+        &self,
+        _: Request<pb::ListRoutesRequest>,
+    ) -> Reply<pb::ListRoutesResponse> {
+        let routes = self.risk.list_routes()?;
+        Ok(Response::new(pb::ListRoutesResponse {
+            routes: routes.iter().map(convert::route_to_proto).collect(),
+        }))
+    }
+
+    async fn delete_route(
+        &self,
+        request: Request<pb::DeleteRouteRequest>,
+    ) -> Reply<pb::DeleteRouteResponse> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
+        let id =
+            request::id_in("routes", &request.get_ref().name, "name").map_err(RiskError::from)?;
+        self.risk.delete_route(&id).await?;
+        Ok(Response::new(pb::DeleteRouteResponse {}))
+    }
+
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Reply<pb::ListDeliveriesResponse> {
+        let (filter, size, token) =
+            delivery_request::list_deliveries(request.get_ref()).map_err(RiskError::from)?;
+        let page = self.risk.list_deliveries(&filter, size, &token)?;
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: page
+                .deliveries
+                .iter()
+                .map(convert::delivery_to_proto)
+                .collect(),
+            next_page_token: page.next_page_token,
+        }))
     }
 
     type WatchAlertsStream = ResponseStream<pb::AlertChange>;

@@ -5,6 +5,8 @@ use jilin_proto::risk::v1 as pb;
 use jilin_proto::timestamp;
 
 use crate::domain::alert::{Alert, Change, State, Transition};
+use crate::domain::delivery::{Delivery, DeliveryState};
+use crate::domain::routing::{MatchOperator, Receiver, ReceiverKind, Route};
 use crate::domain::rules::{Band, Comparison, IndicatorMeasure, Rule, RuleKind, Severity};
 use crate::domain::silence::{LabelMatcher, Silence};
 use crate::store::ChangeRecord;
@@ -205,5 +207,133 @@ pub fn matcher_from_proto(matcher: &pb::silence::Matcher) -> LabelMatcher {
         name: matcher.name.clone(),
         value: matcher.value.clone(),
         negated: matcher.negated,
+    }
+}
+
+fn duration_to_proto(duration: std::time::Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(duration.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// The secret never leaves the service: only whether there is one.
+pub fn receiver_to_proto(receiver: &Receiver) -> pb::Receiver {
+    let kind = match &receiver.kind {
+        ReceiverKind::Webhook {
+            url,
+            secret,
+            timeout,
+        } => pb::receiver::Kind::Webhook(pb::receiver::Webhook {
+            url: url.clone(),
+            secret: String::new(),
+            signed: secret.is_some(),
+            timeout: Some(duration_to_proto(*timeout)),
+        }),
+        ReceiverKind::Alertmanager { url } => {
+            pb::receiver::Kind::Alertmanager(pb::receiver::Alertmanager { url: url.clone() })
+        }
+    };
+    pb::Receiver {
+        name: format!("receivers/{}", receiver.id),
+        kind: Some(kind),
+        delivery_deadline: Some(duration_to_proto(receiver.deadline)),
+        created_by: receiver.created_by.clone(),
+    }
+}
+
+fn operator_to_proto(operator: MatchOperator) -> pb::route_matcher::Operator {
+    use pb::route_matcher::Operator;
+    match operator {
+        MatchOperator::Equal => Operator::Equal,
+        MatchOperator::NotEqual => Operator::NotEqual,
+        MatchOperator::Regex => Operator::Regex,
+        MatchOperator::NotRegex => Operator::NotRegex,
+    }
+}
+
+pub fn operator_from_proto(value: i32) -> Option<MatchOperator> {
+    use pb::route_matcher::Operator;
+    match Operator::try_from(value).ok()? {
+        Operator::Equal => Some(MatchOperator::Equal),
+        Operator::NotEqual => Some(MatchOperator::NotEqual),
+        Operator::Regex => Some(MatchOperator::Regex),
+        Operator::NotRegex => Some(MatchOperator::NotRegex),
+        Operator::Unspecified => None,
+    }
+}
+
+pub fn route_to_proto(route: &Route) -> pb::Route {
+    pb::Route {
+        name: format!("routes/{}", route.id),
+        position: route.position,
+        matchers: route
+            .matchers
+            .iter()
+            .map(|matcher| pb::RouteMatcher {
+                label: matcher.label.clone(),
+                operator: operator_to_proto(matcher.operator) as i32,
+                value: matcher.value.clone(),
+            })
+            .collect(),
+        receiver: format!("receivers/{}", route.receiver),
+        group_by: route.group_by.clone(),
+        group_wait: Some(duration_to_proto(route.timing.wait)),
+        group_interval: Some(duration_to_proto(route.timing.interval)),
+        repeat_interval: Some(duration_to_proto(route.timing.repeat)),
+        r#continue: route.continue_matching,
+        created_by: route.created_by.clone(),
+    }
+}
+
+pub fn delivery_state_to_proto(state: DeliveryState) -> pb::delivery::State {
+    match state {
+        DeliveryState::Pending => pb::delivery::State::Pending,
+        DeliveryState::Delivered => pb::delivery::State::Delivered,
+        DeliveryState::Failed => pb::delivery::State::Failed,
+    }
+}
+
+pub fn delivery_state_from_proto(value: i32) -> Option<Option<DeliveryState>> {
+    match pb::delivery::State::try_from(value).ok()? {
+        pb::delivery::State::Unspecified => Some(None),
+        pb::delivery::State::Pending => Some(Some(DeliveryState::Pending)),
+        pb::delivery::State::Delivered => Some(Some(DeliveryState::Delivered)),
+        pb::delivery::State::Failed => Some(Some(DeliveryState::Failed)),
+    }
+}
+
+pub fn delivery_to_proto(delivery: &Delivery) -> pb::Delivery {
+    let notification = &delivery.notification;
+    pb::Delivery {
+        name: format!("deliveries/{}", delivery.id),
+        receiver: format!("receivers/{}", notification.receiver_id),
+        route: format!("routes/{}", notification.route_id),
+        group_labels: notification.group_labels.clone().into_iter().collect(),
+        alerts: notification
+            .alerts
+            .iter()
+            .map(|alert| pb::delivery::AlertEntry {
+                alert: format!("alerts/{}", alert.fingerprint),
+                state: state_to_proto(alert.state) as i32,
+                severity: severity_to_proto(alert.severity) as i32,
+            })
+            .collect(),
+        firing: i32::try_from(notification.firing()).unwrap_or(i32::MAX),
+        resolved: i32::try_from(notification.resolved()).unwrap_or(i32::MAX),
+        state: delivery_state_to_proto(delivery.state) as i32,
+        attempts: delivery
+            .attempts
+            .iter()
+            .map(|attempt| pb::delivery::Attempt {
+                time: Some(timestamp(attempt.at)),
+                http_status: i32::from(attempt.http_status),
+                error: attempt.error.clone().unwrap_or_default(),
+            })
+            .collect(),
+        create_time: Some(timestamp(delivery.created_at)),
+        next_attempt_time: delivery
+            .is_pending()
+            .then(|| timestamp(delivery.next_attempt_at)),
     }
 }

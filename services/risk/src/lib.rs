@@ -4,14 +4,17 @@
 //! Flow: [`ingest`] (registry and indicator events) and the evaluation
 //! timer feed [`monitor`], which judges subjects with the pure
 //! [`domain`] and writes alerts, numbered changes and their notifications
-//! (outbox → `JILIN_RISK`) in one transaction; [`api`] → [`service`]
-//! serves rules, alerts, silences and the change stream. [`start`] wires
+//! (outbox → `JILIN_RISK`) in one transaction, with the alert groups
+//! [`delivery`] turns into notifications to receivers; [`api`] →
+//! [`service`] serves rules, alerts, silences, receivers, routes,
+//! deliveries and the change stream. [`start`] wires
 //! it all, so tests start it exactly as `main` does.
 
 mod api;
 mod benchmarks;
 mod config;
 mod convert;
+pub mod delivery;
 pub mod domain;
 mod error;
 #[doc(hidden)]
@@ -65,6 +68,7 @@ pub struct RunningRisk {
     monitor: Monitor,
     evaluator: Evaluator,
     history_retention: Duration,
+    dispatcher: delivery::dispatch::Dispatcher,
     registry_events: Applier<RegistryFollower>,
     indicator_events: Applier<IndicatorFollower>,
 }
@@ -116,6 +120,12 @@ impl RunningRisk {
     /// number of alert changes.
     pub async fn evaluate_now(&self) -> Result<usize, StoreError> {
         self.evaluator.pass(&self.shutdown).await
+    }
+
+    /// Queues the notifications due by the risk clock now (the service
+    /// does it continually); returns how many.
+    pub async fn dispatch_now(&self) -> Result<usize, StoreError> {
+        self.dispatcher.dispatch_due().await
     }
 
     /// Forgets the alert history past its retention now (the service does
@@ -179,6 +189,7 @@ pub async fn start(
     let mut metrics = Metrics::new("risk");
     metrics.register_store(&store);
     metrics::register_alerts(&mut metrics, tables.clone());
+    let delivery_metrics = metrics::DeliveryMetrics::register(&mut metrics);
     let clock = Clock::new(config.clock);
     let authenticator =
         Authenticator::from_args(&config.auth, "risk").map_err(StartError::Config)?;
@@ -218,6 +229,20 @@ pub async fn start(
         .replicas(config.deploy.stream_replicas)
         .metrics(&metrics.bus);
     let history_retention = Duration::from_secs(config.history_retention_days * 86_400);
+    let send_bell = Arc::new(Notify::new());
+    let dispatcher = delivery::dispatch::Dispatcher {
+        tables: monitor.tables().clone(),
+        clock: clock.clone(),
+        wake: monitor.dispatch_bell(),
+        sender: send_bell.clone(),
+    };
+    let sender = delivery::send::Sender {
+        tables: monitor.tables().clone(),
+        http: delivery::send::http_client(),
+        source: RISK_STREAM.source,
+        wake: send_bell,
+        metrics: delivery_metrics,
+    };
     let tasks = vec![
         jilin_runtime::spawn_task(
             "history pruning",
@@ -225,6 +250,12 @@ pub async fn start(
             retention::run(monitor.clone(), history_retention, shutdown.clone()),
         ),
         jilin_runtime::spawn_task("outbox relay", &shutdown, relay.run(shutdown.clone())),
+        jilin_runtime::spawn_task(
+            "delivery dispatcher",
+            &shutdown,
+            dispatcher.clone().run(shutdown.clone()),
+        ),
+        jilin_runtime::spawn_task("delivery sender", &shutdown, sender.run(shutdown.clone())),
         jilin_runtime::spawn_task(
             "registry consumer",
             &shutdown,
@@ -276,6 +307,7 @@ pub async fn start(
         monitor,
         evaluator,
         history_retention,
+        dispatcher,
         registry_events,
         indicator_events,
     })

@@ -3,7 +3,9 @@
 //! an acknowledgement) goes through here: the new facts, the alerts they
 //! move, one numbered change record per alert transition and the
 //! notifications of those changes (outbox → `JILIN_RISK`) are written in
-//! ONE transaction. WatchAlerts streams are woken after the commit.
+//! ONE transaction, with the alert groups the change joins on its way to
+//! receivers ([`crate::delivery::stage`]). WatchAlerts streams and the
+//! delivery dispatcher are woken after the commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -14,14 +16,16 @@ use jilin_proto::events::v1 as events;
 use jilin_store::{OutboxEntry, StoreError, Tx};
 use prost::Message;
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::convert;
+use crate::delivery;
 use crate::domain::alert::{self, Alert};
 use crate::domain::evaluate::{
     Evaluation, IndicatorValue, indicator_evaluations, project_evaluations,
 };
 use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportRecord};
+use crate::domain::routing::{CompiledRoute, sort_routes};
 use crate::domain::rules::{Rule, RuleKind};
 use crate::domain::silence::{Silence, is_silenced};
 use crate::error::RiskError;
@@ -55,6 +59,7 @@ impl RegistryFact {
 pub struct Context {
     rules: Vec<Rule>,
     silences: Vec<Silence>,
+    routes: Arc<Vec<CompiledRoute>>,
     benchmarks: Benchmarks,
     now: OffsetDateTime,
 }
@@ -64,10 +69,14 @@ pub struct Monitor {
     tables: Tables,
     rules: Arc<RwLock<Vec<Rule>>>,
     silences: Arc<RwLock<Vec<Silence>>>,
+    /// In the order they are tried.
+    routes: Arc<RwLock<Arc<Vec<CompiledRoute>>>>,
     benchmarks: Arc<RwLock<Benchmarks>>,
     clock: Clock,
     /// The last change sequence committed.
     sequence: Arc<watch::Sender<u64>>,
+    /// Rung after each commit that changed an alert.
+    dispatch: Arc<Notify>,
 }
 
 impl Monitor {
@@ -78,12 +87,15 @@ impl Monitor {
             tables,
             rules: Arc::default(),
             silences: Arc::default(),
+            routes: Arc::default(),
             benchmarks: Arc::default(),
             clock,
             sequence: Arc::new(watch::Sender::new(last)),
+            dispatch: Arc::default(),
         };
         monitor.reload_rules()?;
         monitor.reload_silences()?;
+        monitor.reload_routes()?;
         Ok(monitor)
     }
 
@@ -112,6 +124,27 @@ impl Monitor {
             .expect("no panic holding the silences") =
             silences.into_iter().map(|(_, silence)| silence).collect();
         Ok(())
+    }
+
+    /// Re-reads the routes after a write. Each was checked when created,
+    /// so its matchers compile; one that does not is left out and logged.
+    pub fn reload_routes(&self) -> Result<(), StoreError> {
+        let mut routes: Vec<CompiledRoute> = Vec::new();
+        for (id, route) in self.tables.routes.scan_prefix("")? {
+            match route.compile() {
+                Ok(route) => routes.push(route),
+                Err(err) => tracing::error!(route = %id, error = %err, "route left out"),
+            }
+        }
+        sort_routes(&mut routes);
+        *self.routes.write().expect("no panic holding the routes") = Arc::new(routes);
+        Ok(())
+    }
+
+    /// Rung after each commit that changed an alert: the delivery
+    /// dispatcher waits on it.
+    pub fn dispatch_bell(&self) -> Arc<Notify> {
+        self.dispatch.clone()
     }
 
     /// Whether an active silence mutes an alert now.
@@ -146,6 +179,11 @@ impl Monitor {
                 .read()
                 .expect("no panic holding the silences")
                 .clone(),
+            routes: self
+                .routes
+                .read()
+                .expect("no panic holding the routes")
+                .clone(),
             benchmarks: self
                 .benchmarks
                 .read()
@@ -158,6 +196,7 @@ impl Monitor {
     /// Wakes the watchers after a commit.
     pub fn committed(&self, records: &[ChangeRecord]) {
         if let Some(last) = records.iter().map(|r| r.sequence).max() {
+            self.dispatch.notify_one();
             self.sequence.send_if_modified(|current| {
                 let newer = last > *current;
                 *current = (*current).max(last);
@@ -442,6 +481,9 @@ fn log_change(
         for subject in transition.change.subjects(transition.severity) {
             tx.stage_event(&outbox_entry(&record, subject, context.now))?;
         }
+    }
+    if !record.silenced && delivery::is_delivered(transition.change) {
+        delivery::stage(tables, tx, &context.routes, alert, context.now)?;
     }
     Ok(record)
 }

@@ -56,7 +56,7 @@ impl Risk {
         }
     }
 
-    fn tables(&self) -> &Tables {
+    pub(crate) fn tables(&self) -> &Tables {
         self.monitor.tables()
     }
 

@@ -1,14 +1,20 @@
 //! The risk service's tables and their keys. Registry and indicator events
 //! write projects, latest indicator values and applied ids; every
 //! evaluation writes alerts and numbered changes (with their outbox
-//! events) in the same transaction; the API writes rules and silences.
+//! events) in the same transaction, with the alert groups the change
+//! joins; the dispatcher turns due groups into deliveries, the sender
+//! records their attempts; the API writes rules, silences, receivers and
+//! routes.
 
 use jilin_domain::Period;
 use jilin_store::{Layout, Store, StoreError, Table, Tx};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::alert::{Alert, Change};
+use crate::domain::delivery::Delivery;
+use crate::domain::grouping::Group;
 use crate::domain::project::ProjectRecord;
+use crate::domain::routing::{Receiver, Route};
 use crate::domain::rules::Rule;
 use crate::domain::silence::Silence;
 
@@ -18,6 +24,12 @@ pub const INDICATOR_VALUES: &str = "indicator_values";
 pub const ALERTS: &str = "alerts";
 pub const CHANGES: &str = "changes";
 pub const SILENCES: &str = "silences";
+pub const RECEIVERS: &str = "receivers";
+pub const ROUTES: &str = "routes";
+pub const GROUPS: &str = "groups";
+pub const ALERT_GROUPS: &str = "alert_groups";
+pub const DELIVERIES: &str = "deliveries";
+pub const DELIVERY_QUEUE: &str = "delivery_queue";
 /// Applied registry and indicator event ids, kept by `jilin_bus::Applier`.
 pub const APPLIED: &str = jilin_bus::APPLIED_EVENTS;
 pub const META: &str = "meta";
@@ -36,6 +48,12 @@ pub const LAYOUT: Layout = Layout {
         ALERTS,
         CHANGES,
         SILENCES,
+        RECEIVERS,
+        ROUTES,
+        GROUPS,
+        ALERT_GROUPS,
+        DELIVERIES,
+        DELIVERY_QUEUE,
         APPLIED,
         META,
     ],
@@ -79,6 +97,19 @@ pub struct Tables {
     pub changes: Table<ChangeRecord>,
     /// key: silence id
     pub silences: Table<Silence>,
+    /// key: receiver id
+    pub receivers: Table<Receiver>,
+    /// key: route id
+    pub routes: Table<Route>,
+    /// key: group key (`{route}|{label}={value},…`)
+    pub groups: Table<Group>,
+    /// key: fingerprint → the groups that hold the alert firing, so that
+    /// its resolution goes to the receivers that heard it fire
+    pub alert_groups: Table<Vec<String>>,
+    /// key: delivery id (a UUIDv7: key order is creation order)
+    pub deliveries: Table<Delivery>,
+    /// key: delivery id of each pending delivery → its receiver id
+    pub delivery_queue: Table<String>,
     /// applied registry and indicator event ids and their counts, kept by
     /// `jilin_bus::Applier` (see there for the keys)
     pub applied: Table<u64>,
@@ -95,6 +126,12 @@ impl Tables {
             alerts: store.table(ALERTS)?,
             changes: store.table(CHANGES)?,
             silences: store.table(SILENCES)?,
+            receivers: store.table(RECEIVERS)?,
+            routes: store.table(ROUTES)?,
+            groups: store.table(GROUPS)?,
+            alert_groups: store.table(ALERT_GROUPS)?,
+            deliveries: store.table(DELIVERIES)?,
+            delivery_queue: store.table(DELIVERY_QUEUE)?,
             applied: store.table(APPLIED)?,
             meta: store.table(META)?,
             store,
@@ -110,6 +147,12 @@ impl Tables {
             self.alerts.fingerprint()?,
             self.changes.fingerprint()?,
             self.silences.fingerprint()?,
+            self.receivers.fingerprint()?,
+            self.routes.fingerprint()?,
+            self.groups.fingerprint()?,
+            self.alert_groups.fingerprint()?,
+            self.deliveries.fingerprint()?,
+            self.delivery_queue.fingerprint()?,
             jilin_bus::applied_fingerprint(&self.applied)?,
             self.meta.fingerprint()?,
             self.store.outbox_last_sequence()?,

@@ -4,12 +4,18 @@
 //! firing → resolved, escalation, acknowledgement, notification subjects)
 //! [`silence`] (label matchers over a time window), [`project`] (what is
 //! kept of each project from registry events), [`evaluate`] (rules ×
-//! subject → readings to observe) and [`filter`] (ListAlerts filters).
+//! subject → readings to observe), [`filter`] (ListAlerts filters),
+//! [`routing`] (receivers, routes and their matchers), [`grouping`] (alert
+//! groups and when they notify) and [`delivery`] (attempts, backoff,
+//! deadline).
 
 pub mod alert;
+pub mod delivery;
 pub mod evaluate;
 pub mod filter;
+pub mod grouping;
 pub mod measure;
 pub mod project;
+pub mod routing;
 pub mod rules;
 pub mod silence;

@@ -22,6 +22,8 @@ use jilin_testkit::bus::{TestEvent, publish, wait_consumed};
 use prost::Message;
 use tonic::transport::Channel;
 
+pub mod hook;
+
 pub use tonic::Code;
 
 pub type RiskClient = pb::risk_service_client::RiskServiceClient<Channel>;
