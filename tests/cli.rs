@@ -282,6 +282,87 @@ async fn reports_import_sends_a_csv_in_batches_and_stores_nothing_twice() {
     running.system.shutdown().await;
 }
 
+#[tokio::test]
+async fn receivers_routes_and_deliveries_are_managed_from_the_command_line() {
+    let running = start(1).await;
+    let urls = urls(&running.system);
+    let data = running.data.path();
+    let run = |args: &'static [&'static str]| jilin(data, &urls, args);
+
+    let created = run(&[
+        "receivers",
+        "create",
+        "county_desk",
+        "--webhook",
+        "http://127.0.0.1:9/hook",
+        "--secret",
+        "s3cret",
+        "--deadline",
+        "2h",
+    ])
+    .await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(
+        stdout(&created).contains("webhook (signed)"),
+        "{}",
+        stdout(&created)
+    );
+    let routed = run(&[
+        "routes",
+        "create",
+        "changchun_critical",
+        "--receiver",
+        "county_desk",
+        "--matcher",
+        "region=220100",
+        "--matcher",
+        "severity=~critical|warning",
+        "--group-by",
+        "project",
+        "--group-wait",
+        "30s",
+    ])
+    .await;
+    assert!(routed.status.success(), "{}", stderr(&routed));
+    let listed = run(&["routes", "list", "-o", "json"]).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&listed)).expect("JSON");
+    let route = &json["routes"][0];
+    assert_eq!(route["name"], "routes/changchun_critical");
+    assert_eq!(route["receiver"], "receivers/county_desk");
+    assert_eq!(route["matchers"][1]["operator"], "REGEX");
+    assert_eq!(route["groupWait"], "30s");
+    let receivers = run(&["receivers", "list", "-o", "json"]).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout(&receivers)).expect("JSON");
+    assert_eq!(json["receivers"][0]["deliveryDeadline"], "7200s");
+    assert!(
+        json["receivers"][0]["webhook"].get("secret").is_none(),
+        "{json}"
+    );
+
+    let bad = run(&[
+        "routes",
+        "create",
+        "bad_route",
+        "--receiver",
+        "county_desk",
+        "--matcher",
+        "region",
+    ])
+    .await;
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("label=~regex"), "{}", stderr(&bad));
+    let refused = run(&["receivers", "delete", "county_desk"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("routes/changchun_critical"),
+        "{}",
+        stderr(&refused)
+    );
+    let deliveries = run(&["deliveries", "list", "--state", "failed"]).await;
+    assert!(deliveries.status.success(), "{}", stderr(&deliveries));
+    running.system.shutdown().await;
+}
+
 /// An integer of proto JSON: a number, or a string for 64-bit ones; 0
 /// when absent (the default is not written).
 fn int(value: &serde_json::Value) -> i64 {

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use jilin::client::{
-    self, ClientError, Connection, alerts, backup, health, indicators, registry, risk, token,
+    self, ClientError, Connection, alerts, backup, delivery, health, indicators, registry, risk,
+    token,
 };
 use jilin::identity::{AgencyCredentials, DevIdentity};
 use jilin::up::{self, UpArgs};
@@ -81,6 +82,15 @@ enum Command {
     /// Risk rules and their thresholds.
     #[command(subcommand)]
     Rules(risk::Rules),
+    /// Where alert notifications are delivered: webhooks, Alertmanagers.
+    #[command(subcommand)]
+    Receivers(delivery::Receivers),
+    /// Which alerts go to which receiver, grouped how.
+    #[command(subcommand)]
+    Routes(delivery::Routes),
+    /// Notifications and every attempt to deliver them.
+    #[command(subcommand)]
+    Deliveries(delivery::Deliveries),
     /// Load a running system as outside clients would and print the
     /// figures (see BENCHMARKS.md).
     Bench(jilin::bench::Bench),
@@ -112,6 +122,9 @@ async fn main() -> ExitCode {
         Command::Alerts(command) => alerts::alerts(&connection, command).await,
         Command::Silences(command) => risk::silences(&connection, command).await,
         Command::Rules(command) => risk::rules(&connection, command).await,
+        Command::Receivers(command) => delivery::receivers(&connection, command).await,
+        Command::Routes(command) => delivery::routes(&connection, command).await,
+        Command::Deliveries(command) => delivery::deliveries(&connection, command).await,
         Command::Bench(command) => jilin::bench::run(&connection, command).await,
     };
     match outcome {

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod backup;
 mod credentials;
+pub mod delivery;
 pub mod health;
 pub mod import;
 pub mod indicators;

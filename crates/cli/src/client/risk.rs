@@ -66,7 +66,7 @@ pub(super) fn coloured(text: String, severity_value: i32) -> String {
     }
 }
 
-pub(super) async fn client(
+pub(crate) async fn client(
     connection: &Connection,
 ) -> Result<RiskServiceClient<super::AuthedChannel>, ClientError> {
     Ok(RiskServiceClient::new(
