@@ -105,10 +105,13 @@ enum Rpc {
     CreateRoute,
     ListRoutes,
     DeleteRoute,
+    CreateInhibition,
+    ListInhibitions,
+    DeleteInhibition,
     ListDeliveries,
 }
 
-const RPCS: [Rpc; 39] = [
+const RPCS: [Rpc; 42] = [
     Rpc::CreateProject,
     Rpc::GetProject,
     Rpc::ListProjects,
@@ -147,6 +150,9 @@ const RPCS: [Rpc; 39] = [
     Rpc::CreateRoute,
     Rpc::ListRoutes,
     Rpc::DeleteRoute,
+    Rpc::CreateInhibition,
+    Rpc::ListInhibitions,
+    Rpc::DeleteInhibition,
     Rpc::ListDeliveries,
 ];
 
@@ -159,7 +165,7 @@ impl Rpc {
             CreateIndicator | UpdateIndicator | DeleteIndicator => Needs::Role(Role::Analyst),
             CreateRule | UpdateRule | AcknowledgeAlert | CreateSilence | DeleteSilence
             | CreateReceiver | GetReceiver | ListReceivers | DeleteReceiver | CreateRoute
-            | DeleteRoute => Needs::Role(Role::Supervisor),
+            | DeleteRoute | CreateInhibition | DeleteInhibition => Needs::Role(Role::Supervisor),
             _ => Needs::Nothing,
         }
     }
@@ -546,6 +552,33 @@ async fn call(clients: &mut Clients, rpc: Rpc, cell: usize) -> Result<(), Status
                 name: "routes/none".into(),
             };
             clients.risk.delete_route(request).await.map(drop)
+        }
+        Rpc::CreateInhibition => {
+            let matcher = |label: &str, value: &str| risk::RouteMatcher {
+                label: label.into(),
+                operator: risk::route_matcher::Operator::Equal.into(),
+                value: value.into(),
+            };
+            let request = risk::CreateInhibitionRequest {
+                inhibition_id: format!("inhibition_{cell}"),
+                inhibition: Some(risk::Inhibition {
+                    source_matchers: vec![matcher("severity", "critical")],
+                    target_matchers: vec![matcher("severity", "warning")],
+                    equal: vec!["project".into()],
+                    ..Default::default()
+                }),
+            };
+            clients.risk.create_inhibition(request).await.map(drop)
+        }
+        Rpc::ListInhibitions => {
+            let request = risk::ListInhibitionsRequest::default();
+            clients.risk.list_inhibitions(request).await.map(drop)
+        }
+        Rpc::DeleteInhibition => {
+            let request = risk::DeleteInhibitionRequest {
+                name: "inhibitions/none".into(),
+            };
+            clients.risk.delete_inhibition(request).await.map(drop)
         }
         Rpc::ListDeliveries => {
             let request = risk::ListDeliveriesRequest::default();

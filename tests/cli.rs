@@ -358,6 +358,25 @@ async fn receivers_routes_and_deliveries_are_managed_from_the_command_line() {
         "{}",
         stderr(&refused)
     );
+    let inhibitions = run(&["inhibitions", "list"]).await;
+    assert!(
+        stdout(&inhibitions).contains("inhibitions/suspended_project"),
+        "{}",
+        stdout(&inhibitions)
+    );
+    let inhibited = run(&[
+        "inhibitions",
+        "create",
+        "critical_mutes_warning",
+        "--source",
+        "severity=critical",
+        "--target",
+        "severity=warning",
+        "--equal",
+        "project",
+    ])
+    .await;
+    assert!(inhibited.status.success(), "{}", stderr(&inhibited));
     let deliveries = run(&["deliveries", "list", "--state", "failed"]).await;
     assert!(deliveries.status.success(), "{}", stderr(&deliveries));
     running.system.shutdown().await;

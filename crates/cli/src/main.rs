@@ -88,6 +88,9 @@ enum Command {
     /// Which alerts go to which receiver, grouped how.
     #[command(subcommand)]
     Routes(delivery::Routes),
+    /// What mutes the delivery of what (a suspended project mutes its lags).
+    #[command(subcommand)]
+    Inhibitions(delivery::Inhibitions),
     /// Notifications and every attempt to deliver them.
     #[command(subcommand)]
     Deliveries(delivery::Deliveries),
@@ -124,6 +127,7 @@ async fn main() -> ExitCode {
         Command::Rules(command) => risk::rules(&connection, command).await,
         Command::Receivers(command) => delivery::receivers(&connection, command).await,
         Command::Routes(command) => delivery::routes(&connection, command).await,
+        Command::Inhibitions(command) => delivery::inhibitions(&connection, command).await,
         Command::Deliveries(command) => delivery::deliveries(&connection, command).await,
         Command::Bench(command) => jilin::bench::run(&connection, command).await,
     };

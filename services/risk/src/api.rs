@@ -215,6 +215,43 @@ impl RiskService for RiskApi {
         Ok(Response::new(pb::DeleteRouteResponse {}))
     }
 
+    async fn create_inhibition(
+        &self,
+        request: Request<pb::CreateInhibitionRequest>,
+    ) -> Reply<pb::Inhibition> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
+        let inhibition = delivery_request::create_inhibition(request.get_ref(), &caller.subject)
+            .map_err(RiskError::from)?;
+        let inhibition = self.risk.create_inhibition(inhibition).await?;
+        Ok(Response::new(convert::inhibition_to_proto(&inhibition)))
+    }
+
+    async fn list_inhibitions(
+        &self,
+        _: Request<pb::ListInhibitionsRequest>,
+    ) -> Reply<pb::ListInhibitionsResponse> {
+        let inhibitions = self.risk.list_inhibitions()?;
+        Ok(Response::new(pb::ListInhibitionsResponse {
+            inhibitions: inhibitions
+                .iter()
+                .map(convert::inhibition_to_proto)
+                .collect(),
+        }))
+    }
+
+    async fn delete_inhibition(
+        &self,
+        request: Request<pb::DeleteInhibitionRequest>,
+    ) -> Reply<pb::DeleteInhibitionResponse> {
+        let caller = principal(&request)?;
+        caller.require(Role::Supervisor).map_err(RiskError::from)?;
+        let id = request::id_in("inhibitions", &request.get_ref().name, "name")
+            .map_err(RiskError::from)?;
+        self.risk.delete_inhibition(&id).await?;
+        Ok(Response::new(pb::DeleteInhibitionResponse {}))
+    }
+
     async fn list_deliveries(
         &self,
         request: Request<pb::ListDeliveriesRequest>,

@@ -6,7 +6,8 @@ use jilin_proto::timestamp;
 
 use crate::domain::alert::{Alert, Change, State, Transition};
 use crate::domain::delivery::{Delivery, DeliveryState};
-use crate::domain::routing::{MatchOperator, Receiver, ReceiverKind, Route};
+use crate::domain::inhibition::Inhibition;
+use crate::domain::routing::{MatchOperator, Receiver, ReceiverKind, Route, RouteMatcher};
 use crate::domain::rules::{Band, Comparison, IndicatorMeasure, Rule, RuleKind, Severity};
 use crate::domain::silence::{LabelMatcher, Silence};
 use crate::store::ChangeRecord;
@@ -267,15 +268,7 @@ pub fn route_to_proto(route: &Route) -> pb::Route {
     pb::Route {
         name: format!("routes/{}", route.id),
         position: route.position,
-        matchers: route
-            .matchers
-            .iter()
-            .map(|matcher| pb::RouteMatcher {
-                label: matcher.label.clone(),
-                operator: operator_to_proto(matcher.operator) as i32,
-                value: matcher.value.clone(),
-            })
-            .collect(),
+        matchers: route.matchers.iter().map(matcher_to_proto).collect(),
         receiver: format!("receivers/{}", route.receiver),
         group_by: route.group_by.clone(),
         group_wait: Some(duration_to_proto(route.timing.wait)),
@@ -283,6 +276,25 @@ pub fn route_to_proto(route: &Route) -> pb::Route {
         repeat_interval: Some(duration_to_proto(route.timing.repeat)),
         r#continue: route.continue_matching,
         created_by: route.created_by.clone(),
+    }
+}
+
+fn matcher_to_proto(matcher: &RouteMatcher) -> pb::RouteMatcher {
+    pb::RouteMatcher {
+        label: matcher.label.clone(),
+        operator: operator_to_proto(matcher.operator) as i32,
+        value: matcher.value.clone(),
+    }
+}
+
+pub fn inhibition_to_proto(inhibition: &Inhibition) -> pb::Inhibition {
+    pb::Inhibition {
+        name: format!("inhibitions/{}", inhibition.id),
+        source_matchers: inhibition.source.iter().map(matcher_to_proto).collect(),
+        target_matchers: inhibition.target.iter().map(matcher_to_proto).collect(),
+        equal: inhibition.equal.clone(),
+        built_in: inhibition.built_in,
+        created_by: inhibition.created_by.clone(),
     }
 }
 

@@ -231,9 +231,7 @@ pub async fn start(
     let history_retention = Duration::from_secs(config.history_retention_days * 86_400);
     let send_bell = Arc::new(Notify::new());
     let dispatcher = delivery::dispatch::Dispatcher {
-        tables: monitor.tables().clone(),
-        clock: clock.clone(),
-        wake: monitor.dispatch_bell(),
+        monitor: monitor.clone(),
         sender: send_bell.clone(),
     };
     let sender = delivery::send::Sender {

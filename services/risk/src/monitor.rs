@@ -147,6 +147,14 @@ impl Monitor {
         self.dispatch.clone()
     }
 
+    /// The silences as last loaded.
+    pub fn silences(&self) -> Vec<Silence> {
+        self.silences
+            .read()
+            .expect("no panic holding the silences")
+            .clone()
+    }
+
     /// Whether an active silence mutes an alert now.
     pub fn is_silenced(&self, alert: &Alert) -> bool {
         let silences = self.silences.read().expect("no panic holding the silences");
@@ -482,7 +490,9 @@ fn log_change(
             tx.stage_event(&outbox_entry(&record, subject, context.now))?;
         }
     }
-    if !record.silenced && delivery::is_delivered(transition.change) {
+    // Silences and inhibitions are applied when the group is sent, so that
+    // an alert muted now is told once the muting ends.
+    if delivery::is_delivered(transition.change) {
         delivery::stage(tables, tx, &context.routes, alert, context.now)?;
     }
     Ok(record)

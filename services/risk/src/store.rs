@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::alert::{Alert, Change};
 use crate::domain::delivery::Delivery;
 use crate::domain::grouping::Group;
+use crate::domain::inhibition::Inhibition;
 use crate::domain::project::ProjectRecord;
 use crate::domain::routing::{Receiver, Route};
 use crate::domain::rules::Rule;
@@ -26,6 +27,7 @@ pub const CHANGES: &str = "changes";
 pub const SILENCES: &str = "silences";
 pub const RECEIVERS: &str = "receivers";
 pub const ROUTES: &str = "routes";
+pub const INHIBITIONS: &str = "inhibitions";
 pub const GROUPS: &str = "groups";
 pub const ALERT_GROUPS: &str = "alert_groups";
 pub const DELIVERIES: &str = "deliveries";
@@ -50,6 +52,7 @@ pub const LAYOUT: Layout = Layout {
         SILENCES,
         RECEIVERS,
         ROUTES,
+        INHIBITIONS,
         GROUPS,
         ALERT_GROUPS,
         DELIVERIES,
@@ -101,6 +104,8 @@ pub struct Tables {
     pub receivers: Table<Receiver>,
     /// key: route id
     pub routes: Table<Route>,
+    /// key: inhibition id (the built-in ones are not stored)
+    pub inhibitions: Table<Inhibition>,
     /// key: group key (`{route}|{label}={value},…`)
     pub groups: Table<Group>,
     /// key: fingerprint → the groups that hold the alert firing, so that
@@ -128,6 +133,7 @@ impl Tables {
             silences: store.table(SILENCES)?,
             receivers: store.table(RECEIVERS)?,
             routes: store.table(ROUTES)?,
+            inhibitions: store.table(INHIBITIONS)?,
             groups: store.table(GROUPS)?,
             alert_groups: store.table(ALERT_GROUPS)?,
             deliveries: store.table(DELIVERIES)?,
@@ -149,6 +155,7 @@ impl Tables {
             self.silences.fingerprint()?,
             self.receivers.fingerprint()?,
             self.routes.fingerprint()?,
+            self.inhibitions.fingerprint()?,
             self.groups.fingerprint()?,
             self.alert_groups.fingerprint()?,
             self.deliveries.fingerprint()?,

@@ -1,5 +1,6 @@
-//! `jilin receivers …`, `jilin routes …` and `jilin deliveries …`: where
-//! alert notifications go, which alerts go where, and what became of each.
+//! `jilin receivers …`, `jilin routes …`, `jilin inhibitions …` and
+//! `jilin deliveries …`: where alert notifications go, which alerts go
+//! where, what mutes what, and what became of each notification.
 
 use jilin_proto::risk::v1 as pb;
 use pb::route_matcher::Operator;
@@ -69,6 +70,27 @@ pub enum Routes {
         repeat_interval: Option<i64>,
         #[arg(long = "continue")]
         continue_matching: bool,
+    },
+    List,
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Inhibitions {
+    /// While an alert matching every `--source` fires, alerts matching
+    /// every `--target` with the same `--equal` labels are not delivered.
+    Create {
+        id: String,
+        /// A matcher as for routes, repeatable.
+        #[arg(long = "source", required = true)]
+        source: Vec<String>,
+        #[arg(long = "target", required = true)]
+        target: Vec<String>,
+        /// Repeatable.
+        #[arg(long = "equal")]
+        equal: Vec<String>,
     },
     List,
     Delete {
@@ -310,10 +332,7 @@ pub async fn routes(connection: &Connection, command: Routes) -> Outcome {
         } => {
             let route = pb::Route {
                 position,
-                matchers: matchers
-                    .iter()
-                    .map(|text| route_matcher(text))
-                    .collect::<Result<_, _>>()?,
+                matchers: route_matchers(&matchers)?,
                 receiver: named("receivers", &receiver),
                 group_by,
                 group_wait: duration(group_wait),
@@ -355,6 +374,75 @@ pub async fn routes(connection: &Connection, command: Routes) -> Outcome {
             }
         }
     }
+    Ok(())
+}
+
+fn route_matchers(texts: &[String]) -> Result<Vec<pb::RouteMatcher>, ClientError> {
+    texts.iter().map(|text| route_matcher(text)).collect()
+}
+
+pub async fn inhibitions(connection: &Connection, command: Inhibitions) -> Outcome {
+    let mut client = client(connection).await?;
+    let list = match command {
+        Inhibitions::Create {
+            id,
+            source,
+            target,
+            equal,
+        } => {
+            let request = pb::CreateInhibitionRequest {
+                inhibition_id: id,
+                inhibition: Some(pb::Inhibition {
+                    source_matchers: route_matchers(&source)?,
+                    target_matchers: route_matchers(&target)?,
+                    equal,
+                    ..Default::default()
+                }),
+            };
+            let inhibition = client.create_inhibition(request).await?.into_inner();
+            pb::ListInhibitionsResponse {
+                inhibitions: vec![inhibition],
+            }
+        }
+        Inhibitions::List => client
+            .list_inhibitions(pb::ListInhibitionsRequest {})
+            .await?
+            .into_inner(),
+        Inhibitions::Delete { name } => {
+            client
+                .delete_inhibition(pb::DeleteInhibitionRequest {
+                    name: named("inhibitions", &name),
+                })
+                .await?;
+            if !connection.json() {
+                println!("deleted");
+            }
+            return Ok(());
+        }
+    };
+    if connection.json() {
+        print_json(&list);
+        return Ok(());
+    }
+    let rows = list.inhibitions.iter().map(|inhibition| {
+        let matchers = |given: &[pb::RouteMatcher]| -> String {
+            given.iter().map(matcher_text).collect::<Vec<_>>().join(" ")
+        };
+        vec![
+            inhibition.name.clone(),
+            matchers(&inhibition.source_matchers),
+            matchers(&inhibition.target_matchers),
+            inhibition.equal.join(","),
+            if inhibition.built_in { "yes" } else { "" }.to_owned(),
+        ]
+    });
+    println!(
+        "{}",
+        table(
+            &["INHIBITION", "SOURCE", "TARGET", "EQUAL", "BUILT IN"],
+            rows
+        )
+    );
     Ok(())
 }
 

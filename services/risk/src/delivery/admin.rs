@@ -3,6 +3,7 @@
 //! deleted; every route edit reloads the monitor's routes.
 
 use crate::domain::delivery::{Delivery, DeliveryState};
+use crate::domain::inhibition::{self, Inhibition, builtin_inhibitions};
 use crate::domain::routing::{self, Receiver, Route};
 use crate::error::RiskError;
 use crate::service::Risk;
@@ -159,6 +160,50 @@ impl Risk {
             .await?;
         self.monitor().reload_routes()?;
         Ok(())
+    }
+
+    /// Refused for an id a built-in inhibition has.
+    pub async fn create_inhibition(&self, inhibition: Inhibition) -> Result<Inhibition, RiskError> {
+        inhibition::validate(&inhibition).map_err(RiskError::from)?;
+        let name = format!("inhibitions/{}", inhibition.id);
+        let built_in = builtin_inhibitions().iter().any(|b| b.id == inhibition.id);
+        let tables = self.tables();
+        tables
+            .store
+            .write(|tx| {
+                if built_in || tx.get(&tables.inhibitions, &inhibition.id)?.is_some() {
+                    return Err(RiskError::Api(ApiError::AlreadyExists(name.clone())));
+                }
+                Ok(tx.insert(&tables.inhibitions, &inhibition.id, &inhibition)?)
+            })
+            .await?;
+        Ok(inhibition)
+    }
+
+    /// The built-in ones first.
+    pub fn list_inhibitions(&self) -> Result<Vec<Inhibition>, RiskError> {
+        let mut inhibitions = builtin_inhibitions();
+        let stored = self.tables().inhibitions.scan_prefix("")?;
+        inhibitions.extend(stored.into_iter().map(|(_, inhibition)| inhibition));
+        Ok(inhibitions)
+    }
+
+    pub async fn delete_inhibition(&self, id: &str) -> Result<(), RiskError> {
+        let name = format!("inhibitions/{id}");
+        if builtin_inhibitions().iter().any(|b| b.id == id) {
+            return Err(RiskError::precondition(
+                &name,
+                "a built-in inhibition cannot be deleted",
+            ));
+        }
+        let tables = self.tables();
+        tables
+            .store
+            .write(|tx| match tx.get(&tables.inhibitions, id)? {
+                Some(_) => Ok(tx.remove(&tables.inhibitions, id)?),
+                None => Err(not_found(name.clone())),
+            })
+            .await
     }
 
     /// Deliveries kept by `filter`, oldest first, after `page_token`.

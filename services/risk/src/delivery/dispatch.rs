@@ -1,18 +1,23 @@
-//! The dispatcher: each group whose notification is due by the risk clock
-//! becomes a delivery, queued in the same transaction that records the
-//! group as sent (and forgets it once nothing is left to tell).
+//! The dispatcher: each group whose tick is due by the risk clock is
+//! looked at with the silences and inhibitions of that moment, and what
+//! it must tell becomes a delivery, queued in the same transaction that
+//! records the group's new state (and forgets it once it holds nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use jilin_runtime::{CancellationToken, Clock};
+use jilin_runtime::CancellationToken;
 use jilin_store::StoreError;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use crate::domain::alert::State;
 use crate::domain::delivery::Delivery;
-use crate::domain::routing::DEFAULT_DEADLINE;
-use crate::store::Tables;
+use crate::domain::grouping::GroupedAlert;
+use crate::domain::inhibition::{Inhibitor, builtin_inhibitions};
+use crate::domain::routing::{DEFAULT_DEADLINE, routing_labels};
+use crate::domain::silence::{Silence, is_silenced};
+use crate::monitor::Monitor;
 
 /// How often due groups are looked for when nothing wakes the dispatcher
 /// (the risk clock may be moved by hand).
@@ -20,16 +25,31 @@ const TICK: Duration = Duration::from_millis(200);
 
 #[derive(Clone)]
 pub struct Dispatcher {
-    pub tables: Tables,
-    pub clock: Clock,
-    /// Rung after an alert change commits.
-    pub wake: Arc<Notify>,
+    pub monitor: Monitor,
     /// Rung when a delivery is queued.
     pub sender: Arc<Notify>,
 }
 
+/// What mutes an alert at one moment: the active silences and the
+/// inhibitions with their firing sources.
+struct Muting {
+    silences: Vec<Silence>,
+    inhibitor: Inhibitor,
+    now: OffsetDateTime,
+}
+
+impl Muting {
+    fn mutes(&self, alert: &GroupedAlert) -> bool {
+        is_silenced(&self.silences, &alert.labels, self.now)
+            || self
+                .inhibitor
+                .mutes(&alert.fingerprint, &alert.routing_labels())
+    }
+}
+
 impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
+        let wake = self.monitor.dispatch_bell();
         loop {
             match self.dispatch_due().await {
                 Ok(0) => {}
@@ -42,27 +62,68 @@ impl Dispatcher {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(TICK) => {}
-                _ = self.wake.notified() => {}
+                _ = wake.notified() => {}
             }
         }
     }
 
-    /// Queues a delivery for every group due now; returns how many.
+    /// The silences and inhibitions in force at `now`. Inhibitions need
+    /// every firing alert: read once per pass, and only when a group is due.
+    fn muting(&self, now: OffsetDateTime) -> Result<Muting, StoreError> {
+        let tables = self.monitor.tables();
+        let mut inhibitions = builtin_inhibitions();
+        inhibitions.extend(
+            tables
+                .inhibitions
+                .scan_prefix("")?
+                .into_iter()
+                .map(|(_, inhibition)| inhibition),
+        );
+        let firing: Vec<(String, _)> = tables
+            .alerts
+            .scan_prefix("")?
+            .into_iter()
+            .filter(|(_, alert)| alert.state == State::Firing)
+            .map(|(fingerprint, alert)| (fingerprint, routing_labels(&alert)))
+            .collect();
+        let inhibitor = Inhibitor::new(
+            &inhibitions,
+            firing
+                .iter()
+                .map(|(fingerprint, labels)| (fingerprint.as_str(), labels)),
+        );
+        Ok(Muting {
+            silences: self.monitor.silences(),
+            inhibitor,
+            now,
+        })
+    }
+
+    /// Queues a delivery for every group that has something to tell now;
+    /// returns how many.
     pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
-        let now = self.clock.now();
-        let tables = &self.tables;
+        let now = self.monitor.clock().now();
+        let tables = self.monitor.tables();
+        let due: Vec<String> = tables
+            .groups
+            .scan_prefix("")?
+            .into_iter()
+            .filter(|(_, group)| group.is_due(now))
+            .map(|(key, _)| key)
+            .collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let muting = self.muting(now)?;
         let mut queued = 0;
-        for (key, group) in tables.groups.scan_prefix("")? {
-            if group.next_due().is_some_and(|due| due > now) {
-                continue;
-            }
+        for key in due {
             let made = tables
                 .store
                 .write(|tx| {
                     let Some(mut group) = tx.get(&tables.groups, &key)? else {
                         return Ok::<_, StoreError>(false);
                     };
-                    let notification = group.flush(now);
+                    let notification = group.tick(now, |alert| muting.mutes(alert));
                     if group.is_spent() {
                         tx.remove(&tables.groups, &key)?;
                     } else {

@@ -10,9 +10,10 @@ use jilin_runtime::required;
 
 use super::admin::DeliveryFilter;
 use crate::convert;
-use crate::domain::routing::DEFAULT_DEADLINE;
+use crate::domain::inhibition::Inhibition;
 use crate::domain::routing::{
-    DEFAULT_WEBHOOK_TIMEOUT, GroupTiming, Receiver, ReceiverKind, Route, RouteMatcher,
+    DEFAULT_DEADLINE, DEFAULT_WEBHOOK_TIMEOUT, GroupTiming, Receiver, ReceiverKind, Route,
+    RouteMatcher,
 };
 use crate::request::id_in;
 
@@ -101,10 +102,11 @@ pub fn create_receiver(request: &pb::CreateReceiverRequest, caller: &str) -> Che
     })
 }
 
-fn matchers(message: &pb::Route) -> Checked<Vec<RouteMatcher>> {
+/// Matchers with known operators; `field` names the list.
+fn matchers(given: &[pb::RouteMatcher], field: &str) -> Checked<Vec<RouteMatcher>> {
     let mut matchers = Vec::new();
     let mut violations: Vec<FieldViolation> = Vec::new();
-    for (index, matcher) in message.matchers.iter().enumerate() {
+    for (index, matcher) in given.iter().enumerate() {
         match convert::operator_from_proto(matcher.operator) {
             Some(operator) => matchers.push(RouteMatcher {
                 label: matcher.label.clone(),
@@ -112,7 +114,7 @@ fn matchers(message: &pb::Route) -> Checked<Vec<RouteMatcher>> {
                 value: matcher.value.clone(),
             }),
             None => violations.push(FieldViolation::new(
-                format!("route.matchers[{index}].operator"),
+                format!("{field}[{index}].operator"),
                 "EQUAL, NOT_EQUAL, REGEX or NOT_REGEX",
             )),
         }
@@ -156,7 +158,7 @@ pub fn create_route(request: &pb::CreateRouteRequest, caller: &str) -> Checked<R
     let id = new_id(&request.route_id, "route_id");
     let parts = required(request.route.as_ref(), "route").and_then(|message| {
         (
-            matchers(message),
+            matchers(&message.matchers, "route.matchers"),
             id_in("receivers", &message.receiver, "route.receiver"),
             timing(message),
         )
@@ -172,6 +174,31 @@ pub fn create_route(request: &pb::CreateRouteRequest, caller: &str) -> Checked<R
         group_by: message.group_by.clone(),
         timing,
         continue_matching: message.r#continue,
+        created_by: caller.to_owned(),
+    })
+}
+
+/// A new inhibition, created by `caller`.
+pub fn create_inhibition(
+    request: &pb::CreateInhibitionRequest,
+    caller: &str,
+) -> Checked<Inhibition> {
+    let id = new_id(&request.inhibition_id, "inhibition_id");
+    let parts = required(request.inhibition.as_ref(), "inhibition").and_then(|message| {
+        (
+            matchers(&message.source_matchers, "inhibition.source_matchers"),
+            matchers(&message.target_matchers, "inhibition.target_matchers"),
+        )
+            .all_valid()
+            .map(|parts| (message, parts))
+    });
+    let (id, (message, (source, target))) = (id, parts).all_valid()?;
+    Ok(Inhibition {
+        id,
+        source,
+        target,
+        equal: message.equal.clone(),
+        built_in: false,
         created_by: caller.to_owned(),
     })
 }

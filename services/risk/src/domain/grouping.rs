@@ -2,9 +2,11 @@
 //! receiver with equal `group_by` labels. A group's first notification
 //! waits `group_wait`; after that it changes at most every
 //! `group_interval`, and repeats every `repeat_interval` while anything in
-//! it fires. Times are the risk clock's. Pure: stored as it is.
+//! it fires. Silences and inhibitions are applied when a group is looked
+//! at, so an alert muted when it fired is told once the muting ends.
+//! Times are the risk clock's. Pure: stored as it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -52,6 +54,11 @@ impl GroupedAlert {
     pub fn is_firing(&self) -> bool {
         self.state == State::Firing
     }
+
+    /// What routes and inhibitions match.
+    pub fn routing_labels(&self) -> BTreeMap<String, String> {
+        super::routing::labels_with(&self.labels, self.severity, &self.rule_id, &self.subject)
+    }
 }
 
 /// A group as stored.
@@ -65,12 +72,16 @@ pub struct Group {
     pub timing: GroupTiming,
     /// By fingerprint.
     pub alerts: BTreeMap<String, GroupedAlert>,
+    /// When the group is next looked at: `group_wait` after it formed,
+    /// then every `group_interval`.
     #[serde(with = "time::serde::rfc3339")]
-    pub formed_at: OffsetDateTime,
+    pub next_tick: OffsetDateTime,
+    /// What the receiver was last told, and when (Alertmanager's
+    /// notification log).
+    pub sent_firing: BTreeSet<String>,
+    pub sent_resolved: BTreeSet<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_sent: Option<OffsetDateTime>,
-    /// Whether anything changed since the last notification.
-    pub changed: bool,
 }
 
 /// One notification of a group: what a delivery sends.
@@ -116,59 +127,97 @@ impl Group {
             labels,
             timing,
             alerts: BTreeMap::new(),
-            formed_at: now,
+            next_tick: after(now, timing.wait),
+            sent_firing: BTreeSet::new(),
+            sent_resolved: BTreeSet::new(),
             last_sent: None,
-            changed: false,
         }
     }
 
-    /// Takes in an alert's new state; a repeat of what is held changes
-    /// nothing.
+    /// Takes in an alert's new state.
     pub fn observe(&mut self, alert: GroupedAlert) {
-        if self.alerts.get(&alert.fingerprint) != Some(&alert) {
-            self.alerts.insert(alert.fingerprint.clone(), alert);
-            self.changed = true;
-        }
+        self.alerts.insert(alert.fingerprint.clone(), alert);
     }
 
-    /// When the next notification is due, if one will be: `group_wait`
-    /// after forming, `group_interval` after the last one if something
-    /// changed, `repeat_interval` after it if something still fires.
-    pub fn next_due(&self) -> Option<OffsetDateTime> {
-        match self.last_sent {
-            None => Some(after(self.formed_at, self.timing.wait)),
-            Some(last) if self.changed => Some(after(last, self.timing.interval)),
-            Some(last) if self.alerts.values().any(GroupedAlert::is_firing) => {
-                Some(after(last, self.timing.repeat))
-            }
-            Some(_) => None,
-        }
+    pub fn is_due(&self, now: OffsetDateTime) -> bool {
+        self.next_tick <= now
     }
 
-    /// Whether nothing is left to tell: every resolved alert was sent and
-    /// nothing fires. Such a group is forgotten.
+    /// Whether the group holds nothing any more: it is forgotten (a new
+    /// alert forms it again, with a new `group_wait`).
     pub fn is_spent(&self) -> bool {
-        self.next_due().is_none()
+        self.alerts.is_empty()
     }
 
-    /// The notification due at `now`, if one is; the group then forgets
-    /// the resolved alerts it told of.
-    pub fn flush(&mut self, now: OffsetDateTime) -> Option<Notification> {
-        if self.next_due().is_none_or(|due| due > now) {
+    /// Looks at the group at `now`, if its tick is due: the alerts not
+    /// `muted` (silenced, inhibited) are told to the receiver when that
+    /// tells it something new (an alert firing it was not told of, a
+    /// resolution of one it was), or again after `repeat_interval` while
+    /// anything fires. Resolved alerts are then forgotten; muted firing
+    /// ones stay, and are told once the muting ends.
+    pub fn tick(
+        &mut self,
+        now: OffsetDateTime,
+        muted: impl Fn(&GroupedAlert) -> bool,
+    ) -> Option<Notification> {
+        if !self.is_due(now) {
             return None;
         }
-        let notification = Notification {
+        self.next_tick = after(now, self.timing.interval);
+        let visible: Vec<GroupedAlert> = self
+            .alerts
+            .values()
+            .filter(|alert| !muted(alert))
+            .cloned()
+            .collect();
+        let ids = |firing: bool| -> BTreeSet<String> {
+            visible
+                .iter()
+                .filter(|alert| alert.is_firing() == firing)
+                .map(|alert| alert.fingerprint.clone())
+                .collect()
+        };
+        let (firing, resolved) = (ids(true), ids(false));
+        self.alerts.retain(|_, alert| alert.is_firing());
+        if !self.needs_update(&firing, &resolved, now) {
+            return None;
+        }
+        self.sent_firing = firing;
+        self.sent_resolved = resolved;
+        self.last_sent = Some(now);
+        Some(Notification {
             group_key: self.key.clone(),
             route_id: self.route_id.clone(),
             receiver_id: self.receiver_id.clone(),
             group_labels: self.labels.clone(),
-            alerts: self.alerts.values().cloned().collect(),
+            alerts: visible,
             repeat: self.timing.repeat,
+        })
+    }
+
+    /// Alertmanager's rule: never told → only if something fires; a
+    /// firing alert it was not told of → yes; nothing fires → only if it
+    /// was told of firing ones; a new resolution → yes; else only after
+    /// `repeat_interval`.
+    fn needs_update(
+        &self,
+        firing: &BTreeSet<String>,
+        resolved: &BTreeSet<String>,
+        now: OffsetDateTime,
+    ) -> bool {
+        let Some(last) = self.last_sent else {
+            return !firing.is_empty();
         };
-        self.alerts.retain(|_, alert| alert.is_firing());
-        self.last_sent = Some(now);
-        self.changed = false;
-        Some(notification)
+        if !firing.is_subset(&self.sent_firing) {
+            return true;
+        }
+        if firing.is_empty() {
+            return !self.sent_firing.is_empty();
+        }
+        if !resolved.is_subset(&self.sent_resolved) {
+            return true;
+        }
+        after(last, self.timing.repeat) <= now
     }
 }
 
@@ -220,27 +269,31 @@ mod tests {
         FORMED + time::Duration::seconds(s)
     }
 
+    fn unmuted(_: &GroupedAlert) -> bool {
+        false
+    }
+
     #[test]
     fn alerts_within_group_wait_make_one_notification() {
         let mut group = group();
         for id in 0..40 {
             group.observe(alert(&format!("p{id}"), State::Firing));
         }
-        assert_eq!(group.flush(seconds(29)), None);
-        let sent = group.flush(seconds(30)).expect("due at group_wait");
+        assert_eq!(group.tick(seconds(29), unmuted), None);
+        let sent = group.tick(seconds(30), unmuted).expect("due at group_wait");
         assert_eq!((sent.firing(), sent.resolved()), (40, 0));
-        assert_eq!(group.flush(seconds(31)), None, "nothing changed");
+        assert_eq!(group.tick(seconds(330), unmuted), None, "nothing changed");
     }
 
     #[test]
-    fn a_change_waits_group_interval_and_is_sent_once() {
+    fn a_change_waits_for_the_next_group_interval() {
         let mut group = group();
         group.observe(alert("p1", State::Firing));
-        group.flush(seconds(30)).expect("first");
+        group.tick(seconds(30), unmuted).expect("first");
         group.observe(alert("p2", State::Firing));
-        assert_eq!(group.next_due(), Some(seconds(330)));
-        assert_eq!(group.flush(seconds(100)), None);
-        let update = group.flush(seconds(330)).expect("the update");
+        assert_eq!(group.next_tick, seconds(330));
+        assert_eq!(group.tick(seconds(100), unmuted), None);
+        let update = group.tick(seconds(330), unmuted).expect("the update");
         assert_eq!(update.alerts.len(), 2);
     }
 
@@ -248,24 +301,42 @@ mod tests {
     fn a_firing_group_repeats_and_a_resolved_one_is_told_once_then_spent() {
         let mut group = group();
         group.observe(alert("p1", State::Firing));
-        group.flush(seconds(30)).expect("first");
-        assert_eq!(group.next_due(), Some(seconds(3630)));
-        let repeat = group.flush(seconds(3630)).expect("repeat");
+        group.tick(seconds(30), unmuted).expect("first");
+        for tick in 1..12 {
+            assert_eq!(group.tick(seconds(30 + tick * 300), unmuted), None);
+        }
+        let repeat = group.tick(seconds(30 + 12 * 300), unmuted).expect("repeat");
         assert_eq!(repeat.firing(), 1);
         group.observe(alert("p1", State::Resolved));
-        let resolved = group.flush(seconds(3930)).expect("resolved");
+        let resolved = group
+            .tick(seconds(30 + 13 * 300), unmuted)
+            .expect("resolved");
         assert_eq!((resolved.firing(), resolved.resolved()), (0, 1));
-        assert!(group.alerts.is_empty());
         assert!(group.is_spent());
     }
 
     #[test]
-    fn a_repeated_state_is_no_change() {
+    fn a_muted_alert_is_told_when_the_muting_ends_and_never_if_it_resolves_first() {
         let mut group = group();
         group.observe(alert("p1", State::Firing));
-        group.flush(seconds(30)).expect("first");
-        group.observe(alert("p1", State::Firing));
-        assert!(!group.changed);
-        assert_eq!(group.next_due(), Some(seconds(3630)));
+        group.observe(alert("p2", State::Firing));
+        let muted_p1 = |alert: &GroupedAlert| alert.subject == "projects/p1";
+        let first = group.tick(seconds(30), muted_p1).expect("p2 alone");
+        assert_eq!(first.alerts.len(), 1);
+        assert_eq!(group.tick(seconds(330), muted_p1), None, "still muted");
+        let unmuted_now = group.tick(seconds(630), unmuted).expect("p1 told");
+        assert_eq!(unmuted_now.firing(), 2);
+
+        let mut group = self::group();
+        group.observe(alert("p3", State::Firing));
+        let all = |_: &GroupedAlert| true;
+        assert_eq!(group.tick(seconds(30), all), None);
+        group.observe(alert("p3", State::Resolved));
+        assert_eq!(
+            group.tick(seconds(330), unmuted),
+            None,
+            "never told of it firing"
+        );
+        assert!(group.is_spent());
     }
 }

@@ -6,7 +6,8 @@
 //! kept of each project from registry events), [`evaluate`] (rules ×
 //! subject → readings to observe), [`filter`] (ListAlerts filters),
 //! [`routing`] (receivers, routes and their matchers), [`grouping`] (alert
-//! groups and when they notify) and [`delivery`] (attempts, backoff,
+//! groups and when they notify), [`inhibition`] (what a firing alert
+//! mutes) and [`delivery`] (attempts, backoff,
 //! deadline).
 
 pub mod alert;
@@ -14,6 +15,7 @@ pub mod delivery;
 pub mod evaluate;
 pub mod filter;
 pub mod grouping;
+pub mod inhibition;
 pub mod measure;
 pub mod project;
 pub mod routing;

@@ -55,6 +55,21 @@ impl RouteMatcher {
             .map_err(|err| format!("not a regular expression: {err}"))
     }
 
+    /// A label name, a value within bounds, a regular expression that
+    /// compiles; else why not.
+    pub fn check(&self) -> Result<(), String> {
+        if !is_label_name(&self.label) {
+            return Err(format!(
+                "`{}` is not a label name: letters, digits and `_`, at most 64",
+                self.label
+            ));
+        }
+        if self.value.len() > MAX_MATCHER_VALUE {
+            return Err(format!("a value of at most {MAX_MATCHER_VALUE} bytes"));
+        }
+        self.compile().map(drop)
+    }
+
     pub fn compile(&self) -> Result<CompiledMatcher, String> {
         let regex = match self.operator {
             MatchOperator::Regex | MatchOperator::NotRegex => Some(self.regex()?),
@@ -192,17 +207,32 @@ pub fn matching_routes<'a>(
     taken
 }
 
-/// What routes match: the alert's labels plus `severity`, `rule` and
-/// `subject`.
+/// What routes and inhibitions match: the alert's labels plus
+/// `severity`, `rule` and `subject`.
 pub fn routing_labels(alert: &Alert) -> BTreeMap<String, String> {
-    let mut labels = alert.labels.clone();
-    let severity = match alert.severity {
+    labels_with(
+        &alert.labels,
+        alert.severity,
+        &alert.rule_id,
+        &alert.subject,
+    )
+}
+
+/// `labels` plus `severity`, `rule` and `subject`.
+pub fn labels_with(
+    labels: &BTreeMap<String, String>,
+    severity: Severity,
+    rule_id: &str,
+    subject: &str,
+) -> BTreeMap<String, String> {
+    let mut labels = labels.clone();
+    let severity = match severity {
         Severity::Warning => "warning",
         Severity::Critical => "critical",
     };
     labels.insert("severity".to_owned(), severity.to_owned());
-    labels.insert("rule".to_owned(), alert.rule_id.clone());
-    labels.insert("subject".to_owned(), alert.subject.clone());
+    labels.insert("rule".to_owned(), rule_id.to_owned());
+    labels.insert("subject".to_owned(), subject.to_owned());
     labels
 }
 
@@ -272,7 +302,7 @@ pub fn validate_receiver(receiver: &Receiver) -> Result<(), Vec<FieldViolation>>
     violations.into_result(())
 }
 
-fn is_label_name(name: &str) -> bool {
+pub fn is_label_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

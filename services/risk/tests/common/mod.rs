@@ -22,6 +22,7 @@ use jilin_testkit::bus::{TestEvent, publish, wait_consumed};
 use prost::Message;
 use tonic::transport::Channel;
 
+pub mod delivery;
 pub mod hook;
 
 pub use tonic::Code;

@@ -1,0 +1,152 @@
+//! What mutes a delivery, and what happens when the muting ends: a
+//! suspended project's schedule lag is held back by the built-in
+//! inhibition and delivered once the project resumes lagging; an alert
+//! that fired under a silence is delivered once the silence ends. Real
+//! nats-server, a real HTTP receiver, the risk clock moved by hand.
+
+mod common;
+
+use common::delivery::*;
+use common::hook::Hook;
+use common::*;
+use jilin_proto::registry::v1 as registry;
+use jilin_proto::risk::v1 as pb;
+use registry::project::Status;
+
+/// `id` as the registry publishes a change of status (revision 2 on).
+fn with_status(id: &str, status: Status, revision: i64) -> jilin_testkit::bus::TestEvent {
+    let mut site = project(id, status);
+    site.revision = revision;
+    project_event(&site)
+}
+
+fn alert_names(post: &hook::Received) -> Vec<(String, String)> {
+    post.json()["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|alert| {
+            (
+                alert["alert"].as_str().unwrap().to_owned(),
+                alert["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_suspended_projects_lag_waits_until_it_resumes() {
+    let mut system = TestRisk::spawn().await;
+    // The lag outlives a clear reading for three periods: it still fires
+    // while the project is suspended, which is what the inhibition is for.
+    let mut rule = system
+        .client
+        .get_rule(pb::GetRuleRequest {
+            name: "rules/schedule_lag".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    rule.keep_firing_for_periods = 3;
+    system
+        .client
+        .update_rule(pb::UpdateRuleRequest {
+            rule: Some(rule),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["keep_firing_for_periods".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let hook = Hook::start().await;
+    webhook(&mut system, "site_desk", &hook.url(), 60).await;
+    route(&mut system, "site_desk", &["project"], 60).await;
+    let start = system.running().clock().now();
+
+    system.registry(&[lagging("kiln", 15, 1)], true).await;
+    system
+        .registry(&[with_status("kiln", Status::Suspended, 2)], true)
+        .await;
+    let lag = system.alert("schedule_lag", "projects/kiln").await.unwrap();
+    assert_eq!(lag.state(), pb::alert::State::Firing);
+    let suspended = system.alert("suspended", "projects/kiln").await.unwrap();
+    assert_eq!(suspended.state(), pb::alert::State::Firing);
+    move_clock(&system, start, 60).await;
+    move_clock(&system, start, 360).await;
+    assert!(
+        deliveries(&mut system, pb::delivery::State::Unspecified)
+            .await
+            .is_empty(),
+        "the lag of a suspended project is not delivered"
+    );
+
+    // Building again, still behind: the lag is told.
+    system
+        .registry(&[with_status("kiln", Status::UnderConstruction, 3)], true)
+        .await;
+    let suspended = system.alert("suspended", "projects/kiln").await.unwrap();
+    assert_eq!(suspended.state(), pb::alert::State::Resolved);
+    move_clock(&system, start, 660).await;
+    let posts = hook.wait_for(1).await;
+    assert_eq!(
+        alert_names(&posts[0]),
+        [(
+            "alerts/schedule_lag:projects:kiln".to_owned(),
+            "firing".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_alert_that_fired_under_a_silence_is_delivered_when_it_ends() {
+    let mut system = TestRisk::spawn().await;
+    let hook = Hook::start().await;
+    webhook(&mut system, "silent_desk", &hook.url(), 60).await;
+    route(&mut system, "silent_desk", &["project"], 0).await;
+    let start = system.running().clock().now();
+    let silence = system
+        .client
+        .create_silence(pb::CreateSilenceRequest {
+            silence: Some(pb::Silence {
+                matchers: vec![pb::silence::Matcher {
+                    name: "project".into(),
+                    value: "quiet".into(),
+                    negated: false,
+                }],
+                start_time: Some(jilin_proto::timestamp(start)),
+                end_time: Some(jilin_proto::timestamp(start + time::Duration::hours(1))),
+                comment: "under review".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(silence.name.starts_with("silences/"));
+
+    system.registry(&[lagging("quiet", 10, 1)], true).await;
+    system.registry(&[lagging("loud", 10, 1)], true).await;
+    move_clock(&system, start, 0).await;
+    let posts = hook.wait_for(1).await;
+    let told: Vec<_> = posts.iter().flat_map(alert_names).collect();
+    assert!(
+        told.iter().all(|(alert, _)| alert.ends_with(":loud")),
+        "{told:?}"
+    );
+
+    // Still silenced at each look, every group_interval; told at the
+    // first after its end.
+    for tick in 1..12 {
+        move_clock(&system, start, tick * 300).await;
+    }
+    assert_eq!(hook.received().len(), 1);
+    // (The loud one's repeat_interval ends then too: it is sent again.)
+    move_clock(&system, start, 3600).await;
+    let posts = hook.wait_for(3).await;
+    let told: Vec<_> = posts[1..].iter().flat_map(alert_names).collect();
+    let quiet = (
+        "alerts/schedule_lag:projects:quiet".to_owned(),
+        "firing".to_owned(),
+    );
+    assert!(told.contains(&quiet), "{told:?}");
+}
