@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use jilin_domain::{FieldViolation, Violations};
 use serde::{Deserialize, Serialize};
 
-use super::routing::{CompiledMatcher, MAX_ROUTE_LABELS, MatchOperator, RouteMatcher};
+use super::routing::{
+    CompiledMatcher, MAX_ROUTE_LABELS, MatchOperator, RouteMatcher, check_label_names,
+};
 
 /// An inhibition as stored (or built in).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,18 +67,7 @@ pub fn validate(inhibition: &Inhibition) -> Result<(), Vec<FieldViolation>> {
             }
         }
     }
-    violations.check(
-        inhibition.equal.len() <= MAX_ROUTE_LABELS,
-        "inhibition.equal",
-        format!("at most {MAX_ROUTE_LABELS}"),
-    );
-    for (index, label) in inhibition.equal.iter().enumerate() {
-        violations.check(
-            super::routing::is_label_name(label),
-            format!("inhibition.equal[{index}]"),
-            "a label name: letters, digits and `_`, at most 64",
-        );
-    }
+    check_label_names(&mut violations, &inhibition.equal, "inhibition.equal");
     violations.into_result(())
 }
 

@@ -308,6 +308,23 @@ pub fn is_label_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// At most [`MAX_ROUTE_LABELS`] label names in `field` (`group_by`,
+/// `equal`), each a label name.
+pub fn check_label_names(violations: &mut Violations, labels: &[String], field: &str) {
+    violations.check(
+        labels.len() <= MAX_ROUTE_LABELS,
+        field,
+        format!("at most {MAX_ROUTE_LABELS}"),
+    );
+    for (index, label) in labels.iter().enumerate() {
+        violations.check(
+            is_label_name(label),
+            format!("{field}[{index}]"),
+            "a label name: letters, digits and `_`, at most 64",
+        );
+    }
+}
+
 /// Checks a new route: label names, values, regular expressions that
 /// compile, and timers Alertmanager would accept.
 pub fn validate_route(route: &Route) -> Result<(), Vec<FieldViolation>> {
@@ -332,18 +349,7 @@ pub fn validate_route(route: &Route) -> Result<(), Vec<FieldViolation>> {
             violations.add(format!("route.matchers[{index}].value"), err);
         }
     }
-    violations.check(
-        route.group_by.len() <= MAX_ROUTE_LABELS,
-        "route.group_by",
-        format!("at most {MAX_ROUTE_LABELS}"),
-    );
-    for (index, label) in route.group_by.iter().enumerate() {
-        violations.check(
-            is_label_name(label),
-            format!("route.group_by[{index}]"),
-            "a label name: letters, digits and `_`, at most 64",
-        );
-    }
+    check_label_names(&mut violations, &route.group_by, "route.group_by");
     let timing = &route.timing;
     violations.check(
         !timing.interval.is_zero(),
