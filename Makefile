@@ -1,6 +1,7 @@
 # The two commands a fresh machine needs.
 #   make up    build and run the whole system with the demo portfolio (jilin up --demo), data in ./data
 #   make test  format check, clippy, and every test against a real nats-server
+#              (and a real Alertmanager: both are installed if missing)
 #   make test-dates  every test again with the clock moved (libfaketime) to dates
 #                    that catch calendar-bound code: New Year's Eve, New Year, a leap day
 #   make images      the container images (jilin:local, jilin-nats:local) from host binaries
@@ -27,6 +28,7 @@ test: nats-server
 	cargo clippy --workspace --all-targets -- -D warnings
 	@mkdir -p target
 	set -o pipefail; NATS_SERVER_BIN="$$(deploy/scripts/ensure-nats-server.sh)" \
+	  ALERTMANAGER_BIN="$$(deploy/scripts/ensure-alertmanager.sh)" \
 	  cargo test --workspace 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test.log
 

@@ -126,6 +126,9 @@ impl ProjectRecord {
             .unwrap_or_else(|| snapshot.region.clone());
         BTreeMap::from([
             ("project".to_owned(), snapshot.id.clone()),
+            // `region` has always been the prefecture (alert filters and
+            // silences match it); `prefecture` says so by name.
+            ("prefecture".to_owned(), prefecture.clone()),
             ("region".to_owned(), prefecture),
             ("sector".to_owned(), snapshot.sector.clone()),
             ("group".to_owned(), snapshot.group.clone()),
