@@ -26,6 +26,7 @@ mod request;
 mod retention;
 pub mod service;
 pub mod store;
+mod unsilenced;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::convert;
 use crate::delivery;
-use crate::domain::alert::{self, Alert};
+use crate::domain::alert::{self, Alert, Change};
 use crate::domain::evaluate::{
     Evaluation, IndicatorValue, indicator_evaluations, project_evaluations,
 };
@@ -486,9 +486,16 @@ fn log_change(
     };
     tx.insert(&tables.changes, &change_key(record.sequence), &record)?;
     if notify && !record.silenced {
-        for subject in transition.change.subjects(transition.severity) {
-            tx.stage_event(&outbox_entry(&record, subject, context.now))?;
-        }
+        stage_notification(tx, &record, context.now)?;
+        tx.remove(&tables.held_back, &record.alert.fingerprint_key())?;
+    } else if notify && transition.change != Change::Acknowledged {
+        // Published once the silence ends (crate::unsilenced); an
+        // acknowledgement does not displace the change it acknowledges.
+        tx.insert(
+            &tables.held_back,
+            &record.alert.fingerprint_key(),
+            &record.sequence,
+        )?;
     }
     // Silences and inhibitions are applied when the group is sent, so that
     // an alert muted now is told once the muting ends.
@@ -496,6 +503,19 @@ fn log_change(
         delivery::stage(tables, tx, &context.routes, alert, context.now)?;
     }
     Ok(record)
+}
+
+/// Stages the NATS events of a notified change, one per subject.
+pub(crate) fn stage_notification(
+    tx: &Tx<'_>,
+    record: &ChangeRecord,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let transition = &record.alert.history[0];
+    for subject in transition.change.subjects(transition.severity) {
+        tx.stage_event(&outbox_entry(record, subject, now))?;
+    }
+    Ok(())
 }
 
 fn outbox_entry(record: &ChangeRecord, subject: String, now: OffsetDateTime) -> OutboxEntry {

@@ -32,6 +32,7 @@ pub const GROUPS: &str = "groups";
 pub const ALERT_GROUPS: &str = "alert_groups";
 pub const DELIVERIES: &str = "deliveries";
 pub const DELIVERY_QUEUE: &str = "delivery_queue";
+pub const HELD_BACK: &str = "held_back";
 /// Applied registry and indicator event ids, kept by `jilin_bus::Applier`.
 pub const APPLIED: &str = jilin_bus::APPLIED_EVENTS;
 pub const META: &str = "meta";
@@ -57,6 +58,7 @@ pub const LAYOUT: Layout = Layout {
         ALERT_GROUPS,
         DELIVERIES,
         DELIVERY_QUEUE,
+        HELD_BACK,
         APPLIED,
         META,
     ],
@@ -115,6 +117,9 @@ pub struct Tables {
     pub deliveries: Table<Delivery>,
     /// key: delivery id of each pending delivery → its receiver id
     pub delivery_queue: Table<String>,
+    /// key: fingerprint → the sequence of its last notified change that a
+    /// silence kept off NATS, published when the silence ends
+    pub held_back: Table<u64>,
     /// applied registry and indicator event ids and their counts, kept by
     /// `jilin_bus::Applier` (see there for the keys)
     pub applied: Table<u64>,
@@ -138,6 +143,7 @@ impl Tables {
             alert_groups: store.table(ALERT_GROUPS)?,
             deliveries: store.table(DELIVERIES)?,
             delivery_queue: store.table(DELIVERY_QUEUE)?,
+            held_back: store.table(HELD_BACK)?,
             applied: store.table(APPLIED)?,
             meta: store.table(META)?,
             store,
@@ -160,6 +166,7 @@ impl Tables {
             self.alert_groups.fingerprint()?,
             self.deliveries.fingerprint()?,
             self.delivery_queue.fingerprint()?,
+            self.held_back.fingerprint()?,
             jilin_bus::applied_fingerprint(&self.applied)?,
             self.meta.fingerprint()?,
             self.store.outbox_last_sequence()?,
@@ -178,6 +185,15 @@ impl Tables {
             .scan_prefix_after("", &change_key(after), limit)?;
         Ok(records.into_iter().map(|(_, record)| record).collect())
     }
+}
+
+/// The change numbered `sequence`, if still kept.
+pub fn change_at(
+    tables: &Tables,
+    tx: &Tx<'_>,
+    sequence: u64,
+) -> Result<Option<ChangeRecord>, StoreError> {
+    tx.get(&tables.changes, &change_key(sequence))
 }
 
 /// Hands out the next change sequence inside a transaction.

@@ -150,3 +150,54 @@ async fn an_alert_that_fired_under_a_silence_is_delivered_when_it_ends() {
     );
     assert!(told.contains(&quiet), "{told:?}");
 }
+
+#[tokio::test]
+async fn a_change_kept_off_nats_by_a_silence_is_published_when_it_is_deleted() {
+    let mut system = TestRisk::spawn().await;
+    let start = system.running().clock().now();
+    let silence = system
+        .client
+        .create_silence(pb::CreateSilenceRequest {
+            silence: Some(pb::Silence {
+                matchers: vec![pb::silence::Matcher {
+                    name: "project".into(),
+                    value: "hushed".into(),
+                    negated: false,
+                }],
+                start_time: Some(jilin_proto::timestamp(start)),
+                end_time: Some(jilin_proto::timestamp(start + time::Duration::hours(1))),
+                comment: "audit under way".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    system.registry(&[lagging("hushed", 10, 1)], true).await;
+    assert!(system.risk_subjects().await.is_empty(), "muted");
+
+    system
+        .client
+        .delete_silence(pb::DeleteSilenceRequest { name: silence.name })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let events = loop {
+        let events = system.risk_events().await;
+        if !events.is_empty() {
+            break events;
+        }
+        assert!(std::time::Instant::now() < deadline, "never published");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let (subject, change) = &events[0];
+    assert_eq!(subject, "jilin.risk.alert.firing.critical");
+    assert_eq!(
+        change.alert.as_ref().unwrap().name,
+        "alerts/schedule_lag:projects:hushed"
+    );
+    // Once: the next looks find nothing held back.
+    system.running().dispatch_now().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(system.risk_events().await.len(), 1);
+}

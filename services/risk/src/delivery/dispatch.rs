@@ -59,6 +59,13 @@ impl Dispatcher {
                 }
                 Err(err) => tracing::error!(error = %err, "dispatching notifications failed"),
             }
+            match crate::unsilenced::publish_unsilenced(&self.monitor).await {
+                Ok(0) => {}
+                Ok(published) => {
+                    tracing::info!(published, "changes held back by silences published")
+                }
+                Err(err) => tracing::error!(error = %err, "publishing unsilenced changes failed"),
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(TICK) => {}

@@ -119,6 +119,11 @@ impl Alert {
     /// `rule` + subject: one alert however often it is re-evaluated, e.g.
     /// `schedule_lag:projects:p1` (one segment, so `alerts/{fingerprint}`
     /// is a resource name).
+    /// This alert's fingerprint.
+    pub fn fingerprint_key(&self) -> String {
+        Self::fingerprint(&self.rule_id, &self.subject)
+    }
+
     pub fn fingerprint(rule_id: &str, subject: &str) -> String {
         format!("{rule_id}:{}", subject.replace('/', ":"))
     }
