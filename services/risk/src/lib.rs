@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod ingest;
 mod metrics;
 pub mod monitor;
+mod notify;
 mod request;
 mod retention;
 pub mod service;

@@ -11,14 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 use jilin_domain::Period;
-use jilin_proto::Name;
-use jilin_proto::events::v1 as events;
-use jilin_store::{OutboxEntry, StoreError, Tx};
-use prost::Message;
+use jilin_store::{StoreError, Tx};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
-use crate::convert;
 use crate::delivery;
 use crate::domain::alert::{self, Alert, Change};
 use crate::domain::evaluate::{
@@ -29,6 +25,7 @@ use crate::domain::routing::{CompiledRoute, sort_routes};
 use crate::domain::rules::{Rule, RuleKind};
 use crate::domain::silence::{Silence, is_silenced};
 use crate::error::RiskError;
+use crate::notify::stage_notification;
 use crate::store::{ChangeRecord, StoredValue, Tables, change_key, next_sequence, value_key};
 use jilin_runtime::ApiError;
 use jilin_runtime::Clock;
@@ -503,34 +500,4 @@ fn log_change(
         delivery::stage(tables, tx, &context.routes, alert, context.now)?;
     }
     Ok(record)
-}
-
-/// Stages the NATS events of a notified change, one per subject.
-pub(crate) fn stage_notification(
-    tx: &Tx<'_>,
-    record: &ChangeRecord,
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    let transition = &record.alert.history[0];
-    for subject in transition.change.subjects(transition.severity) {
-        tx.stage_event(&outbox_entry(record, subject, now))?;
-    }
-    Ok(())
-}
-
-fn outbox_entry(record: &ChangeRecord, subject: String, now: OffsetDateTime) -> OutboxEntry {
-    let payload = events::AlertChanged {
-        change: Some(convert::change_record_to_proto(record)),
-    };
-    OutboxEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        subject,
-        event_type: events::AlertChanged::full_name(),
-        resource: convert::alert_name(&record.alert),
-        time: jilin_bus::event_time(now),
-        payload: payload.encode_to_vec(),
-        // The trace of the event or call being applied, if traced.
-        traceparent: jilin_runtime::trace::current_traceparent(""),
-        principal: String::new(),
-    }
 }

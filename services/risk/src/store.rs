@@ -15,7 +15,8 @@ use crate::domain::delivery::Delivery;
 use crate::domain::grouping::Group;
 use crate::domain::inhibition::Inhibition;
 use crate::domain::project::ProjectRecord;
-use crate::domain::routing::{Receiver, Route};
+use crate::domain::receiver::Receiver;
+use crate::domain::routing::Route;
 use crate::domain::rules::Rule;
 use crate::domain::silence::Silence;
 

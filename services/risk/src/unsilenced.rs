@@ -9,7 +9,8 @@
 use jilin_store::StoreError;
 
 use crate::domain::silence::is_silenced;
-use crate::monitor::{Monitor, stage_notification};
+use crate::monitor::Monitor;
+use crate::notify::stage_notification;
 use crate::store::change_at;
 
 /// Publishes the held-back change of every alert no silence mutes now;

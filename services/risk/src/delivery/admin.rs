@@ -4,7 +4,8 @@
 
 use crate::domain::delivery::{Delivery, DeliveryState};
 use crate::domain::inhibition::{self, Inhibition, builtin_inhibitions};
-use crate::domain::routing::{self, Receiver, Route};
+use crate::domain::receiver::{self, Receiver};
+use crate::domain::routing::{self, Route};
 use crate::error::RiskError;
 use crate::service::Risk;
 use jilin_runtime::ApiError;
@@ -50,7 +51,7 @@ fn not_found(name: String) -> RiskError {
 
 impl Risk {
     pub async fn create_receiver(&self, receiver: Receiver) -> Result<Receiver, RiskError> {
-        routing::validate_receiver(&receiver).map_err(RiskError::from)?;
+        receiver::validate_receiver(&receiver).map_err(RiskError::from)?;
         let tables = self.tables();
         tables
             .store

@@ -15,7 +15,8 @@ use crate::domain::alert::State;
 use crate::domain::delivery::Delivery;
 use crate::domain::grouping::GroupedAlert;
 use crate::domain::inhibition::{Inhibitor, builtin_inhibitions};
-use crate::domain::routing::{DEFAULT_DEADLINE, routing_labels};
+use crate::domain::receiver::DEFAULT_DEADLINE;
+use crate::domain::routing::routing_labels;
 use crate::domain::silence::{Silence, is_silenced};
 use crate::monitor::Monitor;
 

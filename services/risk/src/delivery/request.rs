@@ -11,10 +11,8 @@ use jilin_runtime::required;
 use super::admin::DeliveryFilter;
 use crate::convert;
 use crate::domain::inhibition::Inhibition;
-use crate::domain::routing::{
-    DEFAULT_DEADLINE, DEFAULT_WEBHOOK_TIMEOUT, GroupTiming, Receiver, ReceiverKind, Route,
-    RouteMatcher,
-};
+use crate::domain::receiver::{DEFAULT_DEADLINE, DEFAULT_WEBHOOK_TIMEOUT, Receiver, ReceiverKind};
+use crate::domain::routing::{GroupTiming, Route, RouteMatcher};
 use crate::request::id_in;
 
 /// Characters of a webhook secret, at most.

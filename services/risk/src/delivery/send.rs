@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use super::payload::{self, Request};
 use crate::domain::delivery::{Attempt, Delivery};
-use crate::domain::routing::{Receiver, ReceiverKind};
+use crate::domain::receiver::{DEFAULT_WEBHOOK_TIMEOUT, Receiver, ReceiverKind};
 use crate::metrics::DeliveryMetrics;
 use crate::store::Tables;
 
@@ -154,7 +154,7 @@ impl Sender {
             ),
             ReceiverKind::Alertmanager { url } => (
                 payload::alertmanager(delivery, url, at),
-                crate::domain::routing::DEFAULT_WEBHOOK_TIMEOUT,
+                DEFAULT_WEBHOOK_TIMEOUT,
             ),
         };
         let (http_status, error) = match self.exchange(request, timeout).await {

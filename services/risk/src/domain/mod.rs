@@ -18,6 +18,7 @@ pub mod grouping;
 pub mod inhibition;
 pub mod measure;
 pub mod project;
+pub mod receiver;
 pub mod routing;
 pub mod rules;
 pub mod silence;
