@@ -1,6 +1,7 @@
 //! The end-to-end scenario: a report is acknowledged by the registry →
 //! the risk service's `schedule_lag` alert for it is heard, on NATS
-//! (`jilin.risk.alert.>`) and on WatchAlerts, by a plain subscriber.
+//! (`jilin.risk.alert.>`) and on WatchAlerts, by a plain subscriber, and
+//! delivered to a webhook receiver ([`super::webhook`]).
 //!
 //! Probe projects (half their planned time elapsed) report the current
 //! month at 5% progress (45 points behind: fires critical), then at 95%
@@ -24,6 +25,7 @@ use tokio::time::Instant;
 
 use super::load::{self, Mode, Recorded, Span};
 use super::scenarios::{BenchProjects, Clients};
+use super::webhook::Heard;
 
 /// How long a flip's alert may take before it counts as not heard.
 pub const NOT_HEARD_AFTER: Duration = Duration::from_secs(5);
@@ -41,6 +43,10 @@ pub struct AlertLatency {
     pub watch: Histogram<u64>,
     pub nats_missing: u64,
     pub watch_missing: u64,
+    /// Report acknowledged → the webhook's POST, and POSTs received.
+    pub webhook: Histogram<u64>,
+    pub webhook_missing: u64,
+    pub webhook_posts: u64,
     pub report_errors: u64,
     /// The background reports' offered rate and own figures, if any ran.
     pub background: Option<(f64, Recorded)>,
@@ -65,17 +71,28 @@ fn expected_of(alert: &risk::Alert) -> Expected {
     (alert.subject.clone(), firing, alert.episode)
 }
 
+/// Where alert changes are heard: NATS, WatchAlerts, a webhook.
+pub struct Listeners {
+    pub nats: async_nats::Client,
+    pub watcher: risk::risk_service_client::RiskServiceClient<crate::client::AuthedChannel>,
+    pub webhook: Arc<Mutex<Heard>>,
+}
+
 /// Runs the probes at `probe_rate` flips/s for `span`, with `background`
 /// reports/s on other projects meanwhile.
 pub async fn measure(
     clients: &Clients,
     probes: BenchProjects,
     background: Option<(f64, BenchProjects)>,
-    nats: async_nats::Client,
-    mut watcher: risk::risk_service_client::RiskServiceClient<crate::client::AuthedChannel>,
+    listeners: Listeners,
     probe_rate: f64,
     span: Span,
 ) -> Result<AlertLatency, String> {
+    let Listeners {
+        nats,
+        mut watcher,
+        webhook,
+    } = listeners;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut subscription = nats
         .subscribe("jilin.risk.alert.>")
@@ -172,12 +189,17 @@ pub async fn measure(
     let ledger = ledger.lock().expect("ledger");
     let (nats, nats_missing) = latencies(&ledger.acked, &ledger.heard_nats);
     let (watch, watch_missing) = latencies(&ledger.acked, &ledger.heard_watch);
+    let webhook = webhook.lock().expect("heard");
+    let (webhook_histogram, webhook_missing) = latencies(&ledger.acked, &webhook.first);
     Ok(AlertLatency {
         flips: ledger.acked.len() as u64,
         nats,
         watch,
         nats_missing,
         watch_missing,
+        webhook: webhook_histogram,
+        webhook_missing,
+        webhook_posts: webhook.posts,
         report_errors: flips.errors,
         background,
     })

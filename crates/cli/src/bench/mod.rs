@@ -15,6 +15,7 @@ mod bulk;
 mod load;
 mod report;
 mod scenarios;
+mod webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -183,18 +184,31 @@ async fn alert(
         None
     };
     let nats = crate::client::alerts::nats_watcher(&bench.nats_url, &bench.nats_args).await?;
-    let watcher = jilin_proto::risk::v1::risk_service_client::RiskServiceClient::new(
-        connection.authed(&connection.risk).await?,
-    );
-    alerts::measure(
+    let risk_client = || async {
+        Ok::<_, ClientError>(
+            jilin_proto::risk::v1::risk_service_client::RiskServiceClient::new(
+                connection.authed(&connection.risk).await?,
+            ),
+        )
+    };
+    let watcher = risk_client().await?;
+    let mut admin = risk_client().await?;
+    let sink = webhook::WebhookSink::start(&mut admin, &probes.run)
+        .await
+        .map_err(failed)?;
+    let measured = alerts::measure(
         clients,
         probes,
         background,
-        nats,
-        watcher,
+        alerts::Listeners {
+            nats,
+            watcher,
+            webhook: sink.heard.clone(),
+        },
         bench.probe_rate,
         span,
     )
-    .await
-    .map_err(failed)
+    .await;
+    sink.stop(&mut admin).await;
+    measured.map_err(failed)
 }

@@ -62,6 +62,7 @@ impl Results {
         for (heard_on, histogram, missing) in [
             ("nats", &measured.nats, measured.nats_missing),
             ("watch_alerts", &measured.watch, measured.watch_missing),
+            ("webhook", &measured.webhook, measured.webhook_missing),
         ] {
             self.alerts.push(json!({
                 "heard_on": heard_on,
@@ -71,6 +72,9 @@ impl Results {
                 "report_errors": measured.report_errors,
                 "latency": quantiles(histogram),
             }));
+        }
+        if let Some(last) = self.alerts.last_mut() {
+            last["posts"] = json!(measured.webhook_posts);
         }
         if let Some((rate, background)) = measured.background {
             self.calls("report (background)", Mode::Open { rate }, background);
