@@ -232,12 +232,16 @@ pub async fn start(
         .metrics(&metrics.bus);
     let history_retention = Duration::from_secs(config.history_retention_days * 86_400);
     let send_bell = Arc::new(Notify::new());
+    // Receivers live by the wall clock, whatever the risk clock says.
+    let wall = Clock::new(jilin_runtime::ClockSetting::System);
     let dispatcher = delivery::dispatch::Dispatcher {
         monitor: monitor.clone(),
+        wall: wall.clone(),
         sender: send_bell.clone(),
     };
     let sender = delivery::send::Sender {
         tables: monitor.tables().clone(),
+        wall,
         http: delivery::send::http_client(),
         source: RISK_STREAM.source,
         wake: send_bell,

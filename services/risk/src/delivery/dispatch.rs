@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jilin_runtime::CancellationToken;
+use jilin_runtime::{CancellationToken, Clock};
 use jilin_store::StoreError;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -27,6 +27,8 @@ const TICK: Duration = Duration::from_millis(200);
 #[derive(Clone)]
 pub struct Dispatcher {
     pub monitor: Monitor,
+    /// The wall clock deliveries are timed by.
+    pub wall: Clock,
     /// Rung when a delivery is queued.
     pub sender: Arc<Notify>,
 }
@@ -140,7 +142,7 @@ impl Dispatcher {
                     let Some(notification) = notification else {
                         return Ok(false);
                     };
-                    let wall = OffsetDateTime::now_utc();
+                    let wall = self.wall.now();
                     let receiver = tx.get(&tables.receivers, &notification.receiver_id)?;
                     let id = uuid::Uuid::now_v7().to_string();
                     let deadline = receiver.as_ref().map_or(DEFAULT_DEADLINE, |r| r.deadline);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use jilin_runtime::CancellationToken;
+use jilin_runtime::{CancellationToken, Clock};
 use jilin_store::StoreError;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -28,6 +28,8 @@ const MAX_ERROR_BODY: usize = 256;
 #[derive(Clone)]
 pub struct Sender {
     pub tables: Tables,
+    /// The wall clock attempts and backoff are timed by.
+    pub wall: Clock,
     pub http: reqwest::Client,
     /// The CloudEvents source of what the service sends.
     pub source: &'static str,
@@ -66,7 +68,7 @@ impl Sender {
     /// Makes one attempt of every delivery due now; returns how long
     /// until the next one is due.
     pub async fn send_due(&self) -> Result<Duration, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.wall.now();
         let mut due = Vec::new();
         let mut next: Option<OffsetDateTime> = None;
         let queue = self.tables.delivery_queue.scan_prefix("")?;
@@ -96,7 +98,7 @@ impl Sender {
             return Ok(Duration::ZERO);
         }
         Ok(next.map_or(IDLE, |next| {
-            Duration::try_from(next - OffsetDateTime::now_utc())
+            Duration::try_from(next - self.wall.now())
                 .unwrap_or(Duration::ZERO)
                 .min(IDLE)
         }))
@@ -122,10 +124,9 @@ impl Sender {
                 };
                 match attempt.clone() {
                     Some(attempt) => delivery.record(attempt, rand::random_range(0.5..=1.0)),
-                    None => delivery.abandon(
-                        OffsetDateTime::now_utc(),
-                        "the receiver was deleted".to_owned(),
-                    ),
+                    None => {
+                        delivery.abandon(self.wall.now(), "the receiver was deleted".to_owned())
+                    }
                 }
                 tx.insert(&tables.deliveries, id, &delivery)?;
                 if !delivery.is_pending() {
@@ -142,7 +143,7 @@ impl Sender {
 
     /// POSTs the delivery's request to its receiver.
     async fn post(&self, delivery: &Delivery, receiver: &Receiver) -> Attempt {
-        let at = OffsetDateTime::now_utc();
+        let at = self.wall.now();
         let (request, timeout) = match &receiver.kind {
             ReceiverKind::Webhook {
                 url,
