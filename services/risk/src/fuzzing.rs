@@ -1,11 +1,13 @@
 //! Entry points for the fuzz targets in `fuzz/`: the alert filter, the
-//! validation of every request, and the decoding of the events the risk
+//! validation of every request (routes' regular expressions included), and the decoding of the events the risk
 //! service consumes. Whatever the input, each returns; a panic or a stack
 //! overflow is a bug the fuzzer reports.
 
 use jilin_proto::if_decodes;
 
+use crate::delivery::request as delivery_request;
 use crate::domain::filter::AlertFilter;
+use crate::domain::{inhibition, receiver, routing};
 use crate::{ingest, request};
 
 /// An alert filter.
@@ -16,7 +18,7 @@ pub fn filter(text: &str) {
 /// One request of the kind `kind` picks, decoded from `bytes` as a client
 /// would send it, then validated.
 pub fn request(kind: u8, bytes: &[u8]) {
-    match kind % 6 {
+    match kind % 10 {
         0 => if_decodes(bytes, |r| drop(request::create_rule(&r))),
         1 => if_decodes(bytes, |r| drop(request::update_rule(&r))),
         2 => if_decodes(bytes, |r| drop(request::list_alerts(&r))),
@@ -24,7 +26,23 @@ pub fn request(kind: u8, bytes: &[u8]) {
         4 => if_decodes(bytes, |r| {
             drop(request::create_silence(&r, "users/fuzzer".into()))
         }),
-        _ => if_decodes(bytes, |r| drop(request::watch_alerts(&r))),
+        5 => if_decodes(bytes, |r| drop(request::watch_alerts(&r))),
+        6 => if_decodes(bytes, |r| {
+            if let Ok(receiver) = delivery_request::create_receiver(&r, "users/fuzzer") {
+                drop(receiver::validate_receiver(&receiver));
+            }
+        }),
+        7 => if_decodes(bytes, |r| {
+            if let Ok(route) = delivery_request::create_route(&r, "users/fuzzer") {
+                drop(routing::validate_route(&route));
+            }
+        }),
+        8 => if_decodes(bytes, |r| {
+            if let Ok(inhibition) = delivery_request::create_inhibition(&r, "users/fuzzer") {
+                drop(inhibition::validate(&inhibition));
+            }
+        }),
+        _ => if_decodes(bytes, |r| drop(delivery_request::list_deliveries(&r))),
     }
 }
 

@@ -362,6 +362,13 @@ mod tests {
     }
 
     #[test]
+    fn a_regular_expression_that_would_compile_huge_is_refused() {
+        let huge = matcher("region", MatchOperator::Regex, "(a{1000}){1000}");
+        let err = huge.check().expect_err("refused");
+        assert!(err.contains("size limit"), "{err}");
+    }
+
+    #[test]
     fn the_first_match_wins_unless_it_continues() {
         let critical = matcher("severity", MatchOperator::Equal, "critical");
         let mut routes = vec![
