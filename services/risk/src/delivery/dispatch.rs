@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jilin_runtime::{CancellationToken, Clock};
-use jilin_store::StoreError;
+use jilin_store::{StoreError, Tx};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -23,6 +23,8 @@ use crate::monitor::Monitor;
 /// How often due groups are looked for when nothing wakes the dispatcher
 /// (the risk clock may be moved by hand).
 const TICK: Duration = Duration::from_millis(200);
+/// Due groups looked at in one transaction (one flush).
+const GROUPS_PER_TRANSACTION: usize = 128;
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -109,6 +111,41 @@ impl Dispatcher {
         })
     }
 
+    /// Inside `tx`: looks at the group `key`; queues its notification if
+    /// it has one (true).
+    fn tick_group(
+        &self,
+        tx: &Tx<'_>,
+        key: &str,
+        now: OffsetDateTime,
+        muting: &Muting,
+    ) -> Result<bool, StoreError> {
+        let tables = self.monitor.tables();
+        let Some(mut group) = tx.get(&tables.groups, key)? else {
+            return Ok(false);
+        };
+        let notification = group.tick(now, |alert| muting.mutes(alert));
+        if group.is_spent() {
+            tx.remove(&tables.groups, key)?;
+        } else {
+            tx.insert(&tables.groups, key, &group)?;
+        }
+        let Some(notification) = notification else {
+            return Ok(false);
+        };
+        let wall = self.wall.now();
+        let receiver = tx.get(&tables.receivers, &notification.receiver_id)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let deadline = receiver.as_ref().map_or(DEFAULT_DEADLINE, |r| r.deadline);
+        let mut delivery = Delivery::new(id.clone(), notification, wall, deadline);
+        match receiver {
+            Some(receiver) => tx.insert(&tables.delivery_queue, &id, &receiver.id)?,
+            None => delivery.abandon(wall, "the receiver was deleted".to_owned()),
+        }
+        tx.insert(&tables.deliveries, &id, &delivery)?;
+        Ok(true)
+    }
+
     /// Queues a delivery for every group that has something to tell now;
     /// returns how many.
     pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
@@ -126,36 +163,17 @@ impl Dispatcher {
         }
         let muting = self.muting(now)?;
         let mut queued = 0;
-        for key in due {
-            let made = tables
+        for keys in due.chunks(GROUPS_PER_TRANSACTION) {
+            queued += tables
                 .store
                 .write(|tx| {
-                    let Some(mut group) = tx.get(&tables.groups, &key)? else {
-                        return Ok::<_, StoreError>(false);
-                    };
-                    let notification = group.tick(now, |alert| muting.mutes(alert));
-                    if group.is_spent() {
-                        tx.remove(&tables.groups, &key)?;
-                    } else {
-                        tx.insert(&tables.groups, &key, &group)?;
+                    let mut made = 0;
+                    for key in keys {
+                        made += usize::from(self.tick_group(tx, key, now, &muting)?);
                     }
-                    let Some(notification) = notification else {
-                        return Ok(false);
-                    };
-                    let wall = self.wall.now();
-                    let receiver = tx.get(&tables.receivers, &notification.receiver_id)?;
-                    let id = uuid::Uuid::now_v7().to_string();
-                    let deadline = receiver.as_ref().map_or(DEFAULT_DEADLINE, |r| r.deadline);
-                    let mut delivery = Delivery::new(id.clone(), notification, wall, deadline);
-                    match receiver {
-                        Some(receiver) => tx.insert(&tables.delivery_queue, &id, &receiver.id)?,
-                        None => delivery.abandon(wall, "the receiver was deleted".to_owned()),
-                    }
-                    tx.insert(&tables.deliveries, &id, &delivery)?;
-                    Ok(true)
+                    Ok::<_, StoreError>(made)
                 })
                 .await?;
-            queued += usize::from(made);
         }
         Ok(queued)
     }
