@@ -60,6 +60,11 @@ pub struct Config {
     /// replays, and each alert's transitions (its last one always stays).
     #[arg(long, env = "RISK_HISTORY_RETENTION_DAYS", default_value_t = 365)]
     pub history_retention_days: u64,
+    /// Where people look at alerts, e.g. `https://console.example/risk`:
+    /// Alertmanager receivers get `generatorURL` =
+    /// `{external_url}/alerts/{fingerprint}`. Unset, none is given.
+    #[arg(long, env = "RISK_EXTERNAL_URL", value_parser = parse_external_url)]
+    pub external_url: Option<String>,
     /// Log line format: text or json. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -82,6 +87,16 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_external_url(text: &str) -> Result<String, String> {
+    let url = text.trim_end_matches('/');
+    let scheme = url.starts_with("http://") || url.starts_with("https://");
+    if scheme && url.len() <= 1024 && !url.chars().any(char::is_whitespace) {
+        Ok(url.to_owned())
+    } else {
+        Err(format!("`{text}` is not an http:// or https:// URL"))
+    }
+}
+
 impl Config {
     /// Defaults for a test or an embedding: everything under `data_dir`.
     pub fn new(listen: SocketAddr, data_dir: PathBuf, nats_url: String) -> Self {
@@ -96,6 +111,7 @@ impl Config {
             clock: ClockSetting::System,
             evaluation_interval: Duration::from_secs(60),
             history_retention_days: 365,
+            external_url: None,
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
             tls: TlsArgs::default(),

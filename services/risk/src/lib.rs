@@ -244,6 +244,7 @@ pub async fn start(
         wall,
         http: delivery::send::http_client(),
         source: RISK_STREAM.source,
+        external_url: config.external_url.clone(),
         wake: send_bell,
         metrics: delivery_metrics,
     };

@@ -92,7 +92,10 @@ impl Alertmanager {
 async fn alerts_reach_alertmanager_with_our_labels_and_end_when_resolved() {
     let relayed = Hook::start().await;
     let alertmanager = Alertmanager::start(&relayed.url()).await;
-    let mut system = TestRisk::spawn().await;
+    let mut system = TestRisk::spawn_with(|config| {
+        config.external_url = Some("https://console.example/risk".into());
+    })
+    .await;
     system
         .client
         .create_receiver(pb::CreateReceiverRequest {
@@ -124,6 +127,10 @@ async fn alerts_reach_alertmanager_with_our_labels_and_end_when_resolved() {
     assert_eq!(labels["region"], "220100");
     assert_eq!(labels["subject"], "projects/press");
     assert_eq!(alert["status"]["state"], "active");
+    assert_eq!(
+        alert["generatorURL"],
+        "https://console.example/risk/alerts/schedule_lag:projects:press"
+    );
     assert!(
         alert["annotations"]["summary"]
             .as_str()

@@ -149,13 +149,21 @@ struct PostableAlert<'a> {
     annotations: BTreeMap<&'static str, &'a str>,
     starts_at: String,
     ends_at: String,
+    #[serde(rename = "generatorURL", skip_serializing_if = "Option::is_none")]
+    generator_url: Option<String>,
 }
 
 /// The Alertmanager request for `delivery` at `now`: every alert of the
 /// group, labelled with `alertname` (the rule), `severity`, `subject` and
 /// its own labels; a resolved alert ends when it resolved, a firing one
-/// three repeat intervals from now unless it is sent again.
-pub fn alertmanager(delivery: &Delivery, url: &str, now: OffsetDateTime) -> Request {
+/// three repeat intervals from now unless it is sent again. With an
+/// `external_url`, each links to `{external_url}/alerts/{fingerprint}`.
+pub fn alertmanager(
+    delivery: &Delivery,
+    url: &str,
+    now: OffsetDateTime,
+    external_url: Option<&str>,
+) -> Request {
     let notification = &delivery.notification;
     let valid_for = time::Duration::try_from(notification.repeat.saturating_mul(3))
         .unwrap_or(time::Duration::MAX);
@@ -180,6 +188,8 @@ pub fn alertmanager(delivery: &Delivery, url: &str, now: OffsetDateTime) -> Requ
                 annotations: BTreeMap::from([("summary", alert.summary.as_str())]),
                 starts_at: rfc3339(alert.starts_at),
                 ends_at: rfc3339(ends_at),
+                generator_url: external_url
+                    .map(|base| format!("{base}/alerts/{}", alert.fingerprint)),
             }
         })
         .collect();

@@ -33,6 +33,8 @@ pub struct Sender {
     pub http: reqwest::Client,
     /// The CloudEvents source of what the service sends.
     pub source: &'static str,
+    /// `--external-url`: Alertmanager's `generatorURL` base.
+    pub external_url: Option<String>,
     pub wake: Arc<Notify>,
     pub metrics: DeliveryMetrics,
 }
@@ -154,7 +156,7 @@ impl Sender {
                 *timeout,
             ),
             ReceiverKind::Alertmanager { url } => (
-                payload::alertmanager(delivery, url, at),
+                payload::alertmanager(delivery, url, at, self.external_url.as_deref()),
                 DEFAULT_WEBHOOK_TIMEOUT,
             ),
         };

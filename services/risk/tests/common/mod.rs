@@ -46,6 +46,11 @@ impl TestRisk {
     /// NATS and the risk service with the clock fixed at [`NOW`]; the
     /// timer is slow, so evaluations happen on events and `evaluate_now`.
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// As [`Self::spawn`], with `adjust` applied to the configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let nats = NatsServer::start().await;
         let data = tempfile::tempdir().expect("temp data dir");
         let mut config = Config::new(
@@ -61,6 +66,7 @@ impl TestRisk {
         // starts the indicator service and points at it.
         config.indicators_url = jilin_testkit::NOWHERE.into();
         config.registry_url = jilin_testkit::NOWHERE.into();
+        adjust(&mut config);
         let risk = start(&config).await;
         let client = connect(&risk).await;
         Self {
