@@ -138,6 +138,14 @@ impl Monitor {
         Ok(())
     }
 
+    /// The routes, in the order they are tried.
+    pub fn routes(&self) -> Arc<Vec<CompiledRoute>> {
+        self.routes
+            .read()
+            .expect("no panic holding the routes")
+            .clone()
+    }
+
     /// Rung after each commit that changed an alert: the delivery
     /// dispatcher waits on it.
     pub fn dispatch_bell(&self) -> Arc<Notify> {

@@ -199,6 +199,22 @@ async fn forty_alerts_of_one_prefecture_are_one_notification_then_updates_and_re
     assert_eq!(hook.received().len(), 3);
 }
 
+#[tokio::test]
+async fn a_new_route_takes_the_alerts_already_firing() {
+    let mut system = TestRisk::spawn().await;
+    system.registry(&[lagging("old_news", 10, 1)], true).await;
+    let hook = Hook::start().await;
+    webhook(&mut system, "late_desk", &hook.url(), 60).await;
+    route(&mut system, "late_desk", &["project"], 0).await;
+    let posts = hook.wait_for(1).await;
+    let body = posts[0].json();
+    assert_eq!(body["status"], "firing");
+    assert_eq!(
+        body["alerts"][0]["alert"],
+        "alerts/schedule_lag:projects:old_news"
+    );
+}
+
 fn violated_fields(status: &tonic::Status) -> Vec<String> {
     tonic_types::StatusExt::get_details_bad_request(status)
         .expect("field violations")

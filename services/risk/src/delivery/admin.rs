@@ -1,6 +1,7 @@
 //! The use cases behind the receiver, route and delivery RPCs. A route
 //! must name an existing receiver, and a receiver a route names cannot be
-//! deleted; every route edit reloads the monitor's routes.
+//! deleted; every route edit reloads the monitor's routes, and a new route
+//! takes the alerts already firing.
 
 use crate::domain::delivery::{Delivery, DeliveryState};
 use crate::domain::inhibition::{self, Inhibition, builtin_inhibitions};
@@ -133,6 +134,8 @@ impl Risk {
             })
             .await?;
         self.monitor().reload_routes()?;
+        let staged = super::stage_firing(self.monitor()).await?;
+        tracing::info!(route = %route.id, staged, "route created; firing alerts routed");
         Ok(route)
     }
 

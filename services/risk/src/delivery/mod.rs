@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use crate::domain::alert::{Alert, Change, State};
 use crate::domain::grouping::{Group, GroupedAlert};
 use crate::domain::routing::{CompiledRoute, matching_routes, routing_labels};
+use crate::monitor::Monitor;
 use crate::store::Tables;
 
 /// Whether a change moves an alert's groups: it starts or stops firing,
@@ -89,6 +90,48 @@ pub fn stage(
             Ok(())
         }
     }
+}
+
+/// Alerts staged per transaction when routes change.
+const BACKFILL_CHUNK: usize = 128;
+
+/// After a route is created: every alert firing now is staged again with
+/// the current routes, so a new route takes the alerts already firing
+/// (as Alertmanager hears them again from Prometheus), not only those
+/// that change later. Returns how many were staged.
+pub async fn stage_firing(monitor: &Monitor) -> Result<usize, StoreError> {
+    let tables = monitor.tables();
+    let routes = monitor.routes();
+    let now = monitor.clock().now();
+    let firing: Vec<String> = tables
+        .alerts
+        .scan_prefix("")?
+        .into_iter()
+        .filter(|(_, alert)| alert.state == State::Firing)
+        .map(|(fingerprint, _)| fingerprint)
+        .collect();
+    let mut staged = 0;
+    for fingerprints in firing.chunks(BACKFILL_CHUNK) {
+        staged += tables
+            .store
+            .write(|tx| {
+                let mut staged = 0;
+                for fingerprint in fingerprints {
+                    // Re-read: the alert may have changed since the scan.
+                    let Some(alert) = tx.get(&tables.alerts, fingerprint)? else {
+                        continue;
+                    };
+                    if alert.state == State::Firing {
+                        stage(tables, tx, &routes, &alert, now)?;
+                        staged += 1;
+                    }
+                }
+                Ok::<_, StoreError>(staged)
+            })
+            .await?;
+    }
+    monitor.dispatch_bell().notify_one();
+    Ok(staged)
 }
 
 /// The group `key` takes in an alert's new state (a group already
