@@ -81,13 +81,17 @@ impl OutboxRelay {
         {
             return;
         }
-        // Events a previous run published but could not remove (a crash
-        // between PubAck and removal) are not published again.
-        if let Ok(waiting) = self.store.outbox_batch(START_SCAN) {
-            self.skip_stored(&waiting).await;
-        }
+        // Before the first window, and after any window not wholly
+        // acknowledged, the stream's last message decides what is left to
+        // send: events a previous run published but could not remove (a
+        // crash between PubAck and removal), or whose PubAck was lost, are
+        // never sent again. Nothing relies on the server's duplicate
+        // window, which a restarted server may not have rebuilt yet.
+        let mut check_stream = true;
+        let mut backoff = MIN_BACKOFF;
         loop {
-            let batch = match self.store.outbox_batch(BATCH) {
+            let size = if check_stream { START_SCAN } else { BATCH };
+            let batch = match self.store.outbox_batch(size) {
                 Ok(batch) => batch,
                 Err(err) => {
                     tracing::error!(error = %err, "cannot read the outbox");
@@ -102,22 +106,47 @@ impl OutboxRelay {
                 }
                 continue;
             }
-            let (acknowledged, _) = self.publish_window(&batch).await;
-            for (sequence, _) in &batch[..acknowledged] {
-                self.published(*sequence);
-            }
-            // Events stored although their PubAck was lost are skipped;
-            // then the first event not acknowledged goes alone, until it is.
-            let rest = &batch[acknowledged..];
-            if !rest.is_empty() && self.skip_stored(rest).await > 0 {
-                continue;
-            }
-            if let Some(first) = rest.first() {
-                if !self.retry_until_ok(&shutdown, || self.publish(first)).await {
-                    return;
+            let failure = if check_stream {
+                match self.skip_stored(&batch).await {
+                    Ok(0) => {
+                        check_stream = false;
+                        None
+                    }
+                    // Removed: read the outbox again.
+                    Ok(_) => {
+                        check_stream = false;
+                        continue;
+                    }
+                    Err(err) => Some(err),
                 }
-                self.published(first.0);
+            } else {
+                let window = &batch[..batch.len().min(BATCH)];
+                let (acknowledged, failure) = self.publish_window(window).await;
+                for (sequence, _) in &window[..acknowledged] {
+                    self.published(*sequence);
+                }
+                if acknowledged < window.len() {
+                    check_stream = true;
+                    failure.or_else(|| Some("a window was not wholly acknowledged".into()))
+                } else {
+                    None
+                }
+            };
+            let Some(err) = failure else {
+                backoff = MIN_BACKOFF;
+                continue;
+            };
+            tracing::warn!(
+                error = %err,
+                pending = self.store.outbox_len(),
+                retry_in = ?backoff,
+                "NATS unavailable; events wait in the outbox"
+            );
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
             }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -126,17 +155,15 @@ impl OutboxRelay {
     /// events in outbox order, so all of those are stored. This does not
     /// rely on the server's duplicate window, which a restarted server may
     /// have forgotten. Returns how many were removed.
-    async fn skip_stored(&self, pending: &[(u64, OutboxEntry)]) -> usize {
-        let last = match self.last_stored_id().await {
-            Ok(Some(last)) => last,
-            Ok(None) => return 0,
-            Err(err) => {
-                tracing::debug!(error = %err, "the stream's last message is not known");
-                return 0;
-            }
+    async fn skip_stored(
+        &self,
+        pending: &[(u64, OutboxEntry)],
+    ) -> Result<usize, async_nats::Error> {
+        let Some(last) = self.last_stored_id().await? else {
+            return Ok(0);
         };
         let Some(position) = pending.iter().position(|(_, entry)| entry.id == last) else {
-            return 0;
+            return Ok(0);
         };
         for (sequence, _) in &pending[..=position] {
             self.published(*sequence);
@@ -145,7 +172,7 @@ impl OutboxRelay {
             events = position + 1,
             "events already on the stream removed from the outbox"
         );
-        position + 1
+        Ok(position + 1)
     }
 
     /// The `Nats-Msg-Id` of the stream's last message, if it has any.
@@ -242,14 +269,6 @@ impl OutboxRelay {
             "stream ready"
         );
         Ok(())
-    }
-
-    /// Publishes one event: a window of one.
-    async fn publish(&self, event: &(u64, OutboxEntry)) -> Result<(), async_nats::Error> {
-        match self.publish_window(std::slice::from_ref(event)).await {
-            (1, _) => Ok(()),
-            (_, failure) => Err(failure.unwrap_or_else(|| "the event was not acknowledged".into())),
-        }
     }
 
     /// Calls `attempt` until it succeeds (true) or shutdown is requested
