@@ -34,6 +34,32 @@ fn alert_names(post: &hook::Received) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A silence of `project`'s alerts for the hour from `start`.
+async fn silence_project(
+    system: &mut TestRisk,
+    project: &str,
+    start: time::OffsetDateTime,
+) -> pb::Silence {
+    system
+        .client
+        .create_silence(pb::CreateSilenceRequest {
+            silence: Some(pb::Silence {
+                matchers: vec![pb::silence::Matcher {
+                    name: "project".into(),
+                    value: project.into(),
+                    negated: false,
+                }],
+                start_time: Some(jilin_proto::timestamp(start)),
+                end_time: Some(jilin_proto::timestamp(start + time::Duration::hours(1))),
+                comment: "under review".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 #[tokio::test]
 async fn a_suspended_projects_lag_waits_until_it_resumes() {
     let mut system = TestRisk::spawn().await;
@@ -104,24 +130,7 @@ async fn an_alert_that_fired_under_a_silence_is_delivered_when_it_ends() {
     webhook(&mut system, "silent_desk", &hook.url(), 60).await;
     route(&mut system, "silent_desk", &["project"], 0).await;
     let start = system.running().clock().now();
-    let silence = system
-        .client
-        .create_silence(pb::CreateSilenceRequest {
-            silence: Some(pb::Silence {
-                matchers: vec![pb::silence::Matcher {
-                    name: "project".into(),
-                    value: "quiet".into(),
-                    negated: false,
-                }],
-                start_time: Some(jilin_proto::timestamp(start)),
-                end_time: Some(jilin_proto::timestamp(start + time::Duration::hours(1))),
-                comment: "under review".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let silence = silence_project(&mut system, "quiet", start).await;
     assert!(silence.name.starts_with("silences/"));
 
     system.registry(&[lagging("quiet", 10, 1)], true).await;
@@ -155,24 +164,7 @@ async fn an_alert_that_fired_under_a_silence_is_delivered_when_it_ends() {
 async fn a_change_kept_off_nats_by_a_silence_is_published_when_it_is_deleted() {
     let mut system = TestRisk::spawn().await;
     let start = system.running().clock().now();
-    let silence = system
-        .client
-        .create_silence(pb::CreateSilenceRequest {
-            silence: Some(pb::Silence {
-                matchers: vec![pb::silence::Matcher {
-                    name: "project".into(),
-                    value: "hushed".into(),
-                    negated: false,
-                }],
-                start_time: Some(jilin_proto::timestamp(start)),
-                end_time: Some(jilin_proto::timestamp(start + time::Duration::hours(1))),
-                comment: "audit under way".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let silence = silence_project(&mut system, "hushed", start).await;
     system.registry(&[lagging("hushed", 10, 1)], true).await;
     assert!(system.risk_subjects().await.is_empty(), "muted");
 

@@ -140,7 +140,7 @@ impl Dispatcher {
         let mut delivery = Delivery::new(id.clone(), notification, wall, deadline);
         match receiver {
             Some(receiver) => tx.insert(&tables.delivery_queue, &id, &receiver.id)?,
-            None => delivery.abandon(wall, "the receiver was deleted".to_owned()),
+            None => delivery.abandon(wall),
         }
         tx.insert(&tables.deliveries, &id, &delivery)?;
         Ok(true)

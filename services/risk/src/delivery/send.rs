@@ -126,9 +126,7 @@ impl Sender {
                 };
                 match attempt.clone() {
                     Some(attempt) => delivery.record(attempt, rand::random_range(0.5..=1.0)),
-                    None => {
-                        delivery.abandon(self.wall.now(), "the receiver was deleted".to_owned())
-                    }
+                    None => delivery.abandon(self.wall.now()),
                 }
                 tx.insert(&tables.deliveries, id, &delivery)?;
                 if !delivery.is_pending() {

@@ -94,12 +94,12 @@ impl Delivery {
         }
     }
 
-    /// A delivery whose receiver is gone can never be made.
-    pub fn abandon(&mut self, at: OffsetDateTime, reason: String) {
+    /// A delivery whose receiver was deleted can never be made.
+    pub fn abandon(&mut self, at: OffsetDateTime) {
         self.attempts.push(Attempt {
             at,
             http_status: 0,
-            error: Some(reason),
+            error: Some("the receiver was deleted".to_owned()),
         });
         self.state = DeliveryState::Failed;
     }
