@@ -106,6 +106,7 @@ impl Setup {
             &jilin_store::Layout {
                 kind: "test",
                 version: 1,
+                upgrades_from: 1,
                 tables: &[APPLIED_EVENTS, THINGS],
             },
         )

@@ -58,6 +58,7 @@ impl Harness {
             &jilin_store::Layout {
                 kind: "test",
                 version: 1,
+                upgrades_from: 1,
                 tables: &[],
             },
         )
@@ -258,6 +259,7 @@ async fn events_a_crashed_run_published_are_not_published_again_once_duplicates_
     let layout = jilin_store::Layout {
         kind: "test",
         version: 1,
+        upgrades_from: 1,
         tables: &[],
     };
     let store = Store::open(dir.path(), &layout).unwrap();

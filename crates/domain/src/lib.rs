@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod ids;
 pub mod period;
 pub mod status;
+pub mod timestamp;
 pub mod violations;
 
 pub use catalog::{GROUPS, REGIONS, Region, SECTORS, Sector, prefecture_of, sector_by_code};

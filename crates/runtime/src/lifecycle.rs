@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use jilin_store::{Layout, Store, StoreError};
+use jilin_store::{Layout, Store, StoreError, StoreSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +28,11 @@ pub struct DeployArgs {
     /// memory beyond what it holds by design.
     #[arg(long, env = "JILIN_STORE_CACHE_MB", default_value_t = DEFAULT_STORE_CACHE_MB)]
     pub store_cache_mb: u64,
+    /// Whether a new store compresses its pages (zstd): about a third of
+    /// the disk, for CPU on every write. A store keeps what it was made
+    /// with, whatever this says later.
+    #[arg(long, env = "JILIN_STORE_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub store_compression: bool,
 }
 
 /// The default of `--store-cache-mb`.
@@ -39,6 +44,7 @@ impl Default for DeployArgs {
             metrics_listen: None,
             stream_replicas: 1,
             store_cache_mb: DEFAULT_STORE_CACHE_MB,
+            store_compression: true,
         }
     }
 }
@@ -87,10 +93,12 @@ pub async fn open_store(
     deploy: &DeployArgs,
 ) -> Result<Store, StartError> {
     let path = dir.to_owned();
-    let cache_bytes = deploy.store_cache_mb.max(1) << 20;
+    let settings = StoreSettings {
+        cache_bytes: deploy.store_cache_mb.max(1) << 20,
+        compress_new: deploy.store_compression,
+    };
     let opened =
-        tokio::task::spawn_blocking(move || Store::open_with_cache(&path, layout, cache_bytes))
-            .await;
+        tokio::task::spawn_blocking(move || Store::open_with(&path, layout, &settings)).await;
     match opened {
         Ok(result) => result.map_err(StartError::store(dir)),
         Err(join) => match join.try_into_panic() {

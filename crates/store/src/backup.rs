@@ -309,8 +309,7 @@ pub fn verify(path: &Path) -> Result<BackupSummary, BackupError> {
 
 fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
     let trees = std::cell::RefCell::new(Vec::new());
-    let db = sled::Config::new()
-        .path(dir)
+    let db = crate::store::sled_config(dir, &crate::StoreSettings::default())
         .open()
         .map_err(StoreError::from)?;
     let summary = read_backup(
@@ -331,7 +330,8 @@ fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSumm
             Ok(())
         },
     )?;
-    format::record(&db, layout)?;
+    // The data is in the backup's format: the first open upgrades it.
+    format::record(&db, &summary.header.kind, summary.header.version)?;
     let header_json = serde_json::to_vec(&summary.header).expect("a header encodes");
     db.insert(RESTORED_KEY, header_json)
         .map_err(StoreError::from)?;
@@ -347,6 +347,7 @@ mod tests {
     const THINGS: Layout = Layout {
         kind: "test",
         version: 1,
+        upgrades_from: 1,
         tables: &["things", "bulk"],
     };
 

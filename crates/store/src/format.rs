@@ -4,8 +4,16 @@
 //!
 //! On open, a store with no record is either new (it gets this build's
 //! record) or was written before formats were recorded (format 1, recorded
-//! then). A store of another kind, or of a format this build does not
-//! write, is refused with an error that says what to do.
+//! then). A store of another kind, or of a format this build neither writes
+//! nor upgrades, is refused with an error that says what to do.
+//!
+//! Upgrading: from format 2 on, values are MessagePack instead of JSON
+//! (see [`crate::Table`]); every build reads both. A store in a format
+//! from [`Layout::upgrades_from`] on is upgraded in place on open: this
+//! build's format is recorded at once (so an older build refuses it from
+//! then on), with a mark on every table whose values are to be re-encoded;
+//! [`crate::Store::table`] re-encodes a marked table and removes its mark.
+//! A crash half way leaves marks, and the next open finishes the job.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +30,10 @@ pub struct Layout {
     pub kind: &'static str,
     /// Raised whenever the meaning or encoding of anything stored changes.
     pub version: u32,
+    /// The oldest format this build upgrades on open. An upgrade only
+    /// re-encodes values: a change of meaning needs a migration of its own
+    /// and raises this to the version that introduced it.
+    pub upgrades_from: u32,
     pub tables: &'static [&'static str],
 }
 
@@ -49,13 +61,14 @@ pub enum FormatError {
         supported: u32,
     },
     #[error(
-        "this {kind} store is in format {found}, older than format {supported} that this build \
-         reads, and this build has no migration from it: open it once with the release that \
-         introduced format {supported}, which migrates it"
+        "this {kind} store is in format {found}; this build upgrades formats {oldest} to \
+         {supported} only: open it once with a release that reads format {found} and upgrades \
+         it to {oldest} or later"
     )]
     Older {
         kind: String,
         found: u32,
+        oldest: u32,
         supported: u32,
     },
     #[error("the store's format record is unreadable: {0}")]
@@ -71,7 +84,8 @@ impl Layout {
         }
     }
 
-    /// Whether this build may open a store recording `found`.
+    /// Whether this build may open a store recording `found` (perhaps
+    /// after an upgrade).
     fn accepts(&self, found: &Recorded) -> Result<(), FormatError> {
         if found.kind != self.kind {
             return Err(FormatError::OtherKind {
@@ -86,9 +100,10 @@ impl Layout {
                 found: version,
                 supported,
             }),
-            version if version < supported => Err(FormatError::Older {
+            version if version < self.upgrades_from => Err(FormatError::Older {
                 kind,
                 found: version,
+                oldest: self.upgrades_from,
                 supported,
             }),
             _ => Ok(()),
@@ -104,10 +119,53 @@ pub(crate) fn accepts(layout: &Layout, kind: &str, version: u32) -> Result<(), F
     })
 }
 
-/// Records `layout`'s format in `db`.
-pub(crate) fn record(db: &sled::Db, layout: &Layout) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(&layout.recorded()).expect("a format record encodes");
+/// Records that `db` holds a `kind` store in format `version` (a restore
+/// records the backup's, and the first open upgrades it).
+pub(crate) fn record(db: &sled::Db, kind: &str, version: u32) -> Result<(), StoreError> {
+    let record = Recorded {
+        kind: kind.to_owned(),
+        version,
+    };
+    let bytes = serde_json::to_vec(&record).expect("a format record encodes");
     db.insert(FORMAT_KEY, bytes)?;
+    Ok(())
+}
+
+/// Prefix, in sled's default tree, of the marks on tables whose values
+/// an upgrade has yet to re-encode.
+const REENCODE_PREFIX: &str = "jilin.store.reencode/";
+
+fn reencode_mark(table: &str) -> String {
+    format!("{REENCODE_PREFIX}{table}")
+}
+
+/// Whether an upgrade left `table`'s values to re-encode.
+pub(crate) fn reencode_pending(db: &sled::Db, table: &str) -> Result<bool, StoreError> {
+    Ok(db.contains_key(reencode_mark(table))?)
+}
+
+/// Removes `table`'s mark, once its values are re-encoded and flushed.
+pub(crate) fn reencode_done(db: &sled::Db, table: &str) -> Result<(), StoreError> {
+    db.remove(reencode_mark(table))?;
+    db.flush()?;
+    Ok(())
+}
+
+/// Upgrades a store recording an older `found` format to `layout`'s: marks
+/// every table for re-encoding, then records the new format (sled's log
+/// keeps that order through a crash), then flushes.
+fn upgrade(db: &sled::Db, layout: &Layout, found: &Recorded) -> Result<(), StoreError> {
+    tracing::info!(
+        kind = layout.kind,
+        from = found.version,
+        to = layout.version,
+        "upgrading the store's format; its tables are re-encoded as they open"
+    );
+    for table in layout.tables {
+        db.insert(reencode_mark(table), &[])?;
+    }
+    record(db, layout.kind, layout.version)?;
+    db.flush()?;
     Ok(())
 }
 
@@ -134,6 +192,10 @@ pub(crate) fn check(db: &sled::Db, layout: &Layout) -> Result<Recorded, StoreErr
         }
     };
     layout.accepts(&found).map_err(StoreError::Format)?;
+    if found.version < layout.version {
+        upgrade(db, layout, &found)?;
+        return Ok(layout.recorded());
+    }
     Ok(found)
 }
 
@@ -154,9 +216,15 @@ mod tests {
     const V1: Layout = Layout {
         kind: "things",
         version: 1,
+        upgrades_from: 1,
         tables: &["things"],
     };
     const V2: Layout = Layout { version: 2, ..V1 };
+    const V3: Layout = Layout {
+        version: 3,
+        upgrades_from: 2,
+        ..V1
+    };
 
     fn db(dir: &std::path::Path) -> sled::Db {
         sled::open(dir).unwrap()
@@ -176,8 +244,28 @@ mod tests {
         let db = db(dir.path());
         db.open_tree("things").unwrap().insert("k", "v").unwrap();
         assert_eq!(check(&db, &V1).unwrap(), V1.recorded());
-        let err = check(&db, &V2).unwrap_err();
-        assert!(err.to_string().contains("format 1, older"), "{err}");
+        let err = check(&db, &V3).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("format 1; this build upgrades formats 2 to 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_upgradable_store_is_recorded_upgraded_with_its_tables_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db(dir.path());
+        db.open_tree("things").unwrap().insert("k", "v").unwrap();
+        check(&db, &V1).unwrap();
+        assert!(!reencode_pending(&db, "things").unwrap());
+        assert_eq!(check(&db, &V2).unwrap(), V2.recorded());
+        assert!(reencode_pending(&db, "things").unwrap());
+        // The old build now refuses it, and opening again upgrades nothing.
+        assert!(check(&db, &V1).is_err());
+        reencode_done(&db, "things").unwrap();
+        assert_eq!(check(&db, &V2).unwrap(), V2.recorded());
+        assert!(!reencode_pending(&db, "things").unwrap());
     }
 
     #[test]

@@ -26,5 +26,5 @@ pub use error::StoreError;
 pub use format::{FormatError, Layout, Recorded};
 pub use metrics::StoreMetrics;
 pub use outbox::OutboxEntry;
-pub use store::{DEFAULT_CACHE_BYTES, Store, Tx};
+pub use store::{DEFAULT_CACHE_BYTES, Store, StoreSettings, Tx};
 pub use table::Table;

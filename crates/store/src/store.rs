@@ -43,21 +43,21 @@ struct Inner {
 
 impl Store {
     /// Opens (or creates) the database in `dir` laid out as `layout`, with
-    /// the default cache; refuses a store of another kind or format (see
-    /// [`Layout`]).
+    /// the default settings; refuses a store of another kind or format
+    /// (see [`Layout`]).
     pub fn open(dir: &Path, layout: &Layout) -> Result<Self, StoreError> {
-        Self::open_with_cache(dir, layout, DEFAULT_CACHE_BYTES)
+        Self::open_with(dir, layout, &StoreSettings::default())
     }
 
-    /// [`Store::open`] with sled's page cache bounded to `cache_bytes`
-    /// (the store's memory, beyond what the operating system caches).
-    pub fn open_with_cache(
+    /// [`Store::open`] with sled's page cache and the compression of a new
+    /// store as `settings` say.
+    pub fn open_with(
         dir: &Path,
         layout: &Layout,
-        cache_bytes: u64,
+        settings: &StoreSettings,
     ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
-        let db = open_when_unlocked(dir, cache_bytes)?;
+        let db = open_when_unlocked(dir, settings)?;
         format::check(&db, layout)?;
         crate::backup::remove_unfinished(dir);
         let mut names = layout.tables.to_vec();
@@ -83,7 +83,8 @@ impl Store {
         })
     }
 
-    /// A typed handle on a table declared in [`Store::open`].
+    /// A typed handle on a table declared in [`Store::open`]. The first
+    /// handle on a table after a format upgrade re-encodes its values.
     pub fn table<V: Serialize + DeserializeOwned>(
         &self,
         name: &'static str,
@@ -94,7 +95,13 @@ impl Store {
             .iter()
             .position(|declared| *declared == name && name != OUTBOX_TREE)
             .ok_or(StoreError::UnknownTable(name))?;
-        Ok(Table::new(name, index, self.inner.trees[index].clone()))
+        let table = Table::new(name, index, self.inner.trees[index].clone());
+        if format::reencode_pending(&self.inner.db, name)? {
+            let rewritten = table.reencode_legacy()?;
+            format::reencode_done(&self.inner.db, name)?;
+            tracing::info!(table = name, rewritten, "re-encoded the table's values");
+        }
+        Ok(table)
     }
 
     /// Runs `change` as one serializable transaction over every table and the
@@ -308,15 +315,58 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// own default, 1 GiB, would let each service grow far past what it needs).
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
-fn open_when_unlocked(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+/// How a store is opened.
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    /// Bytes of sled's page cache (the store's memory, beyond what the
+    /// operating system caches).
+    pub cache_bytes: u64,
+    /// Whether a new store compresses its pages with zstd. sled rewrites
+    /// whole pages many times over as they fill, so a store's file grows
+    /// to several times what it holds; compression cuts that by about
+    /// two thirds, and costs CPU on every write (BENCHMARKS.md). A store
+    /// keeps what it was made with: sled refuses to open it the other way.
+    pub compress_new: bool,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            compress_new: true,
+        }
+    }
+}
+
+/// zstd level of the pages of a compressed store: the fastest.
+const COMPRESSION_LEVEL: i32 = 1;
+
+/// Whether the store in `dir` compresses its pages: what sled recorded in
+/// its `conf` when the store was made, or `new` when there is none yet.
+fn compressed(dir: &Path, new: bool) -> bool {
+    // The file is text lines followed by a binary checksum.
+    match std::fs::read(dir.join("conf")) {
+        Ok(conf) => conf
+            .split(|&byte| byte == b'\n')
+            .any(|line| line == b"use_compression: true"),
+        Err(_) => new,
+    }
+}
+
+/// sled's settings for the store in `dir`.
+pub(crate) fn sled_config(dir: &Path, settings: &StoreSettings) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(settings.cache_bytes)
+        .flush_every_ms(Some(200))
+        .use_compression(compressed(dir, settings.compress_new))
+        .compression_factor(COMPRESSION_LEVEL)
+}
+
+fn open_when_unlocked(dir: &Path, settings: &StoreSettings) -> Result<sled::Db, StoreError> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        match sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(200))
-            .open()
-        {
+        match sled_config(dir, settings).open() {
             Err(sled::Error::Io(err))
                 if err.to_string().contains("could not acquire lock")
                     && Instant::now() < deadline =>
@@ -416,6 +466,7 @@ mod tests {
     const THINGS: Layout = Layout {
         kind: "test",
         version: 1,
+        upgrades_from: 1,
         tables: &["things"],
     };
 
@@ -554,6 +605,118 @@ mod tests {
             .map(|(_, n)| n)
             .collect();
         assert_eq!(left, [0, 2, 4, 6, 80]);
+    }
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct Thing {
+        name: String,
+        count: u32,
+        tags: Vec<String>,
+    }
+
+    /// Writes `things` into `dir` as format 1 did: JSON values.
+    fn format_1_store(dir: &Path, things: &[(&str, Thing)]) {
+        let db = sled::open(dir).unwrap();
+        format::record(&db, THINGS.kind, 1).unwrap();
+        let tree = db.open_tree("things").unwrap();
+        for (key, thing) in things {
+            tree.insert(key, serde_json::to_vec(thing).unwrap())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_format_1_store_is_upgraded_to_compact_values_without_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let thing = |name: &str, count| Thing {
+            name: name.into(),
+            count,
+            tags: vec!["a".into(), "b".into()],
+        };
+        format_1_store(dir.path(), &[("x", thing("x", 1)), ("y", thing("y", 2))]);
+        let v2 = Layout {
+            version: 2,
+            ..THINGS
+        };
+        {
+            let store = Store::open(dir.path(), &v2).unwrap();
+            let things = store.table::<Thing>("things").unwrap();
+            assert_eq!(things.get("x").unwrap(), Some(thing("x", 1)));
+            assert_eq!(things.get("y").unwrap(), Some(thing("y", 2)));
+            let raw = store.inner.trees[things.index].get("x").unwrap().unwrap();
+            assert_eq!(raw[0], crate::table::COMPACT, "re-encoded on open");
+            assert!(raw.len() < serde_json::to_vec(&thing("x", 1)).unwrap().len() / 2);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        // The old build now refuses it; this one opens it as it is.
+        let refused = Store::open(dir.path(), &THINGS).err().unwrap();
+        assert!(
+            refused.to_string().contains("written by a newer Jilin"),
+            "{refused}"
+        );
+        let store = Store::open(dir.path(), &v2).unwrap();
+        let things = store.table::<Thing>("things").unwrap();
+        assert_eq!(things.scan_prefix("").unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_field_appended_with_a_default_reads_from_older_values() {
+        #[derive(Serialize, serde::Deserialize)]
+        struct Before {
+            name: String,
+            count: u32,
+        }
+        #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+        struct After {
+            name: String,
+            count: u32,
+            #[serde(default)]
+            tags: Vec<String>,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
+        let before = store.table::<Before>("things").unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                let old = Before {
+                    name: "x".into(),
+                    count: 3,
+                };
+                tx.insert(&before, "x", &old)
+            })
+            .await
+            .unwrap();
+        let after = Table::<After>::new("things", before.index, before.tree.clone());
+        let read = after.get("x").unwrap().unwrap();
+        assert_eq!(
+            read,
+            After {
+                name: "x".into(),
+                count: 3,
+                tags: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_new_store_compresses_its_pages_and_an_older_one_keeps_what_it_was_made_with() {
+        let new = tempfile::tempdir().unwrap();
+        drop(Store::open(new.path(), &THINGS).unwrap());
+        assert!(compressed(new.path(), false));
+        let old = tempfile::tempdir().unwrap();
+        drop(sled::open(old.path()).unwrap());
+        assert!(!compressed(old.path(), true));
+        std::thread::sleep(Duration::from_millis(200));
+        drop(Store::open(old.path(), &THINGS).unwrap());
+        assert!(!compressed(old.path(), true));
+        let plain = tempfile::tempdir().unwrap();
+        let settings = StoreSettings {
+            compress_new: false,
+            ..StoreSettings::default()
+        };
+        drop(Store::open_with(plain.path(), &THINGS, &settings).unwrap());
+        assert!(!compressed(plain.path(), true));
     }
 
     #[test]

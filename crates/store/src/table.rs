@@ -1,14 +1,22 @@
-//! Typed tables: a sled tree with string keys and JSON-encoded values.
+//! Typed tables: a sled tree with string keys and compact values.
 //!
-//! JSON keeps stored values readable and lets fields be added later with
-//! `#[serde(default)]`; keys are plain UTF-8 so prefix scans follow resource
-//! names (`{project}/{period}`).
+//! A value is the byte [`COMPACT`] followed by its MessagePack encoding,
+//! structs as arrays (no field names). MessagePack says how long each array
+//! is, so a field added at the end of a struct with `#[serde(default)]`
+//! still reads from values written before it. Store formats before 2 held
+//! JSON: a value not starting with [`COMPACT`] is read as JSON (0xC1 is
+//! neither a MessagePack type nor a byte JSON text starts with), and an
+//! upgrade re-encodes them ([`Table::reencode_legacy`]). Keys are plain
+//! UTF-8 so prefix scans follow resource names (`{project}/{period}`).
 
 use std::marker::PhantomData;
 
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::StoreError;
+
+/// The first byte of every value written since store format 2.
+pub(crate) const COMPACT: u8 = 0xC1;
 
 /// A handle on one declared table holding values of type `V`.
 pub struct Table<V> {
@@ -118,15 +126,44 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
     }
 
     pub(crate) fn encode(value: &V) -> Vec<u8> {
-        serde_json::to_vec(value).expect("table values serialize to JSON")
+        let mut bytes = vec![COMPACT];
+        rmp_serde::encode::write(&mut bytes, value).expect("table values serialize");
+        bytes
     }
 
     pub(crate) fn decode(&self, key: &str, bytes: &[u8]) -> Result<V, StoreError> {
-        serde_json::from_slice(bytes).map_err(|err| StoreError::Corrupt {
+        let decoded = match bytes.split_first() {
+            Some((&COMPACT, compact)) => {
+                rmp_serde::from_slice(compact).map_err(|err| err.to_string())
+            }
+            _ => serde_json::from_slice(bytes).map_err(|err| err.to_string()),
+        };
+        decoded.map_err(|reason| StoreError::Corrupt {
             table: self.name,
             key: key.to_owned(),
-            reason: err.to_string(),
+            reason,
         })
+    }
+
+    /// Rewrites every value still in the JSON of formats before 2 in the
+    /// compact encoding, then flushes; returns how many it rewrote. Each
+    /// value is swapped only if unchanged since it was read, so a write
+    /// racing the upgrade is never undone.
+    pub(crate) fn reencode_legacy(&self) -> Result<usize, StoreError> {
+        let mut rewritten = 0;
+        for item in self.tree.iter() {
+            let (key, bytes) = item?;
+            if bytes.first() == Some(&COMPACT) {
+                continue;
+            }
+            let value = self.decode(&String::from_utf8_lossy(&key), &bytes)?;
+            let swapped =
+                self.tree
+                    .compare_and_swap(&key, Some(&bytes), Some(Self::encode(&value)))?;
+            rewritten += usize::from(swapped.is_ok());
+        }
+        self.tree.flush()?;
+        Ok(rewritten)
     }
 
     fn entries(

@@ -30,7 +30,9 @@ pub const REBUILD_PENDING: &str = "rebuild-pending";
 /// The indicators store: its tables, and the format this build writes.
 pub const LAYOUT: Layout = Layout {
     kind: "indicators",
-    version: 1,
+    // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
+    version: 2,
+    upgrades_from: 1,
     tables: &[
         PROJECTS,
         REPORTS,

@@ -14,7 +14,9 @@ pub const REQUESTS: &str = "requests";
 /// The registry's store: its tables, and the format this build writes.
 pub const LAYOUT: Layout = Layout {
     kind: "registry",
-    version: 1,
+    // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
+    version: 2,
+    upgrades_from: 1,
     tables: &[PROJECTS, REPORTS, HISTORY, REQUESTS],
 };
 

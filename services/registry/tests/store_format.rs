@@ -1,6 +1,9 @@
 //! A store the build does not understand is refused before anything is
 //! served: the real binary, on a store in a newer format or of another
-//! service, exits non-zero and says why and what to do.
+//! service, exits non-zero and says why and what to do. A store of the
+//! format before this build's is upgraded on start, losing nothing.
+
+mod common;
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -62,7 +65,7 @@ async fn stores_of_a_newer_format_or_another_service_are_refused_clearly() {
     for (dir, says) in [
         (
             newer.path(),
-            "written by a newer Jilin; this build reads format 1 only",
+            "written by a newer Jilin; this build reads format 2 only",
         ),
         (foreign.path(), "holds a risk store, not a registry store"),
     ] {
@@ -81,4 +84,110 @@ async fn stores_of_a_newer_format_or_another_service_are_refused_clearly() {
     written_as(own.path(), &LAYOUT);
     let store = Store::open(own.path(), &LAYOUT).unwrap();
     assert_eq!(store.layout().version, LAYOUT.version);
+}
+
+/// A registry backup written by the release before store format 2, whose
+/// values are JSON: `jilin up --demo --demo-projects 4` of commit 1150807,
+/// stopped, then `jilin backup --data-dir … --service registry`.
+const FORMAT_1_BACKUP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/registry-format-1.backup"
+);
+
+/// What that store holds: each project with its number of reports.
+const FORMAT_1_PROJECTS: [(&str, usize); 4] = [
+    ("automobile-000", 61),
+    ("automobile-002", 53),
+    ("automobile-003", 13),
+    ("biotech-001", 64),
+];
+
+#[tokio::test]
+async fn a_format_1_store_is_upgraded_on_start_and_serves_all_it_held() {
+    use common::TestApp;
+    use jilin_proto::registry::v1 as pb;
+
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("registry");
+    let restored = jilin_store::restore(FORMAT_1_BACKUP.as_ref(), &dir, &LAYOUT).unwrap();
+    assert_eq!(restored.header.version, 1);
+    let mut app = TestApp::spawn_on(data).await;
+
+    let listed = app
+        .client
+        .list_projects(pb::ListProjectsRequest {
+            page_size: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = listed.projects.iter().map(|p| p.name.as_str()).collect();
+    let expected: Vec<_> = FORMAT_1_PROJECTS
+        .iter()
+        .map(|(id, _)| format!("projects/{id}"))
+        .collect();
+    assert_eq!(ids, expected);
+    let first = &listed.projects[0];
+    assert_eq!(first.display_name, "Automobile project 0");
+    assert_eq!(first.planned_investment_yuan, 5_086_327_979);
+
+    for (id, count) in FORMAT_1_PROJECTS {
+        let mut reports = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = app
+                .client
+                .list_progress_reports(pb::ListProgressReportsRequest {
+                    parent: format!("projects/{id}"),
+                    page_size: 50,
+                    page_token,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            reports.extend(page.reports);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        assert_eq!(reports.len(), count, "reports of {id}");
+    }
+    let report = app
+        .client
+        .get_progress_report(pb::GetProgressReportRequest {
+            name: "projects/automobile-000/reports/2017-07".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            report.investment_completed_yuan,
+            report.output_value_yuan,
+            report.employment,
+            report.physical_progress_percent,
+            report.revision
+        ),
+        (226_049_139, 20_949_341, 50, 4, 1)
+    );
+    assert_eq!(
+        report.submit_time.map(|t| (t.seconds, t.nanos)),
+        Some((1_796_340_831, 615_649_710))
+    );
+
+    // It now records format 2: the release before it refuses it.
+    let data = app.data.path().to_owned();
+    app.registry.take().unwrap().shutdown().await.unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let older = Layout {
+        version: 1,
+        ..LAYOUT
+    };
+    let refused = Store::open(&data.join("registry"), &older).err().unwrap();
+    assert!(
+        refused.to_string().contains("written by a newer Jilin"),
+        "{refused}"
+    );
 }

@@ -44,7 +44,9 @@ const SEQUENCE: &str = "sequence";
 /// The risk store: its tables, and the format this build writes.
 pub const LAYOUT: Layout = Layout {
     kind: "risk",
-    version: 1,
+    // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
+    version: 2,
+    upgrades_from: 1,
     tables: &[
         RULES,
         PROJECTS,

@@ -44,9 +44,9 @@ pub struct Definition {
     pub targets: BTreeMap<i32, f64>,
     pub built_in: bool,
     pub revision: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub create_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub update_time: OffsetDateTime,
 }
 

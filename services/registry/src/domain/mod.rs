@@ -36,7 +36,7 @@ pub enum Action {
 pub struct HistoryEntry {
     /// The project revision after this change.
     pub revision: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub time: OffsetDateTime,
     pub actor: String,
     pub action: Action,

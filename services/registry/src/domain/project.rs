@@ -48,9 +48,9 @@ pub struct Project {
     pub status: Status,
     pub suspended_from: Option<Status>,
     pub revision: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub create_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub update_time: OffsetDateTime,
 }
 

@@ -51,7 +51,7 @@ pub struct ProgressReport {
     pub measures: Measures,
     pub physical_progress_percent: i32,
     pub revision: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub submit_time: OffsetDateTime,
 }
 

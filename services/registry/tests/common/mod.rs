@@ -25,8 +25,13 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_on(tempfile::tempdir().expect("temp data dir")).await
+    }
+
+    /// Starts the registry on what `data` already holds (its store in
+    /// `data/registry`).
+    pub async fn spawn_on(data: tempfile::TempDir) -> Self {
         let nats = NatsServer::start().await;
-        let data = tempfile::tempdir().expect("temp data dir");
         let registry = start_registry(&nats, &data).await;
         let client = connect(&registry).await;
         Self {

@@ -65,7 +65,7 @@ impl Change {
 pub struct Transition {
     pub change: Change,
     pub severity: Severity,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub at: OffsetDateTime,
     /// For acknowledgements: who and why.
     pub note: String,
@@ -100,9 +100,9 @@ pub struct Alert {
     pub threshold: Option<f64>,
     pub rule_revision: i64,
     pub acknowledged_by: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub start: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "jilin_domain::timestamp::option")]
     pub end: Option<OffsetDateTime>,
     /// The period of the latest reading.
     pub period: Option<Period>,

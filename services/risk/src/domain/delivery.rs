@@ -23,7 +23,7 @@ pub enum DeliveryState {
 /// One try: the HTTP status (0 without an answer) and what went wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub at: OffsetDateTime,
     pub http_status: u16,
     pub error: Option<String>,
@@ -36,11 +36,11 @@ pub struct Delivery {
     pub notification: Notification,
     pub state: DeliveryState,
     pub attempts: Vec<Attempt>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub next_attempt_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub deadline: OffsetDateTime,
 }
 

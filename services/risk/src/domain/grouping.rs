@@ -28,9 +28,9 @@ pub struct GroupedAlert {
     pub labels: BTreeMap<String, String>,
     pub summary: String,
     pub value: Option<f64>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub starts_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "jilin_domain::timestamp::option")]
     pub ends_at: Option<OffsetDateTime>,
 }
 
@@ -74,13 +74,13 @@ pub struct Group {
     pub alerts: BTreeMap<String, GroupedAlert>,
     /// When the group is next looked at: `group_wait` after it formed,
     /// then every `group_interval`.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub next_tick: OffsetDateTime,
     /// What the receiver was last told, and when (Alertmanager's
     /// notification log).
     pub sent_firing: BTreeSet<String>,
     pub sent_resolved: BTreeSet<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "jilin_domain::timestamp::option")]
     pub last_sent: Option<OffsetDateTime>,
 }
 

@@ -117,7 +117,7 @@ pub struct Rule {
     /// Seeded from the built-in pack (its kind cannot change).
     #[serde(default)]
     pub built_in: bool,
-    #[serde(default = "unix_epoch", with = "time::serde::rfc3339")]
+    #[serde(default = "unix_epoch", with = "jilin_domain::timestamp")]
     pub update_time: OffsetDateTime,
     /// Who created or last edited it (empty for a seeded built-in rule).
     #[serde(default)]

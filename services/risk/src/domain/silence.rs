@@ -30,9 +30,9 @@ impl LabelMatcher {
 pub struct Silence {
     pub id: String,
     pub matchers: Vec<LabelMatcher>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub starts_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "jilin_domain::timestamp")]
     pub ends_at: OffsetDateTime,
     pub created_by: String,
     pub comment: String,
