@@ -134,5 +134,6 @@ pub fn system_config(
         clock: jilin_testkit::TEST_NOW.parse().unwrap(),
         risk_clock,
         risk_evaluation_interval: Duration::from_secs(3600),
+        store_compression: None,
     }
 }

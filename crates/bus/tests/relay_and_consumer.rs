@@ -59,6 +59,7 @@ impl Harness {
                 kind: "test",
                 version: 1,
                 upgrades_from: 1,
+                compress: false,
                 tables: &[],
             },
         )
@@ -260,6 +261,7 @@ async fn events_a_crashed_run_published_are_not_published_again_once_duplicates_
         kind: "test",
         version: 1,
         upgrades_from: 1,
+        compress: false,
         tables: &[],
     };
     let store = Store::open(dir.path(), &layout).unwrap();

@@ -29,10 +29,11 @@ pub struct DeployArgs {
     #[arg(long, env = "JILIN_STORE_CACHE_MB", default_value_t = DEFAULT_STORE_CACHE_MB)]
     pub store_cache_mb: u64,
     /// Whether a new store compresses its pages (zstd): about a third of
-    /// the disk, for CPU on every write. A store keeps what it was made
-    /// with, whatever this says later.
-    #[arg(long, env = "JILIN_STORE_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub store_compression: bool,
+    /// the disk, for CPU on every write. By default the registry's does
+    /// and the followers' (rebuilt from the streams) do not. A store keeps
+    /// what it was made with, whatever this says later.
+    #[arg(long, env = "JILIN_STORE_COMPRESSION", action = clap::ArgAction::Set)]
+    pub store_compression: Option<bool>,
 }
 
 /// The default of `--store-cache-mb`.
@@ -44,7 +45,7 @@ impl Default for DeployArgs {
             metrics_listen: None,
             stream_replicas: 1,
             store_cache_mb: DEFAULT_STORE_CACHE_MB,
-            store_compression: true,
+            store_compression: None,
         }
     }
 }

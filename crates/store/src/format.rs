@@ -34,6 +34,14 @@ pub struct Layout {
     /// re-encodes values: a change of meaning needs a migration of its own
     /// and raises this to the version that introduced it.
     pub upgrades_from: u32,
+    /// Whether a new store of this kind compresses its pages (zstd) unless
+    /// told otherwise. sled's log holds several copies of each page as it
+    /// fills, so a store's file grows to several times what it holds:
+    /// compression cuts that by about two thirds, and makes every write
+    /// slower (a follower's ingest about four times; BENCHMARKS.md). Yes
+    /// for a store that keeps a growing record, no for derived state that
+    /// is rebuilt from the streams.
+    pub compress: bool,
     pub tables: &'static [&'static str],
 }
 
@@ -217,6 +225,7 @@ mod tests {
         kind: "things",
         version: 1,
         upgrades_from: 1,
+        compress: false,
         tables: &["things"],
     };
     const V2: Layout = Layout { version: 2, ..V1 };

@@ -57,7 +57,7 @@ impl Store {
         settings: &StoreSettings,
     ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
-        let db = open_when_unlocked(dir, settings)?;
+        let db = open_when_unlocked(dir, layout, settings)?;
         format::check(&db, layout)?;
         crate::backup::remove_unfinished(dir);
         let mut names = layout.tables.to_vec();
@@ -321,19 +321,17 @@ pub struct StoreSettings {
     /// Bytes of sled's page cache (the store's memory, beyond what the
     /// operating system caches).
     pub cache_bytes: u64,
-    /// Whether a new store compresses its pages with zstd. sled rewrites
-    /// whole pages many times over as they fill, so a store's file grows
-    /// to several times what it holds; compression cuts that by about
-    /// two thirds, and costs CPU on every write (BENCHMARKS.md). A store
-    /// keeps what it was made with: sled refuses to open it the other way.
-    pub compress_new: bool,
+    /// Whether a new store compresses its pages with zstd; `None` leaves it
+    /// to [`Layout::compress`]. A store keeps what it was made with: sled
+    /// refuses to open it the other way.
+    pub compress_new: Option<bool>,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             cache_bytes: DEFAULT_CACHE_BYTES,
-            compress_new: true,
+            compress_new: None,
         }
     }
 }
@@ -353,20 +351,25 @@ fn compressed(dir: &Path, new: bool) -> bool {
     }
 }
 
-/// sled's settings for the store in `dir`.
-pub(crate) fn sled_config(dir: &Path, settings: &StoreSettings) -> sled::Config {
+/// sled's settings for the store of `layout` in `dir`.
+pub(crate) fn sled_config(dir: &Path, layout: &Layout, settings: &StoreSettings) -> sled::Config {
+    let compress_new = settings.compress_new.unwrap_or(layout.compress);
     sled::Config::new()
         .path(dir)
         .cache_capacity(settings.cache_bytes)
         .flush_every_ms(Some(200))
-        .use_compression(compressed(dir, settings.compress_new))
+        .use_compression(compressed(dir, compress_new))
         .compression_factor(COMPRESSION_LEVEL)
 }
 
-fn open_when_unlocked(dir: &Path, settings: &StoreSettings) -> Result<sled::Db, StoreError> {
+fn open_when_unlocked(
+    dir: &Path,
+    layout: &Layout,
+    settings: &StoreSettings,
+) -> Result<sled::Db, StoreError> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        match sled_config(dir, settings).open() {
+        match sled_config(dir, layout, settings).open() {
             Err(sled::Error::Io(err))
                 if err.to_string().contains("could not acquire lock")
                     && Instant::now() < deadline =>
@@ -467,6 +470,7 @@ mod tests {
         kind: "test",
         version: 1,
         upgrades_from: 1,
+        compress: true,
         tables: &["things"],
     };
 
@@ -700,7 +704,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_store_compresses_its_pages_and_an_older_one_keeps_what_it_was_made_with() {
+    fn a_new_store_compresses_as_told_and_an_older_one_keeps_what_it_was_made_with() {
         let new = tempfile::tempdir().unwrap();
         drop(Store::open(new.path(), &THINGS).unwrap());
         assert!(compressed(new.path(), false));
@@ -712,7 +716,7 @@ mod tests {
         assert!(!compressed(old.path(), true));
         let plain = tempfile::tempdir().unwrap();
         let settings = StoreSettings {
-            compress_new: false,
+            compress_new: Some(false),
             ..StoreSettings::default()
         };
         drop(Store::open_with(plain.path(), &THINGS, &settings).unwrap());

@@ -24,7 +24,7 @@ use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
 use jilin_indicators::domain::replay::InMemory;
 use jilin_indicators::ingest::Ingest;
 use jilin_indicators::store::{LAYOUT, Tables};
-use jilin_store::Store;
+use jilin_store::{Store, StoreSettings};
 
 const MONTHS: i32 = 36;
 
@@ -122,7 +122,7 @@ fn query(c: &mut Criterion) {
 fn replay(c: &mut Criterion) {
     let mut group = c.benchmark_group("replay");
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
+    group.measurement_time(Duration::from_secs(10));
 
     let million = portfolio_events(27_028);
     group.throughput(Throughput::Elements(million.len() as u64));
@@ -134,15 +134,21 @@ fn replay(c: &mut Criterion) {
     let events = portfolio_events(1_352);
     group.throughput(Throughput::Elements(events.len() as u64));
     // The consumer's batch (what it hands over at once when events are
-    // waiting), against a bigger one, in the same run.
-    for batch_size in [32, 256] {
-        let name = format!("store_batches_of_{batch_size}");
+    // waiting), against a bigger one, with the store's pages compressed or
+    // not (the default), in the same run.
+    for (batch_size, compress_new) in [(32, true), (256, true), (32, false), (256, false)] {
+        let pages = if compress_new { "zstd" } else { "plain" };
+        let name = format!("store_{pages}_batches_of_{batch_size}");
+        let settings = StoreSettings {
+            compress_new: Some(compress_new),
+            ..StoreSettings::default()
+        };
         group.bench_function(BenchmarkId::new(name, events.len()), |b| {
             b.iter_custom(|iterations| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iterations {
                     let dir = tempfile::tempdir().unwrap();
-                    let store = Store::open(dir.path(), &LAYOUT).unwrap();
+                    let store = Store::open_with(dir.path(), &LAYOUT, &settings).unwrap();
                     let tables = Tables::open(store).unwrap();
                     let ingest = Ingest::new(tables, Default::default(), Default::default())
                         .applier()

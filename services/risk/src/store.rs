@@ -47,6 +47,8 @@ pub const LAYOUT: Layout = Layout {
     // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
     version: 2,
     upgrades_from: 1,
+    // Derived from the streams, and rebuilt from them: fast writes first.
+    compress: false,
     tables: &[
         RULES,
         PROJECTS,
