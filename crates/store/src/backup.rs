@@ -309,7 +309,7 @@ pub fn verify(path: &Path) -> Result<BackupSummary, BackupError> {
 
 fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
     let trees = std::cell::RefCell::new(Vec::new());
-    let db = crate::store::sled_config(dir, layout, &crate::StoreSettings::default())
+    let db = crate::settings::sled_config(dir, layout, &crate::StoreSettings::default())
         .open()
         .map_err(StoreError::from)?;
     let summary = read_backup(

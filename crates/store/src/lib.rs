@@ -16,6 +16,7 @@ mod error;
 mod format;
 mod metrics;
 mod outbox;
+mod settings;
 mod store;
 mod table;
 
@@ -26,5 +27,6 @@ pub use error::StoreError;
 pub use format::{FormatError, Layout, Recorded};
 pub use metrics::StoreMetrics;
 pub use outbox::OutboxEntry;
-pub use store::{DEFAULT_CACHE_BYTES, Store, StoreSettings, Tx};
+pub use settings::{DEFAULT_CACHE_BYTES, StoreSettings};
+pub use store::{Store, Tx};
 pub use table::Table;
