@@ -43,7 +43,7 @@ const COMPRESSION_LEVEL: i32 = 1;
 
 /// Whether the store in `dir` compresses its pages: what sled recorded in
 /// its `conf` when the store was made, or `new` when there is none yet.
-fn compressed(dir: &Path, new: bool) -> bool {
+pub(crate) fn compressed(dir: &Path, new: bool) -> bool {
     // The file is text lines followed by a binary checksum.
     match std::fs::read(dir.join("conf")) {
         Ok(conf) => conf
@@ -80,39 +80,5 @@ pub(crate) fn open_when_unlocked(
             }
             result => return Ok(result?),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Store;
-
-    const THINGS: Layout = Layout {
-        kind: "test",
-        version: 1,
-        upgrades_from: 1,
-        compress: true,
-        tables: &["things"],
-    };
-
-    #[test]
-    fn a_new_store_compresses_as_told_and_an_older_one_keeps_what_it_was_made_with() {
-        let new = tempfile::tempdir().unwrap();
-        drop(Store::open(new.path(), &THINGS).unwrap());
-        assert!(compressed(new.path(), false));
-        let old = tempfile::tempdir().unwrap();
-        drop(sled::open(old.path()).unwrap());
-        assert!(!compressed(old.path(), true));
-        std::thread::sleep(Duration::from_millis(200));
-        drop(Store::open(old.path(), &THINGS).unwrap());
-        assert!(!compressed(old.path(), true));
-        let plain = tempfile::tempdir().unwrap();
-        let settings = StoreSettings {
-            compress_new: Some(false),
-            ..StoreSettings::default()
-        };
-        drop(Store::open_with(plain.path(), &THINGS, &settings).unwrap());
-        assert!(!compressed(plain.path(), true));
     }
 }

@@ -383,6 +383,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::settings::compressed;
 
     #[derive(Debug, thiserror::Error)]
     enum TestError {
@@ -627,6 +628,26 @@ mod tests {
                 tags: vec![]
             }
         );
+    }
+
+    #[test]
+    fn a_new_store_compresses_as_told_and_an_older_one_keeps_what_it_was_made_with() {
+        let new = tempfile::tempdir().unwrap();
+        drop(Store::open(new.path(), &THINGS).unwrap());
+        assert!(compressed(new.path(), false));
+        let old = tempfile::tempdir().unwrap();
+        drop(sled::open(old.path()).unwrap());
+        assert!(!compressed(old.path(), true));
+        std::thread::sleep(Duration::from_millis(200));
+        drop(Store::open(old.path(), &THINGS).unwrap());
+        assert!(!compressed(old.path(), true));
+        let plain = tempfile::tempdir().unwrap();
+        let settings = StoreSettings {
+            compress_new: Some(false),
+            ..StoreSettings::default()
+        };
+        drop(Store::open_with(plain.path(), &THINGS, &settings).unwrap());
+        assert!(!compressed(plain.path(), true));
     }
 
     #[test]
