@@ -136,17 +136,9 @@ impl OutboxRelay {
                 backoff = MIN_BACKOFF;
                 continue;
             };
-            tracing::warn!(
-                error = %err,
-                pending = self.store.outbox_len(),
-                retry_in = ?backoff,
-                "NATS unavailable; events wait in the outbox"
-            );
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(backoff) => {}
+            if !self.back_off(&err, &mut backoff, &shutdown).await {
+                return;
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -290,19 +282,33 @@ impl OutboxRelay {
             match outcome {
                 Ok(()) => return true,
                 Err(err) => {
-                    tracing::warn!(
-                        error = %err,
-                        pending = self.store.outbox_len(),
-                        retry_in = ?backoff,
-                        "NATS unavailable; events wait in the outbox"
-                    );
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return false,
-                        _ = tokio::time::sleep(backoff) => {}
+                    if !self.back_off(&err, &mut backoff, shutdown).await {
+                        return false;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
+    }
+
+    /// After a failure: says so, waits `backoff` and doubles it (up to
+    /// MAX_BACKOFF). False when shutdown was requested while waiting.
+    async fn back_off(
+        &self,
+        err: &impl std::fmt::Display,
+        backoff: &mut Duration,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        tracing::warn!(
+            error = %err,
+            pending = self.store.outbox_len(),
+            retry_in = ?*backoff,
+            "NATS unavailable; events wait in the outbox"
+        );
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(*backoff) => {}
+        }
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        true
     }
 }
