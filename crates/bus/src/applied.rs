@@ -9,15 +9,52 @@
 //! floor has passed them (JetStream delivers those no more), so the set
 //! stays as small as the window of unacknowledged events. Per stream, a
 //! counter of applied events also says whether anything was ever applied.
+//!
+//! A batch's ids are stored as one record (one write per batch, not per
+//! event), and the applier looks them up in memory. The counter is the
+//! version of that memory: every transaction checks that the stored count
+//! is the one the memory was read at, so a memory that missed a write (of
+//! another handle on the same store, or of a commit whose flush failed) is
+//! read again before anything is decided on it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use jilin_store::{Store, StoreError, Table, Tx};
+use tokio::sync::Mutex;
 
 use crate::CloudEvent;
 
 /// The table, declared by every follower's store, of applied event ids
-/// (`{stream}/{event id}` → stream sequence) and counters (`{stream}` →
-/// events applied from that stream).
+/// and counters: `{stream}` → events applied from that stream;
+/// `batch/{stream}/{count before the batch}` → the batch's (event id,
+/// stream sequence) pairs; `{stream}/{event id}` → stream sequence, one
+/// key per event as formats before 3 kept them (still read, and pruned).
 pub const APPLIED_EVENTS: &str = "applied_events";
+
+/// The ids of one batch, with their stream sequences.
+type BatchRecord = Vec<(String, u64)>;
+
+/// What an applier knows was applied: the ids not yet forgotten, as of
+/// `count` events applied.
+#[derive(Debug, Default)]
+struct Remembered {
+    count: u64,
+    ids: HashMap<String, u64>,
+}
+
+/// Why a batch's transaction did not commit.
+enum Applying<E> {
+    /// The stored count is not the remembered one: read the ids again.
+    Stale,
+    Follower(E),
+}
+
+impl<E: From<StoreError>> From<StoreError> for Applying<E> {
+    fn from(err: StoreError) -> Self {
+        Applying::Follower(E::from(err))
+    }
+}
 
 /// A checksum of what a store has applied: the count per stream, not the
 /// remembered ids, which pruning forgets on its own every minute.
@@ -81,11 +118,15 @@ impl<T> Delivery<T> {
     }
 }
 
-/// Applies a follower's facts with their event ids, exactly once.
+/// Applies a follower's facts with their event ids, exactly once. Its
+/// clones share one memory of the applied ids, and apply one batch at a
+/// time.
 pub struct Applier<F> {
     store: Store,
     applied: Table<u64>,
+    batches: Table<BatchRecord>,
     stream: &'static str,
+    remembered: Arc<Mutex<Remembered>>,
     follower: F,
 }
 
@@ -94,7 +135,9 @@ impl<F: Clone> Clone for Applier<F> {
         Self {
             store: self.store.clone(),
             applied: self.applied.clone(),
+            batches: self.batches.clone(),
             stream: self.stream,
+            remembered: self.remembered.clone(),
             follower: self.follower.clone(),
         }
     }
@@ -104,10 +147,15 @@ impl<F: Follower> Applier<F> {
     /// An applier of events from `stream` (its name, e.g. `JILIN_REGISTRY`)
     /// into `store`, which must declare [`APPLIED_EVENTS`].
     pub fn new(store: Store, stream: &'static str, follower: F) -> Result<Self, StoreError> {
+        let applied = store.table(APPLIED_EVENTS)?;
+        let batches = store.table(APPLIED_EVENTS)?;
+        let remembered = remembered(&applied, &batches, stream)?;
         Ok(Self {
-            applied: store.table(APPLIED_EVENTS)?,
+            applied,
+            batches,
             store,
             stream,
+            remembered: Arc::new(Mutex::new(remembered)),
             follower,
         })
     }
@@ -128,30 +176,46 @@ impl<F: Follower> Applier<F> {
     /// Applies `batch` in order in one transaction, skipping events already
     /// applied, and returns only once it is on disk.
     pub async fn apply(&self, batch: &[Delivery<F::Fact>]) -> Result<F::Outcome, F::Error> {
-        let facts: Vec<&F::Fact> = batch.iter().map(|delivery| &delivery.fact).collect();
-        let prepared = self.follower.prepare(&facts)?;
-        let counter = self.stream;
-        let outcome = self
-            .store
-            .write(|tx| {
-                let mut fresh = Vec::with_capacity(batch.len());
-                for delivery in batch {
-                    let key = event_key(self.stream, &delivery.id);
-                    if tx.get(&self.applied, &key)?.is_some() {
-                        continue;
+        let mut remembered = self.remembered.lock().await;
+        loop {
+            let mut seen = HashSet::new();
+            let fresh: Vec<&Delivery<F::Fact>> = batch
+                .iter()
+                .filter(|d| !remembered.ids.contains_key(&d.id) && seen.insert(d.id.as_str()))
+                .collect();
+            let facts: Vec<&F::Fact> = fresh.iter().map(|delivery| &delivery.fact).collect();
+            let record: BatchRecord = fresh.iter().map(|d| (d.id.clone(), d.sequence)).collect();
+            let prepared = self.follower.prepare(&facts)?;
+            let expected = remembered.count;
+            let written = self
+                .store
+                .write(|tx| {
+                    let count = tx.get(&self.applied, self.stream)?.unwrap_or(0);
+                    if count != expected {
+                        return Err(Applying::Stale);
                     }
-                    tx.insert(&self.applied, &key, &delivery.sequence)?;
-                    fresh.push(&delivery.fact);
+                    if !record.is_empty() {
+                        tx.insert(&self.applied, self.stream, &(count + record.len() as u64))?;
+                        tx.insert(&self.batches, &batch_key(self.stream, count), &record)?;
+                    }
+                    self.follower
+                        .apply(tx, &prepared, &facts)
+                        .map_err(Applying::Follower)
+                })
+                .await;
+            match written {
+                Ok(outcome) => {
+                    remembered.count = expected + record.len() as u64;
+                    remembered.ids.extend(record);
+                    self.follower.committed(&outcome);
+                    return Ok(outcome);
                 }
-                if !fresh.is_empty() {
-                    let count = tx.get(&self.applied, counter)?.unwrap_or(0);
-                    tx.insert(&self.applied, counter, &(count + fresh.len() as u64))?;
+                Err(Applying::Stale) => {
+                    *remembered = self::remembered(&self.applied, &self.batches, self.stream)?;
                 }
-                self.follower.apply(tx, &prepared, &fresh)
-            })
-            .await?;
-        self.follower.committed(&outcome);
-        Ok(outcome)
+                Err(Applying::Follower(err)) => return Err(err),
+            }
+        }
     }
 
     /// Events applied from this stream so far (catch-up facts included).
@@ -181,23 +245,73 @@ impl<F: Follower> Applier<F> {
     /// acknowledged stream sequence), and of catch-up facts: neither can
     /// be delivered again. Returns how many were forgotten.
     pub async fn forget_acknowledged(&self, ack_floor: u64) -> Result<usize, StoreError> {
-        let prefix = format!("{}/", self.stream);
-        self.store
-            .retain(&self.applied, &prefix, |sequence| {
+        let mut remembered = self.remembered.lock().await;
+        let forgotten = self
+            .store
+            .retain(&self.applied, &event_prefix(self.stream), |sequence| {
                 (*sequence > ack_floor).then_some(*sequence)
             })
-            .await
+            .await?;
+        let before = remembered.ids.len();
+        self.store
+            .retain(&self.batches, &batch_prefix(self.stream), |record| {
+                let kept: BatchRecord = record
+                    .iter()
+                    .filter(|(_, sequence)| *sequence > ack_floor)
+                    .cloned()
+                    .collect();
+                (!kept.is_empty()).then_some(kept)
+            })
+            .await?;
+        remembered.ids.retain(|_, sequence| *sequence > ack_floor);
+        Ok(forgotten.max(before - remembered.ids.len()))
     }
 
-    /// Ids currently remembered for this stream.
+    /// Ids currently stored for this stream.
     pub fn remembered(&self) -> Result<usize, StoreError> {
-        Ok(self
-            .applied
-            .scan_prefix(&format!("{}/", self.stream))?
-            .len())
+        let per_event = self.applied.scan_prefix(&event_prefix(self.stream))?.len();
+        let batched: usize = self
+            .batches
+            .scan_prefix(&batch_prefix(self.stream))?
+            .iter()
+            .map(|(_, record)| record.len())
+            .sum();
+        Ok(per_event + batched)
     }
 }
 
-fn event_key(stream: &str, event_id: &str) -> String {
-    format!("{stream}/{event_id}")
+/// The stored ids of `stream`, as of the count stored first: ids read
+/// after it are at least those it counts, and a batch written in between
+/// shows as a changed count at the next transaction.
+fn remembered(
+    applied: &Table<u64>,
+    batches: &Table<BatchRecord>,
+    stream: &str,
+) -> Result<Remembered, StoreError> {
+    let count = applied.get(stream)?.unwrap_or(0);
+    let prefix = event_prefix(stream);
+    let mut ids: HashMap<String, u64> = applied
+        .scan_prefix(&prefix)?
+        .into_iter()
+        .map(|(key, sequence)| (key[prefix.len()..].to_owned(), sequence))
+        .collect();
+    for (_, record) in batches.scan_prefix(&batch_prefix(stream))? {
+        ids.extend(record);
+    }
+    Ok(Remembered { count, ids })
+}
+
+/// Where formats before 3 kept one key per applied event of `stream`.
+fn event_prefix(stream: &str) -> String {
+    format!("{stream}/")
+}
+
+fn batch_prefix(stream: &str) -> String {
+    format!("batch/{stream}/")
+}
+
+/// The record of the batch applied after `count` events: zero-padded, so
+/// records sort in the order they were applied.
+fn batch_key(stream: &str, count: u64) -> String {
+    format!("{}{count:020}", batch_prefix(stream))
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use jilin_bus::{
-    APPLIED_EVENTS, Applier, CloudEvent, ConsumerSpec, Follow, Follower, SnapshotError,
+    APPLIED_EVENTS, Applier, CloudEvent, ConsumerSpec, Delivery, Follow, Follower, SnapshotError,
     SnapshotSource, StreamSpec, prune,
 };
 use jilin_store::{Store, StoreError, Table, Tx};
@@ -248,4 +248,82 @@ async fn no_catch_up_when_the_stream_holds_every_event_or_something_was_applied(
     counted(things, &[("x", 1), ("y", 1)]).await;
     shutdown.cancel();
     following.await.unwrap();
+}
+
+/// A delivery of `thing` as event `id` at stream sequence `sequence`.
+fn delivery(id: &str, sequence: u64, thing: &str) -> Delivery<String> {
+    Delivery {
+        id: id.into(),
+        sequence,
+        fact: thing.into(),
+    }
+}
+
+/// Two appliers of one stream on one store do not share their memory of
+/// applied ids; each transaction checks the stored count against the one
+/// its memory was read at, so each event still applies once, in turn or
+/// at the same time.
+#[tokio::test]
+async fn two_appliers_of_one_stream_apply_each_event_once() {
+    let setup = Setup::start().await;
+    let (first, things) = (&setup.applier, &setup.things);
+    let second =
+        Applier::new(first.store().clone(), STREAM.name, first.follower().clone()).unwrap();
+
+    first
+        .apply(&[delivery("e1", 1, "a"), delivery("e2", 2, "b")])
+        .await
+        .unwrap();
+    second
+        .apply(&[delivery("e2", 2, "b"), delivery("e3", 3, "c")])
+        .await
+        .unwrap();
+    first
+        .apply(&[
+            delivery("e3", 3, "c"),
+            delivery("e1", 1, "a"),
+            delivery("e4", 4, "a"),
+        ])
+        .await
+        .unwrap();
+    counted(things, &[("a", 2), ("b", 1), ("c", 1)]).await;
+
+    let batch: Vec<_> = (5..40)
+        .map(|n| delivery(&format!("e{n}"), n, "d"))
+        .collect();
+    let (one, other) = tokio::join!(first.apply(&batch), second.apply(&batch));
+    one.unwrap();
+    other.unwrap();
+    counted(things, &[("a", 2), ("b", 1), ("c", 1), ("d", 35)]).await;
+    assert_eq!(first.applied_count().unwrap(), 39);
+}
+
+/// Ids stored one key per event, as store formats before 3 kept them, are
+/// still recognised, and forgotten below the ack floor with the batches.
+#[tokio::test]
+async fn ids_stored_per_event_by_older_formats_are_recognised_and_forgotten() {
+    let setup = Setup::start().await;
+    let store = setup.applier.store().clone();
+    let applied: Table<u64> = store.table(APPLIED_EVENTS).unwrap();
+    store
+        .write(|tx| {
+            tx.insert(&applied, &format!("{}/old", STREAM.name), &5)?;
+            tx.insert(&applied, STREAM.name, &1)
+        })
+        .await
+        .unwrap();
+    let applier = Applier::new(store, STREAM.name, setup.applier.follower().clone()).unwrap();
+
+    applier
+        .apply(&[delivery("old", 5, "a"), delivery("new", 9, "b")])
+        .await
+        .unwrap();
+    counted(&setup.things, &[("b", 1)]).await;
+    assert_eq!(applier.applied_count().unwrap(), 2);
+    assert_eq!(applier.remembered().unwrap(), 2);
+
+    assert_eq!(applier.forget_acknowledged(5).await.unwrap(), 1);
+    assert_eq!(applier.remembered().unwrap(), 1);
+    assert_eq!(applier.forget_acknowledged(9).await.unwrap(), 1);
+    assert_eq!(applier.remembered().unwrap(), 0);
 }

@@ -32,7 +32,8 @@ pub struct Layout {
     pub version: u32,
     /// The oldest format this build upgrades on open. An upgrade only
     /// re-encodes values: a change of meaning needs a migration of its own
-    /// and raises this to the version that introduced it.
+    /// (run by the service after opening, as the indicator service's
+    /// `migrate` does) or raises this to the version that introduced it.
     pub upgrades_from: u32,
     /// Whether a new store of this kind compresses its pages (zstd) unless
     /// told otherwise. sled's log holds several copies of each page as it
@@ -159,18 +160,24 @@ pub(crate) fn reencode_done(db: &sled::Db, table: &str) -> Result<(), StoreError
     Ok(())
 }
 
+/// The first format whose values are all compact (MessagePack).
+const FIRST_COMPACT_FORMAT: u32 = 2;
+
 /// Upgrades a store recording an older `found` format to `layout`'s: marks
-/// every table for re-encoding, then records the new format (sled's log
-/// keeps that order through a crash), then flushes.
+/// every table for re-encoding if its values may still be JSON, then
+/// records the new format (sled's log keeps that order through a crash),
+/// then flushes.
 fn upgrade(db: &sled::Db, layout: &Layout, found: &Recorded) -> Result<(), StoreError> {
     tracing::info!(
         kind = layout.kind,
         from = found.version,
         to = layout.version,
-        "upgrading the store's format; its tables are re-encoded as they open"
+        "upgrading the store's format"
     );
-    for table in layout.tables {
-        db.insert(reencode_mark(table), &[])?;
+    if found.version < FIRST_COMPACT_FORMAT {
+        for table in layout.tables {
+            db.insert(reencode_mark(table), &[])?;
+        }
     }
     record(db, layout.kind, layout.version)?;
     db.flush()?;
@@ -275,6 +282,10 @@ mod tests {
         reencode_done(&db, "things").unwrap();
         assert_eq!(check(&db, &V2).unwrap(), V2.recorded());
         assert!(!reencode_pending(&db, "things").unwrap());
+        // From a compact format on, an upgrade has nothing to re-encode.
+        assert_eq!(check(&db, &V3).unwrap(), V3.recorded());
+        assert!(!reencode_pending(&db, "things").unwrap());
+        assert!(check(&db, &V2).is_err());
     }
 
     #[test]

@@ -65,6 +65,17 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
         self.entries(self.tree.scan_prefix(prefix.as_bytes()))
     }
 
+    /// Hands every entry to `each`, in key order, decoding one value at a
+    /// time: a pass over a table too big to hold decoded all at once.
+    pub fn for_each(&self, mut each: impl FnMut(&str, V)) -> Result<(), StoreError> {
+        for item in self.tree.iter() {
+            let (key, bytes) = item?;
+            let key = String::from_utf8_lossy(&key);
+            each(&key, self.decode(&key, &bytes)?);
+        }
+        Ok(())
+    }
+
     /// Every key, in order, without decoding the values.
     pub fn keys(&self) -> Result<Vec<String>, StoreError> {
         self.tree

@@ -8,7 +8,8 @@
 //! - `replay/*`: rebuild throughput in events per second: 1M events through
 //!   the ledger and cube in memory, and 50k events through the service's
 //!   store path (one sled transaction and one flush per batch, as the
-//!   consumer applies them), in batches of 32 and of 256.
+//!   consumer applies them), in batches of 32 and of 256, project after
+//!   project and month after month.
 //!
 //! Run: `cargo bench -p jilin-indicators`.
 
@@ -24,7 +25,7 @@ use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
 use jilin_indicators::domain::replay::InMemory;
 use jilin_indicators::ingest::Ingest;
 use jilin_indicators::store::{LAYOUT, Tables};
-use jilin_store::{Store, StoreSettings};
+use jilin_store::Store;
 
 const MONTHS: i32 = 36;
 
@@ -87,6 +88,15 @@ fn portfolio_events(projects: usize) -> Vec<Delivery<Fact>> {
     events
 }
 
+/// The same events with every project's creation first, then month after
+/// month every project's report of that month.
+fn month_by_month(events: &[Delivery<Fact>], projects: usize) -> Vec<Delivery<Fact>> {
+    let per_project = MONTHS as usize + 1;
+    (0..per_project)
+        .flat_map(|step| (0..projects).map(move |p| events[p * per_project + step].clone()))
+        .collect()
+}
+
 fn replayed(events: &[Delivery<Fact>]) -> InMemory {
     let mut memory = InMemory::default();
     for event in events {
@@ -131,39 +141,38 @@ fn replay(c: &mut Criterion) {
     });
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let events = portfolio_events(1_352);
-    group.throughput(Throughput::Elements(events.len() as u64));
-    // The consumer's batch (what it hands over at once when events are
-    // waiting), against a bigger one, with the store's pages compressed or
-    // not (the default), in the same run.
-    for (batch_size, compress_new) in [(32, true), (256, true), (32, false), (256, false)] {
-        let pages = if compress_new { "zstd" } else { "plain" };
-        let name = format!("store_{pages}_batches_of_{batch_size}");
-        let settings = StoreSettings {
-            compress_new: Some(compress_new),
-            ..StoreSettings::default()
-        };
-        group.bench_function(BenchmarkId::new(name, events.len()), |b| {
-            b.iter_custom(|iterations| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    let dir = tempfile::tempdir().unwrap();
-                    let store = Store::open_with(dir.path(), &LAYOUT, &settings).unwrap();
-                    let tables = Tables::open(store).unwrap();
-                    let ingest = Ingest::new(tables, Default::default(), Default::default())
-                        .applier()
-                        .unwrap();
-                    let started = Instant::now();
-                    runtime.block_on(async {
-                        for batch in events.chunks(batch_size) {
-                            ingest.apply(batch).await.unwrap();
-                        }
-                    });
-                    total += started.elapsed();
-                }
-                total
-            })
-        });
+    let by_project = portfolio_events(1_352);
+    let by_month = month_by_month(&by_project, 1_352);
+    group.throughput(Throughput::Elements(by_project.len() as u64));
+    // The consumer's batch against a smaller one, in the registry's order
+    // when projects load their history one after another, and when every
+    // project reports month by month (each event then rewrites another
+    // project's entry).
+    for (order, events) in [("by_project", &by_project), ("by_month", &by_month)] {
+        for batch_size in [32, 256] {
+            let name = format!("store_{order}_batches_of_{batch_size}");
+            group.bench_function(BenchmarkId::new(name, events.len()), |b| {
+                b.iter_custom(|iterations| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        let dir = tempfile::tempdir().unwrap();
+                        let store = Store::open(dir.path(), &LAYOUT).unwrap();
+                        let tables = Tables::open(store).unwrap();
+                        let ingest = Ingest::new(tables, Default::default(), Default::default())
+                            .applier()
+                            .unwrap();
+                        let started = Instant::now();
+                        runtime.block_on(async {
+                            for batch in events.chunks(batch_size) {
+                                ingest.apply(batch).await.unwrap();
+                            }
+                        });
+                        total += started.elapsed();
+                    }
+                    total
+                })
+            });
+        }
     }
     group.finish();
 }

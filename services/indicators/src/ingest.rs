@@ -1,10 +1,11 @@
 //! The indicator service's part in following the registry ([`Follower`]):
 //! each `JILIN_REGISTRY` event is decoded into a project snapshot (and
-//! report) and applied through the domain ledger, with the months it
+//! report) and applied to the project's ledger entry, with the months it
 //! dirtied; `jilin_bus` commits each batch with its event ids in one
 //! transaction and acks after it. The in-memory cube follows the commit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use jilin_bus::{Applier, CloudEvent, Follower, REGISTRY_STREAM};
@@ -16,11 +17,9 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::domain::cube::{Cube, Deltas};
-use crate::domain::labels::{Combo, SLOTS};
-use crate::domain::ledger::{
-    self, Fact, Known, LedgerError, ProjectFacts, ProjectSnapshot, ReportFacts,
-};
-use crate::store::{StoredCell, Tables, cell_key, report_key};
+use crate::domain::entry::LedgerEntry;
+use crate::domain::ledger::{self, Fact, LedgerError, ProjectSnapshot, ReportFacts};
+use crate::store::Tables;
 
 /// The cube queries read, updated after each commit.
 pub type SharedCube = Arc<RwLock<Cube>>;
@@ -34,9 +33,6 @@ pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-/// The stored reports of projects that move to another sector or region.
-pub type MovingReports = HashMap<String, BTreeMap<Period, ReportFacts>>;
 
 /// Applies registry events to the store and the in-memory cube: the
 /// indicator service's part in following `JILIN_REGISTRY`.
@@ -64,7 +60,7 @@ impl Ingest {
 
 impl Follower for Ingest {
     type Fact = Fact;
-    type Prepared = MovingReports;
+    type Prepared = ();
     type Outcome = Deltas;
     type Rejection = IngestError;
     type Error = IngestError;
@@ -77,70 +73,38 @@ impl Follower for Ingest {
         Ok(fact)
     }
 
-    /// The stored reports of every project the batch may move to another
-    /// sector or region. sled cannot iterate a tree inside a transaction
-    /// over it, so they are read first; only this consumer writes projects
-    /// and reports, one batch at a time, so they cannot change in between.
-    /// A project moves only if some snapshot in the batch differs from
-    /// what is stored.
-    fn prepare(&self, facts: &[&Fact]) -> Result<MovingReports, IngestError> {
-        let mut reports = HashMap::new();
-        for fact in facts {
-            let snapshot = fact.project();
-            if reports.contains_key(&snapshot.id) {
-                continue;
-            }
-            let stored = self.tables.projects.get(&snapshot.id)?;
-            if ledger::places_elsewhere(stored.as_ref(), snapshot) {
-                let held = self.tables.reports_of(&snapshot.id)?;
-                reports.insert(snapshot.id.clone(), held.into_iter().collect());
-            }
-        }
-        Ok(reports)
+    /// Nothing: a project's entry holds all that applying its events reads.
+    fn prepare(&self, _facts: &[&Fact]) -> Result<(), IngestError> {
+        Ok(())
     }
 
-    /// Applies facts in order through the ledger; the months they change
-    /// are marked dirty with a nonce, and the cells take the sum of the
-    /// deltas.
-    fn apply(
-        &self,
-        tx: &Tx<'_>,
-        moving: &MovingReports,
-        facts: &[&Fact],
-    ) -> Result<Deltas, IngestError> {
+    /// Applies facts in order to their projects' entries, each entry read
+    /// and written once per batch; the months they change are marked dirty
+    /// with a nonce. Returns the cells' deltas for the cube.
+    fn apply(&self, tx: &Tx<'_>, _: &(), facts: &[&Fact]) -> Result<Deltas, IngestError> {
         let tables = &self.tables;
-        let nonce = crate::store::dirty_mark(&jilin_runtime::trace::current_traceparent(""));
-        let mut reports = moving.clone();
+        let mut entries: HashMap<&str, Option<LedgerEntry>> = HashMap::new();
+        let mut changed = BTreeSet::new();
         let mut deltas = Deltas::new();
         for fact in facts {
-            let id = &fact.project().id;
-            let held: Vec<_> = reports
-                .get(id)
-                .map(|r| r.iter().map(|(p, f)| (*p, *f)).collect())
-                .unwrap_or_default();
-            let known = InTransaction {
-                tables,
-                tx,
-                reports: &held,
+            let id = fact.project().id.as_str();
+            let entry = match entries.entry(id) {
+                Entry::Occupied(held) => held.into_mut(),
+                Entry::Vacant(slot) => slot.insert(tx.get(&tables.ledger, id)?),
             };
-            let outcome = ledger::apply_fact(&known, fact)?;
-            if let Some(project) = &outcome.project {
-                tx.insert(&tables.projects, id, project)?;
+            if let Some(change) = LedgerEntry::apply(entry, fact)? {
+                deltas.merge(&change);
+                changed.insert(id);
             }
-            if let Some((period, report)) = &outcome.report {
-                tx.insert(&tables.reports, &report_key(id, *period), report)?;
-                reports
-                    .entry(id.clone())
-                    .or_default()
-                    .insert(*period, *report);
-            }
-            for period in outcome.deltas.periods() {
-                tx.insert(&tables.dirty, &period.to_string(), &nonce)?;
-            }
-            deltas.merge(&outcome.deltas);
         }
-        for ((period, combo), delta) in deltas.iter() {
-            write_cell(tables, tx, *period, *combo, delta)?;
+        for id in changed {
+            if let Some(entry) = &entries[id] {
+                tx.insert(&tables.ledger, id, entry)?;
+            }
+        }
+        let nonce = crate::store::dirty_mark(&jilin_runtime::trace::current_traceparent(""));
+        for period in deltas.periods() {
+            tx.insert(&tables.dirty, &period.to_string(), &nonce)?;
         }
         Ok(deltas)
     }
@@ -155,58 +119,6 @@ impl Follower for Ingest {
             .expect("no panic while holding the cube")
             .apply(deltas);
         self.changed.notify_one();
-    }
-}
-
-/// What is known, read inside the applying transaction; a project's
-/// reports come from the pre-read list plus those applied earlier in the
-/// same batch.
-struct InTransaction<'a, 'tx> {
-    tables: &'a Tables,
-    tx: &'a jilin_store::Tx<'tx>,
-    reports: &'a [(Period, ReportFacts)],
-}
-
-impl Known for InTransaction<'_, '_> {
-    type Error = IngestError;
-
-    fn project(&self, id: &str) -> Result<Option<ProjectFacts>, IngestError> {
-        Ok(self.tx.get(&self.tables.projects, id)?)
-    }
-
-    fn report(&self, id: &str, period: Period) -> Result<Option<ReportFacts>, IngestError> {
-        Ok(self.tx.get(&self.tables.reports, &report_key(id, period))?)
-    }
-
-    fn reports_of(&self, _id: &str) -> Result<Vec<(Period, ReportFacts)>, IngestError> {
-        Ok(self.reports.to_vec())
-    }
-}
-
-fn write_cell(
-    tables: &Tables,
-    tx: &jilin_store::Tx<'_>,
-    period: Period,
-    combo: Combo,
-    delta: &[i64; SLOTS],
-) -> Result<(), StoreError> {
-    let key = cell_key(period, combo);
-    let mut slots = tx
-        .get(&tables.cells, &key)?
-        .map_or(vec![0; SLOTS], |cell| cell.slots);
-    for (slot, amount) in slots.iter_mut().zip(delta) {
-        *slot += amount;
-    }
-    if slots.iter().all(|&v| v == 0) {
-        tx.remove(&tables.cells, &key)
-    } else {
-        let cell = StoredCell {
-            period,
-            sector: jilin_domain::SECTORS[combo.sector].code.to_owned(),
-            region: jilin_domain::REGIONS[combo.region].code.to_owned(),
-            slots,
-        };
-        tx.insert(&tables.cells, &key, &cell)
     }
 }
 

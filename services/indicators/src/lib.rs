@@ -16,6 +16,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ingest;
+pub mod migrate;
 pub mod publisher;
 mod request;
 pub mod service;
@@ -149,6 +150,9 @@ pub async fn start(
     let store_error = StartError::store(&config.data_dir);
     let store = open_store(&config.data_dir, &store::LAYOUT, &config.deploy).await?;
     let tables = store::Tables::open(store.clone()).map_err(store_error)?;
+    migrate::to_ledger_entries(&tables)
+        .await
+        .map_err(StartError::store(&config.data_dir))?;
     if config.rebuild {
         tracing::warn!("rebuild requested: forgetting derived state, replaying JILIN_REGISTRY");
         tables

@@ -1,21 +1,18 @@
 //! The indicator service's tables and their keys. The ingest path writes
-//! projects, reports, cells, applied event ids and dirty months; the
-//! publisher reads dirty months and writes published values; the API writes
-//! definitions.
+//! ledger entries, applied event ids and dirty months; the publisher reads
+//! dirty months and writes published values; the API writes definitions.
 
 use jilin_domain::Period;
 use jilin_store::{Layout, Store, StoreError, Table, Tx};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::cube::{Cell, Cube};
+use crate::domain::cube::Cube;
 use crate::domain::definition::Definition;
-use crate::domain::labels::Combo;
-use crate::domain::ledger::{ProjectFacts, ReportFacts};
+use crate::domain::entry::LedgerEntry;
+use crate::migrate;
 
-pub const PROJECTS: &str = "projects";
-pub const REPORTS: &str = "reports";
-pub const CELLS: &str = "cells";
+pub const LEDGER: &str = "ledger";
 /// Applied registry event ids, kept by `jilin_bus::Applier`.
 pub const APPLIED: &str = jilin_bus::APPLIED_EVENTS;
 pub const DEFINITIONS: &str = "definitions";
@@ -31,19 +28,22 @@ pub const REBUILD_PENDING: &str = "rebuild-pending";
 pub const LAYOUT: Layout = Layout {
     kind: "indicators",
     // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
-    version: 2,
+    // 3: one ledger entry per project, the cube computed at start; a format
+    //    2 store's projects, reports and cells are moved by `migrate`.
+    version: 3,
     upgrades_from: 1,
     // Derived from the streams, and rebuilt from them: fast writes first.
     compress: false,
     tables: &[
-        PROJECTS,
-        REPORTS,
-        CELLS,
+        LEDGER,
         APPLIED,
         DEFINITIONS,
         DIRTY,
         PUBLISHED,
         META,
+        migrate::PROJECTS,
+        migrate::REPORTS,
+        migrate::CELLS,
     ],
 };
 
@@ -54,25 +54,12 @@ pub struct Published {
     pub revision: i64,
 }
 
-/// A cell as stored: the combination by code, so the key stays readable.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoredCell {
-    pub period: Period,
-    pub sector: String,
-    pub region: String,
-    pub slots: Vec<i64>,
-}
-
 /// Handles on every table.
 #[derive(Clone)]
 pub struct Tables {
     pub store: Store,
-    /// key: project id
-    pub projects: Table<ProjectFacts>,
-    /// key: `{project id}/{YYYY-MM}`
-    pub reports: Table<ReportFacts>,
-    /// key: `{YYYY-MM}/{sector}/{region}`; absent when every slot is zero
-    pub cells: Table<StoredCell>,
+    /// key: project id; the project's facts and reports
+    pub ledger: Table<LedgerEntry>,
     /// applied registry event ids and their count, kept by
     /// `jilin_bus::Applier` (see there for the keys)
     pub applied: Table<u64>,
@@ -91,9 +78,7 @@ pub struct Tables {
 impl Tables {
     pub fn open(store: Store) -> Result<Self, StoreError> {
         Ok(Self {
-            projects: store.table(PROJECTS)?,
-            reports: store.table(REPORTS)?,
-            cells: store.table(CELLS)?,
+            ledger: store.table(LEDGER)?,
             applied: store.table(APPLIED)?,
             definitions: store.table(DEFINITIONS)?,
             dirty: store.table(DIRTY)?,
@@ -106,9 +91,7 @@ impl Tables {
     /// A checksum of every table and the outbox sequence.
     pub fn fingerprint(&self) -> Result<Vec<u64>, StoreError> {
         Ok(vec![
-            self.projects.fingerprint()?,
-            self.reports.fingerprint()?,
-            self.cells.fingerprint()?,
+            self.ledger.fingerprint()?,
             jilin_bus::applied_fingerprint(&self.applied)?,
             self.definitions.fingerprint()?,
             self.dirty.fingerprint()?,
@@ -117,60 +100,32 @@ impl Tables {
         ])
     }
 
-    /// A checksum of the derived state only (projects, reports, cells):
-    /// equal for two services that applied the same events in any order.
+    /// A checksum of the derived state only (the ledger entries): equal
+    /// for two services that applied the same events in any order.
     pub fn state_fingerprint(&self) -> Result<Vec<u64>, StoreError> {
-        Ok(vec![
-            self.projects.fingerprint()?,
-            self.reports.fingerprint()?,
-            self.cells.fingerprint()?,
-        ])
+        Ok(vec![self.ledger.fingerprint()?])
     }
 
-    /// Forgets everything derived from registry events (projects, reports,
-    /// cells, applied ids) and marks the consumer for a reset, in one
-    /// transaction.
+    /// Forgets everything derived from registry events (ledger entries,
+    /// applied ids) and marks the consumer for a reset, in one transaction.
     pub async fn clear_derived(&self) -> Result<(), StoreError> {
-        let projects = self.projects.keys()?;
-        let reports = self.reports.keys()?;
-        let cells = self.cells.keys()?;
+        let entries = self.ledger.keys()?;
         let applied = self.applied.keys()?;
         self.store
             .write(|tx| {
-                remove_all(tx, &self.projects, &projects)?;
-                remove_all(tx, &self.reports, &reports)?;
-                remove_all(tx, &self.cells, &cells)?;
+                remove_all(tx, &self.ledger, &entries)?;
                 remove_all(tx, &self.applied, &applied)?;
                 tx.insert(&self.meta, REBUILD_PENDING, &true)
             })
             .await
     }
 
-    /// The cube as stored.
+    /// The cube: the sum of every entry's contribution.
     pub fn load_cube(&self) -> Result<Cube, StoreError> {
         let mut cube = Cube::new();
-        for (_, cell) in self.cells.scan_prefix("")? {
-            if let (Some(combo), Ok(slots)) = (
-                Combo::of(&cell.sector, &cell.region),
-                Cell::try_from(cell.slots.as_slice()),
-            ) {
-                cube.set(cell.period, combo, slots);
-            }
-        }
+        self.ledger
+            .for_each(|_, entry| cube.apply(&entry.contribution()))?;
         Ok(cube)
-    }
-
-    /// A project's reports, by month.
-    pub fn reports_of(&self, project_id: &str) -> Result<Vec<(Period, ReportFacts)>, StoreError> {
-        Ok(self
-            .reports
-            .scan_prefix(&format!("{project_id}/"))?
-            .into_iter()
-            .filter_map(|(key, report)| {
-                let period = Period::parse(key.rsplit('/').next()?)?;
-                Some((period, report))
-            })
-            .collect())
     }
 
     /// The months changed since the last publication, with their marks.
@@ -201,18 +156,6 @@ fn remove_all<V: Serialize + DeserializeOwned>(
     keys: &[String],
 ) -> Result<(), StoreError> {
     keys.iter().try_for_each(|key| tx.remove(table, key))
-}
-
-pub fn report_key(project_id: &str, period: Period) -> String {
-    format!("{project_id}/{period}")
-}
-
-pub fn cell_key(period: Period, combo: Combo) -> String {
-    format!(
-        "{period}/{}/{}",
-        jilin_domain::SECTORS[combo.sector].code,
-        jilin_domain::REGIONS[combo.region].code
-    )
 }
 
 pub fn published_key(indicator: &str, period: Period, group_by: &str, group: &str) -> String {

@@ -373,7 +373,6 @@ impl Monitor {
     }
 }
 
-/// Records `event_id` as applied; `false` when it already was (a repeat).
 /// The month `now` falls in: still being reported.
 fn current_month(now: OffsetDateTime) -> Period {
     Period::of_date(now.date())

@@ -45,7 +45,9 @@ const SEQUENCE: &str = "sequence";
 pub const LAYOUT: Layout = Layout {
     kind: "risk",
     // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
-    version: 2,
+    // 3: applied event ids kept per batch (jilin_bus::Applier), which an
+    //    older build would not see.
+    version: 3,
     upgrades_from: 1,
     // Derived from the streams, and rebuilt from them: fast writes first.
     compress: false,

@@ -92,8 +92,15 @@ impl Deltas {
 
     /// Adds every slot of `values` times `sign`.
     pub fn add_cell(&mut self, period: Period, combo: Combo, values: &Cell, sign: i64) {
-        for (slot, value) in values.iter().enumerate() {
-            self.add(period, combo, slot, value * sign);
+        if values.iter().all(|&v| v == 0) {
+            return;
+        }
+        let cell = self.0.entry((period, combo)).or_insert([0; SLOTS]);
+        for (slot, value) in cell.iter_mut().zip(values) {
+            *slot += value * sign;
+        }
+        if cell.iter().all(|&v| v == 0) {
+            self.0.remove(&(period, combo));
         }
     }
 

@@ -57,7 +57,8 @@ pub struct ReportFacts {
 }
 
 impl ReportFacts {
-    fn cell(&self) -> Cell {
+    /// This report's measures as a cell.
+    pub fn cell(&self) -> Cell {
         let mut cell = [0; SLOTS];
         for (measure, value) in Measure::REPORTED.iter().zip(self.measures) {
             cell[measure.slot()] = value;
@@ -86,7 +87,7 @@ impl ProjectFacts {
     }
 
     /// The plan and status-count cells of this project.
-    fn footprint(&self) -> Deltas {
+    pub fn footprint(&self) -> Deltas {
         let mut deltas = Deltas::new();
         let Some(combo) = self.combo() else {
             return deltas;

@@ -1,12 +1,13 @@
 //! The indicator service's domain, as plain values and pure functions (no
 //! I/O, no tonic, no sled): the cube of exact sums and how events change it
-//! ([`cube`], [`ledger`]), the expression language ([`expr`], [`parser`],
+//! ([`cube`], [`ledger`], [`entry`]), the expression language ([`expr`], [`parser`],
 //! [`eval`]), definitions and the built-in catalog ([`definition`],
 //! [`builtins`]) and queries ([`query`]).
 
 pub mod builtins;
 pub mod cube;
 pub mod definition;
+pub mod entry;
 pub mod eval;
 pub mod expr;
 pub mod labels;

@@ -1,43 +1,20 @@
-//! The ledger kept entirely in memory: the same [`ledger::apply_fact`] the
+//! The ledger kept entirely in memory: the same [`LedgerEntry::apply`] the
 //! service runs inside its store transactions, over plain maps. Used to
 //! check the ledger against a naive recomputation and to measure replay
 //! throughput without the disk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
-use jilin_domain::Period;
+use std::collections::{HashMap, HashSet};
 
 use super::cube::Cube;
-use super::ledger::{self, Fact, Known, LedgerError, ProjectFacts, ReportFacts};
+use super::entry::LedgerEntry;
+use super::ledger::{Fact, LedgerError};
 
-/// Applied event ids, project and report facts, and the cube.
+/// Applied event ids, each project's entry, and the cube.
 #[derive(Clone, Debug, Default)]
 pub struct InMemory {
     pub applied: HashSet<String>,
-    pub projects: HashMap<String, ProjectFacts>,
-    pub reports: BTreeMap<(String, Period), ReportFacts>,
+    pub projects: HashMap<String, LedgerEntry>,
     pub cube: Cube,
-}
-
-impl Known for InMemory {
-    type Error = LedgerError;
-
-    fn project(&self, id: &str) -> Result<Option<ProjectFacts>, LedgerError> {
-        Ok(self.projects.get(id).cloned())
-    }
-
-    fn report(&self, id: &str, period: Period) -> Result<Option<ReportFacts>, LedgerError> {
-        Ok(self.reports.get(&(id.to_owned(), period)).copied())
-    }
-
-    fn reports_of(&self, id: &str) -> Result<Vec<(Period, ReportFacts)>, LedgerError> {
-        Ok(self
-            .reports
-            .iter()
-            .filter(|((project, _), _)| project == id)
-            .map(|((_, period), report)| (*period, *report))
-            .collect())
-    }
 }
 
 impl InMemory {
@@ -46,15 +23,25 @@ impl InMemory {
         if !self.applied.insert(event_id.to_owned()) {
             return Ok(());
         }
-        let outcome = ledger::apply_fact(self, fact)?;
         let id = &fact.project().id;
-        if let Some(project) = outcome.project {
-            self.projects.insert(id.clone(), project);
+        let mut entry = self.projects.remove(id);
+        let changed = LedgerEntry::apply(&mut entry, fact);
+        if let Some(entry) = entry {
+            self.projects.insert(id.clone(), entry);
         }
-        if let Some((period, report)) = outcome.report {
-            self.reports.insert((id.clone(), period), report);
+        if let Some(deltas) = changed? {
+            self.cube.apply(&deltas);
         }
-        self.cube.apply(&outcome.deltas);
         Ok(())
+    }
+
+    /// The cube as the sum of every entry's contribution, as the service
+    /// computes it at start.
+    pub fn contributions(&self) -> Cube {
+        let mut cube = Cube::new();
+        for entry in self.projects.values() {
+            cube.apply(&entry.contribution());
+        }
+        cube
     }
 }
