@@ -122,9 +122,7 @@ impl OutboxRelay {
             } else {
                 let window = &batch[..batch.len().min(BATCH)];
                 let (acknowledged, failure) = self.publish_window(window).await;
-                for (sequence, _) in &window[..acknowledged] {
-                    self.published(*sequence);
-                }
+                self.published(&window[..acknowledged]);
                 if acknowledged < window.len() {
                     check_stream = true;
                     failure.or_else(|| Some("a window was not wholly acknowledged".into()))
@@ -157,9 +155,7 @@ impl OutboxRelay {
         let Some(position) = pending.iter().position(|(_, entry)| entry.id == last) else {
             return Ok(0);
         };
-        for (sequence, _) in &pending[..=position] {
-            self.published(*sequence);
-        }
+        self.published(&pending[..=position]);
         tracing::info!(
             events = position + 1,
             "events already on the stream removed from the outbox"
@@ -183,9 +179,11 @@ impl OutboxRelay {
             .map(|id| id.as_str().to_owned()))
     }
 
-    fn published(&self, sequence: u64) {
-        if let Err(err) = self.store.outbox_remove(sequence) {
-            tracing::error!(error = %err, sequence, "cannot remove a published event");
+    /// Removes events the stream holds from the outbox.
+    fn published(&self, events: &[(u64, OutboxEntry)]) {
+        let sequences: Vec<u64> = events.iter().map(|(sequence, _)| *sequence).collect();
+        if let Err(err) = self.store.outbox_remove(&sequences) {
+            tracing::error!(error = %err, events = sequences.len(), "cannot remove published events");
         }
     }
 

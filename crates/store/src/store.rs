@@ -116,7 +116,7 @@ impl Store {
         E: From<StoreError>,
     {
         let started = std::time::Instant::now();
-        let (value, staged_events) = self.transact(change)?;
+        let (value, staged_events) = off_the_runtime(|| self.transact(change))?;
         self.inner.commit.durable().await.map_err(E::from)?;
         self.inner
             .metrics
@@ -268,12 +268,18 @@ impl Store {
         Ok(batch)
     }
 
-    /// Forgets a published event. Not flushed on its own: if the removal is
-    /// lost in a crash the event is published again under the same id and
-    /// the broker's duplicate window drops it.
-    pub fn outbox_remove(&self, sequence: u64) -> Result<(), StoreError> {
+    /// Forgets published events, in one batch: one pass through sled's
+    /// locks however many there are, so that a relay keeps pace beside big
+    /// transactions. Not flushed on its own: if the removal is lost in a
+    /// crash the relay recognises the events on the stream and does not
+    /// publish them again.
+    pub fn outbox_remove(&self, sequences: &[u64]) -> Result<(), StoreError> {
         let _consistent = self.checkpoint_shared();
-        self.outbox_tree().remove(outbox::sequence_key(sequence))?;
+        let mut batch = sled::Batch::default();
+        for sequence in sequences {
+            batch.remove(&outbox::sequence_key(*sequence)[..]);
+        }
+        self.outbox_tree().apply_batch(batch)?;
         Ok(())
     }
 
@@ -302,6 +308,19 @@ impl Store {
             .trees
             .last()
             .expect("the outbox tree is always open")
+    }
+}
+
+/// Runs `blocking` (a transaction: a batch of a thousand reports takes a
+/// good part of a second) so that the tokio worker's other tasks, such as
+/// the outbox relay and other calls, move to another thread meanwhile. A
+/// single-threaded runtime (tests) has nowhere to move them: it runs
+/// `blocking` in place.
+fn off_the_runtime<R>(blocking: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(blocking),
+        _ => blocking(),
     }
 }
 
@@ -440,7 +459,7 @@ mod tests {
         assert_eq!(ids, ["e1", "e2"]);
         assert_eq!(batch[0].0 + 1, batch[1].0);
 
-        store.outbox_remove(batch[0].0).unwrap();
+        store.outbox_remove(&[batch[0].0]).unwrap();
         assert_eq!(store.outbox_len(), 1);
     }
 
@@ -459,7 +478,7 @@ mod tests {
                 .await
                 .unwrap();
             let (sequence, _) = store.outbox_batch(1).unwrap()[0].clone();
-            store.outbox_remove(sequence).unwrap();
+            store.outbox_remove(&[sequence]).unwrap();
         }
         let store = Store::open(dir.path(), &THINGS).unwrap();
         let things = store.table::<String>("things").unwrap();

@@ -19,7 +19,7 @@ use prost::Message;
 fn published(tables: &Tables) -> Vec<jilin_proto::indicators::v1::IndicatorValueChange> {
     let entries = tables.store.outbox_batch(usize::MAX).unwrap();
     for (sequence, _) in &entries {
-        tables.store.outbox_remove(*sequence).unwrap();
+        tables.store.outbox_remove(&[*sequence]).unwrap();
     }
     entries
         .into_iter()
