@@ -95,6 +95,8 @@ mod tests {
     use crate::domain::cube::Cube;
     use crate::domain::ledger::ProjectSnapshot;
 
+    /// Months are data here: nothing reads a clock, so a past year is as
+    /// good as any and holds on every date.
     fn month(text: &str) -> Period {
         Period::parse(text).unwrap()
     }
@@ -106,8 +108,8 @@ mod tests {
             sector: sector.into(),
             region: "220100".into(),
             planned_investment: 1200,
-            planned_start: month("2026-01"),
-            planned_end: month("2026-12"),
+            planned_start: month("2019-01"),
+            planned_end: month("2019-12"),
             status,
             month: month(at),
         }
@@ -115,7 +117,7 @@ mod tests {
 
     fn report(revision: i64, at: &str, output: i64) -> Fact {
         Fact::Report {
-            project: snapshot(1, "automobile", 2, "2026-01"),
+            project: snapshot(1, "automobile", 2, "2019-01"),
             period: month(at),
             report: ReportFacts {
                 revision,
@@ -145,27 +147,27 @@ mod tests {
     #[test]
     fn the_deltas_of_every_fact_add_up_to_the_contribution() {
         let (entry, cube) = applied(&[
-            Fact::Project(snapshot(1, "automobile", 1, "2026-01")),
-            report(1, "2026-01", 70),
-            report(1, "2026-02", 80),
-            report(2, "2026-01", 50),
-            Fact::Project(snapshot(2, "automobile", 2, "2026-03")),
-            Fact::Project(snapshot(3, "biotech", 2, "2026-04")),
+            Fact::Project(snapshot(1, "automobile", 1, "2019-01")),
+            report(1, "2019-01", 70),
+            report(1, "2019-02", 80),
+            report(2, "2019-01", 50),
+            Fact::Project(snapshot(2, "automobile", 2, "2019-03")),
+            Fact::Project(snapshot(3, "biotech", 2, "2019-04")),
         ]);
         let entry = entry.unwrap();
         assert_eq!(entry.reports.len(), 2);
-        assert_eq!(entry.reports[&month("2026-01")].revision, 2);
+        assert_eq!(entry.reports[&month("2019-01")].revision, 2);
         assert_eq!(entry.facts.sector, "biotech");
         assert_eq!(cube, contributed(&entry));
     }
 
     #[test]
     fn a_fact_that_tells_nothing_new_changes_nothing() {
-        let (entry, _) = applied(&[report(2, "2026-01", 70)]);
+        let (entry, _) = applied(&[report(2, "2019-01", 70)]);
         let mut entry = entry;
         let before = entry.clone();
         assert_eq!(
-            LedgerEntry::apply(&mut entry, &report(1, "2026-01", 10)).unwrap(),
+            LedgerEntry::apply(&mut entry, &report(1, "2019-01", 10)).unwrap(),
             None
         );
         assert_eq!(entry, before);
@@ -173,9 +175,9 @@ mod tests {
 
     #[test]
     fn a_refused_fact_leaves_the_entry_as_it_was() {
-        let (mut entry, _) = applied(&[report(1, "2026-01", 70)]);
+        let (mut entry, _) = applied(&[report(1, "2019-01", 70)]);
         let before = entry.clone();
-        let unknown = Fact::Project(snapshot(2, "shipbuilding", 2, "2026-02"));
+        let unknown = Fact::Project(snapshot(2, "shipbuilding", 2, "2019-02"));
         assert!(LedgerEntry::apply(&mut entry, &unknown).is_err());
         assert_eq!(entry, before);
     }
