@@ -149,7 +149,7 @@ impl<F: Follower> Applier<F> {
     pub fn new(store: Store, stream: &'static str, follower: F) -> Result<Self, StoreError> {
         let applied = store.table(APPLIED_EVENTS)?;
         let batches = store.table(APPLIED_EVENTS)?;
-        let remembered = remembered(&applied, &batches, stream)?;
+        let remembered = read_remembered(&applied, &batches, stream)?;
         Ok(Self {
             applied,
             batches,
@@ -211,7 +211,7 @@ impl<F: Follower> Applier<F> {
                     return Ok(outcome);
                 }
                 Err(Applying::Stale) => {
-                    *remembered = self::remembered(&self.applied, &self.batches, self.stream)?;
+                    *remembered = read_remembered(&self.applied, &self.batches, self.stream)?;
                 }
                 Err(Applying::Follower(err)) => return Err(err),
             }
@@ -246,13 +246,12 @@ impl<F: Follower> Applier<F> {
     /// be delivered again. Returns how many were forgotten.
     pub async fn forget_acknowledged(&self, ack_floor: u64) -> Result<usize, StoreError> {
         let mut remembered = self.remembered.lock().await;
-        let forgotten = self
-            .store
+        let before = remembered.ids.len();
+        self.store
             .retain(&self.applied, &event_prefix(self.stream), |sequence| {
                 (*sequence > ack_floor).then_some(*sequence)
             })
             .await?;
-        let before = remembered.ids.len();
         self.store
             .retain(&self.batches, &batch_prefix(self.stream), |record| {
                 let kept: BatchRecord = record
@@ -264,7 +263,7 @@ impl<F: Follower> Applier<F> {
             })
             .await?;
         remembered.ids.retain(|_, sequence| *sequence > ack_floor);
-        Ok(forgotten.max(before - remembered.ids.len()))
+        Ok(before - remembered.ids.len())
     }
 
     /// Ids currently stored for this stream.
@@ -283,7 +282,7 @@ impl<F: Follower> Applier<F> {
 /// The stored ids of `stream`, as of the count stored first: ids read
 /// after it are at least those it counts, and a batch written in between
 /// shows as a changed count at the next transaction.
-fn remembered(
+fn read_remembered(
     applied: &Table<u64>,
     batches: &Table<BatchRecord>,
     stream: &str,

@@ -11,7 +11,7 @@
 //! and the next start goes on from there.
 
 use jilin_domain::Period;
-use jilin_store::{Store, StoreError, Table};
+use jilin_store::{StoreError, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::entry::LedgerEntry;
@@ -74,8 +74,8 @@ pub async fn to_ledger_entries(tables: &Tables) -> Result<usize, StoreError> {
             .await?;
     }
     // Reports of no stored project (format 2 wrote none) and the cells.
-    remove_every(store, &reports).await?;
-    remove_every(store, &cells).await?;
+    store.retain(&reports, "", |_| None).await?;
+    store.retain(&cells, "", |_| None).await?;
     tracing::info!(
         projects = ids.len(),
         "moved the store's projects and reports to ledger entries (format 3)"
@@ -86,11 +86,4 @@ pub async fn to_ledger_entries(tables: &Tables) -> Result<usize, StoreError> {
 /// The month of a format 2 report key.
 fn period_of(report_key: &str) -> Option<Period> {
     Period::parse(report_key.rsplit('/').next()?)
-}
-
-async fn remove_every<V>(store: &Store, table: &Table<V>) -> Result<usize, StoreError>
-where
-    V: Serialize + serde::de::DeserializeOwned + PartialEq,
-{
-    store.retain(table, "", |_| None).await
 }
