@@ -179,11 +179,14 @@ impl OutboxRelay {
             .map(|id| id.as_str().to_owned()))
     }
 
-    /// Removes events the stream holds from the outbox.
+    /// Removes events the stream holds from the outbox: `events` are the
+    /// oldest in it, in order.
     fn published(&self, events: &[(u64, OutboxEntry)]) {
-        let sequences: Vec<u64> = events.iter().map(|(sequence, _)| *sequence).collect();
-        if let Err(err) = self.store.outbox_remove(&sequences) {
-            tracing::error!(error = %err, events = sequences.len(), "cannot remove published events");
+        let Some((through, _)) = events.last() else {
+            return;
+        };
+        if let Err(err) = self.store.outbox_remove_through(*through) {
+            tracing::error!(error = %err, events = events.len(), "cannot remove published events");
         }
     }
 
@@ -298,7 +301,7 @@ impl OutboxRelay {
     ) -> bool {
         tracing::warn!(
             error = %err,
-            pending = self.store.outbox_len(),
+            pending = self.store.outbox_len().unwrap_or_default(),
             retry_in = ?*backoff,
             "NATS unavailable; events wait in the outbox"
         );

@@ -103,7 +103,7 @@ async fn relayed_events_reach_a_consumer_in_order_and_a_failed_apply_is_redelive
         harness.shutdown.clone(),
     );
     stage(store, &["e1", "e2", "e3"]).await;
-    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+    wait_until("the outbox to drain", || store.outbox_len().unwrap() == 0).await;
 
     let deliveries = Arc::new(Mutex::new(Vec::<String>::new()));
     let applied = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -184,7 +184,7 @@ async fn republishing_an_event_id_is_absorbed_by_the_duplicate_window() {
     let store = &harness.store;
     // The same event staged twice, as after a crash that lost the removal.
     stage(store, &["same", "same", "other"]).await;
-    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+    wait_until("the outbox to drain", || store.outbox_len().unwrap() == 0).await;
     let jetstream = jilin_bus::async_nats::jetstream::new(harness.client.clone());
     let stream = jetstream.get_stream(STREAM.name).await.unwrap();
     assert_eq!(stream.get_info().await.unwrap().state.messages, 2);
@@ -206,7 +206,7 @@ async fn events_relayed_while_nats_restarts_are_on_the_stream_once_each_in_order
         }
     }
     let store = harness.store.clone();
-    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+    wait_until("the outbox to drain", || store.outbox_len().unwrap() == 0).await;
     let jetstream = jilin_bus::async_nats::jetstream::new(harness.client.clone());
     let stream = jetstream.get_stream(STREAM.name).await.unwrap();
     let info = stream.get_info().await.unwrap();
@@ -269,7 +269,7 @@ async fn events_a_crashed_run_published_are_not_published_again_once_duplicates_
     stage(&store, &["fourth"]).await;
     let shutdown = CancellationToken::new();
     let relay = tokio::spawn(OutboxRelay::new(store.clone(), client, STREAM).run(shutdown.clone()));
-    wait_until("the outbox to drain", || store.outbox_len() == 0).await;
+    wait_until("the outbox to drain", || store.outbox_len().unwrap() == 0).await;
     let info = stream.get_info().await.unwrap();
     assert_eq!(
         info.state.messages, 4,

@@ -125,7 +125,8 @@ impl Metrics {
         &mut self.registry
     }
 
-    /// Runs `hook` before every scrape, to set values read only then.
+    /// Runs `hook` before every scrape, to set values read only then. Hooks
+    /// run on a blocking thread: they may read a store.
     pub fn on_scrape(&mut self, hook: impl Fn() + Send + Sync + 'static) {
         self.hooks.push(Box::new(hook));
     }
@@ -140,8 +141,11 @@ impl Metrics {
             backlog.clone(),
         );
         let store = store.clone();
-        self.on_scrape(move || {
-            backlog.set(i64::try_from(store.outbox_len()).unwrap_or(i64::MAX));
+        self.on_scrape(move || match store.outbox_len() {
+            Ok(len) => {
+                backlog.set(i64::try_from(len).unwrap_or(i64::MAX));
+            }
+            Err(err) => tracing::error!(error = %err, "cannot read the outbox backlog"),
         });
     }
 
@@ -172,7 +176,14 @@ impl Metrics {
             "/metrics",
             axum::routing::get(move || {
                 let metrics = metrics.clone();
-                async move { ([("content-type", CONTENT_TYPE)], metrics.render()) }
+                async move {
+                    // Hooks read stores: off the runtime's workers, so a slow
+                    // scrape delays no call and no relay.
+                    match tokio::task::spawn_blocking(move || metrics.render()).await {
+                        Ok(text) => Ok(([("content-type", CONTENT_TYPE)], text)),
+                        Err(_) => Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+                    }
+                }
             }),
         );
         tokio::spawn(serve_until(listener, app, shutdown));

@@ -148,7 +148,7 @@ impl Store {
                 .map(|name| String::from_utf8_lossy(name).into_owned())
                 .collect(),
             outbox_last_sequence: self.outbox_last_sequence()?,
-            outbox_pending: self.outbox_len() as u64,
+            outbox_pending: self.outbox_len()? as u64,
         };
         let header_json = serde_json::to_vec(&header).expect("a header encodes");
         let mut records = 0u64;
@@ -436,7 +436,7 @@ mod tests {
         // the outbox sequence counts exactly the keys.
         let things = copy.table::<String>("things").unwrap();
         assert_eq!(things.len() as u64, copy.outbox_last_sequence().unwrap());
-        assert_eq!(copy.outbox_len(), things.len());
+        assert_eq!(copy.outbox_len().unwrap(), things.len());
         assert!(things.len() >= 200);
         copy.restore_step_done("replay").unwrap();
         assert!(!copy.restore_step_pending("replay").unwrap());

@@ -268,24 +268,47 @@ impl Store {
         Ok(batch)
     }
 
-    /// Forgets published events, in one batch: one pass through sled's
-    /// locks however many there are, so that a relay keeps pace beside big
-    /// transactions. Not flushed on its own: if the removal is lost in a
-    /// crash the relay recognises the events on the stream and does not
-    /// publish them again.
-    pub fn outbox_remove(&self, sequences: &[u64]) -> Result<(), StoreError> {
+    /// Forgets published events: every event staged up to and including
+    /// sequence `through`, in one batch (one pass through sled's locks
+    /// however many there are, so that a relay keeps pace beside big
+    /// transactions). Events leave the outbox only this way, oldest first,
+    /// so what is left is always one run of sequence numbers. Not flushed on
+    /// its own: if the removal is lost in a crash the relay recognises the
+    /// events on the stream and does not publish them again. Returns how
+    /// many were removed.
+    pub fn outbox_remove_through(&self, through: u64) -> Result<usize, StoreError> {
         let _consistent = self.checkpoint_shared();
+        let tree = self.outbox_tree();
         let mut batch = sled::Batch::default();
-        for sequence in sequences {
-            batch.remove(&outbox::sequence_key(*sequence)[..]);
+        let mut removed = 0;
+        for key in tree.range(..=outbox::sequence_key(through)).keys() {
+            batch.remove(key?);
+            removed += 1;
         }
-        self.outbox_tree().apply_batch(batch)?;
-        Ok(())
+        tree.apply_batch(batch)?;
+        Ok(removed)
     }
 
-    /// Number of events waiting to be published.
-    pub fn outbox_len(&self) -> usize {
-        self.outbox_tree().range::<&[u8], _>(..SEQUENCE_KEY).count()
+    /// Number of events waiting to be published. Read from the oldest
+    /// event's sequence number and the last one staged, not by counting:
+    /// a backlog of millions costs the same as an empty outbox.
+    pub fn outbox_len(&self) -> Result<usize, StoreError> {
+        let Some(oldest) = self
+            .outbox_tree()
+            .range::<&[u8], _>(..SEQUENCE_KEY)
+            .keys()
+            .next()
+            .transpose()?
+        else {
+            return Ok(0);
+        };
+        let oldest = outbox::decode_sequence(&oldest).ok_or_else(|| StoreError::Corrupt {
+            table: OUTBOX_TREE,
+            key: format!("{oldest:?}"),
+            reason: "outbox key is not a sequence number".into(),
+        })?;
+        let last = self.outbox_last_sequence()?;
+        Ok(usize::try_from(last.saturating_sub(oldest) + 1).unwrap_or(usize::MAX))
     }
 
     /// Sequence number of the last event ever staged (0 if none); changes
@@ -459,8 +482,10 @@ mod tests {
         assert_eq!(ids, ["e1", "e2"]);
         assert_eq!(batch[0].0 + 1, batch[1].0);
 
-        store.outbox_remove(&[batch[0].0]).unwrap();
-        assert_eq!(store.outbox_len(), 1);
+        assert_eq!(store.outbox_remove_through(batch[0].0).unwrap(), 1);
+        assert_eq!(store.outbox_len().unwrap(), 1);
+        assert_eq!(store.outbox_remove_through(batch[1].0).unwrap(), 1);
+        assert_eq!(store.outbox_len().unwrap(), 0);
     }
 
     #[tokio::test]
@@ -478,7 +503,7 @@ mod tests {
                 .await
                 .unwrap();
             let (sequence, _) = store.outbox_batch(1).unwrap()[0].clone();
-            store.outbox_remove(&[sequence]).unwrap();
+            store.outbox_remove_through(sequence).unwrap();
         }
         let store = Store::open(dir.path(), &THINGS).unwrap();
         let things = store.table::<String>("things").unwrap();

@@ -100,7 +100,7 @@ impl RunningIndicators {
 
     /// Events committed but not yet acknowledged by JetStream.
     pub fn pending_events(&self) -> usize {
-        self.tables.store.outbox_len()
+        self.tables.store.outbox_len().expect("read the store")
     }
 
     /// Runs one publication pass now instead of waiting for the next one.

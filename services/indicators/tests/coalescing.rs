@@ -18,8 +18,8 @@ use prost::Message;
 
 fn published(tables: &Tables) -> Vec<jilin_proto::indicators::v1::IndicatorValueChange> {
     let entries = tables.store.outbox_batch(usize::MAX).unwrap();
-    for (sequence, _) in &entries {
-        tables.store.outbox_remove(&[*sequence]).unwrap();
+    if let Some((last, _)) = entries.last() {
+        tables.store.outbox_remove_through(*last).unwrap();
     }
     entries
         .into_iter()

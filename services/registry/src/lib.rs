@@ -96,7 +96,7 @@ impl RunningRegistry {
 
     /// Events committed but not yet acknowledged by JetStream.
     pub fn pending_events(&self) -> usize {
-        self.tables.store.outbox_len()
+        self.tables.store.outbox_len().expect("read the store")
     }
 
     /// Resolves when shutdown has been requested (e.g. by a signal).

@@ -108,7 +108,11 @@ impl RunningRisk {
 
     /// Events committed but not yet acknowledged by JetStream.
     pub fn pending_events(&self) -> usize {
-        self.monitor.tables().store.outbox_len()
+        self.monitor
+            .tables()
+            .store
+            .outbox_len()
+            .expect("read the store")
     }
 
     /// Registry and indicator events applied so far.
