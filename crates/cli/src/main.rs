@@ -11,6 +11,12 @@ use jilin::client::{
 use jilin::identity::{AgencyCredentials, DevIdentity};
 use jilin::up::{self, UpArgs};
 
+/// mimalloc instead of glibc's malloc: sled allocates and frees a node for
+/// nearly every change, and glibc's malloc was about a fifth of a bulk
+/// load's samples (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "jilin",

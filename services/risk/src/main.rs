@@ -4,6 +4,10 @@ use clap::Parser;
 use jilin_risk::Config;
 use jilin_runtime::{CancellationToken, init_tracing, run_until_signal};
 
+/// The allocator `jilin up` uses too (see crates/cli/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();
