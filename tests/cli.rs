@@ -171,6 +171,25 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
         "{}",
         stderr(&down)
     );
+    // No NATS there: says so instead of watching in silence.
+    let no_nats = tokio::process::Command::new(env!("CARGO_BIN_EXE_jilin"))
+        .args([
+            "alerts",
+            "watch",
+            "--nats",
+            "--nats-url",
+            "nats://127.0.0.1:9",
+        ])
+        .env("JILIN_DATA_DIR", running.data.path())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(no_nats.status.code(), Some(1), "{}", stderr(&no_nats));
+    assert!(
+        stderr(&no_nats).contains("cannot reach nats://127.0.0.1:9: no NATS server answered"),
+        "{}",
+        stderr(&no_nats)
+    );
     running.system.shutdown().await;
 }
 

@@ -284,13 +284,27 @@ pub async fn nats_watcher(
     } else {
         crate::nats::dev_access(&super::data_dir(), jilin_bus::WATCHER).unwrap_or(given)
     };
-    jilin_bus::connect(url, "jilin-cli", &access)
+    let unreachable = |message: String| ClientError::Connect {
+        url: url.to_owned(),
+        message,
+    };
+    let client = jilin_bus::connect(url, "jilin-cli", &access)
         .await
-        .map_err(|err| ClientError::Connect {
-            url: url.to_owned(),
-            message: err.to_string(),
-        })
+        .map_err(|err| unreachable(err.to_string()))?;
+    // The client keeps trying a server that is not there: without this, a
+    // watcher pointed at the wrong address would wait in silence.
+    match tokio::time::timeout(NATS_ANSWER_WITHIN, client.flush()).await {
+        Ok(Ok(())) => Ok(client),
+        Ok(Err(err)) => Err(unreachable(err.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no NATS server answered within {} s (`jilin up` prints the URL of the one it runs; pass it with --nats-url)",
+            NATS_ANSWER_WITHIN.as_secs()
+        ))),
+    }
 }
+
+/// How long a NATS watcher waits for its server before giving up.
+const NATS_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `jilin.risk.>` straight from NATS, decoded by `ce-type`.
 async fn watch_nats(connection: &Connection, url: &str, args: &jilin_runtime::NatsArgs) -> Outcome {
