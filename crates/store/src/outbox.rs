@@ -7,6 +7,8 @@
 
 use prost::Message;
 
+use crate::StoreError;
+
 /// Key of the sequence counter inside the outbox tree.
 pub(crate) const SEQUENCE_KEY: &[u8] = b"\xff\xffsequence";
 /// Name of the outbox tree.
@@ -48,4 +50,14 @@ pub(crate) fn sequence_key(sequence: u64) -> [u8; 8] {
 
 pub(crate) fn decode_sequence(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// The sequence number an outbox entry's key holds; any other key there is
+/// corruption.
+pub(crate) fn entry_sequence(key: &[u8]) -> Result<u64, StoreError> {
+    decode_sequence(key).ok_or_else(|| StoreError::Corrupt {
+        table: OUTBOX_TREE,
+        key: format!("{key:?}"),
+        reason: "outbox key is not a sequence number".into(),
+    })
 }

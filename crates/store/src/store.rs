@@ -253,11 +253,7 @@ impl Store {
         let mut batch = Vec::new();
         for item in tree.range::<&[u8], _>(..SEQUENCE_KEY).take(max) {
             let (key, bytes) = item?;
-            let sequence = outbox::decode_sequence(&key).ok_or_else(|| StoreError::Corrupt {
-                table: OUTBOX_TREE,
-                key: format!("{key:?}"),
-                reason: "outbox key is not a sequence number".into(),
-            })?;
+            let sequence = outbox::entry_sequence(&key)?;
             let entry = OutboxEntry::decode(bytes.as_ref()).map_err(|err| StoreError::Corrupt {
                 table: OUTBOX_TREE,
                 key: sequence.to_string(),
@@ -302,11 +298,7 @@ impl Store {
         else {
             return Ok(0);
         };
-        let oldest = outbox::decode_sequence(&oldest).ok_or_else(|| StoreError::Corrupt {
-            table: OUTBOX_TREE,
-            key: format!("{oldest:?}"),
-            reason: "outbox key is not a sequence number".into(),
-        })?;
+        let oldest = outbox::entry_sequence(&oldest)?;
         let last = self.outbox_last_sequence()?;
         Ok(usize::try_from(last.saturating_sub(oldest) + 1).unwrap_or(usize::MAX))
     }
