@@ -100,13 +100,11 @@ impl Registry {
             // under the index's lock; the projects are read after it.
             let picked = {
                 let index = self.index.read().expect("no panic holding the index");
-                index.candidates(filter).map(|ids| {
-                    let (page, more) = listing::page_of_ids(&ids, after.as_deref(), size);
-                    (
-                        page.into_iter().cloned().collect::<Vec<_>>(),
-                        more,
-                        ids.len(),
-                    )
+                index.candidates(filter).map(|candidates| {
+                    let after = listing::after_name(after.as_deref());
+                    let (page, more) = index.page(&candidates, after, size);
+                    let page: Vec<String> = page.into_iter().map(str::to_owned).collect();
+                    (page, more, candidates.len())
                 })
             };
             if let Some((ids, more, total_size)) = picked
@@ -153,12 +151,12 @@ impl Registry {
     /// project when it cannot narrow the filter), each checked against
     /// the whole filter.
     fn matching_projects(&self, filter: &Filter) -> Result<Vec<Project>, RegistryError> {
-        let candidates = self
-            .index
-            .read()
-            .expect("no panic holding the index")
-            .candidates(filter)
-            .map(std::borrow::Cow::into_owned);
+        let candidates: Option<Vec<String>> = {
+            let index = self.index.read().expect("no panic holding the index");
+            index
+                .candidates(filter)
+                .map(|candidates| index.ids(&candidates).map(str::to_owned).collect())
+        };
         let projects = match candidates {
             None => self.tables.all_projects()?,
             Some(ids) => ids

@@ -6,8 +6,6 @@
 //! filter or order.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
-use std::ops::Bound;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -108,7 +106,7 @@ impl OrderBy {
     }
 
     /// Whether this order is by id (name) ascending only, the order of
-    /// [`page_of_ids`].
+    /// [`ProjectIndex::page`](super::index::ProjectIndex::page).
     pub fn is_by_name(&self) -> bool {
         self.0
             .iter()
@@ -233,24 +231,13 @@ pub struct Page {
     pub total_size: usize,
 }
 
-/// The page of `ids` (ascending) after the position `after` of an order by
-/// name, reading nothing else: up to `size` ids, and whether more follow.
-pub fn page_of_ids<'a>(
-    ids: &'a BTreeSet<String>,
-    after: Option<&[SortValue]>,
-    size: usize,
-) -> (Vec<&'a String>, bool) {
-    let start = match after.and_then(<[SortValue]>::last) {
-        Some(SortValue::Text(id)) => Bound::Excluded(id.clone()),
-        _ => Bound::Unbounded,
-    };
-    let mut page: Vec<&String> = ids
-        .range((start, Bound::Unbounded))
-        .take(size + 1)
-        .collect();
-    let more = page.len() > size;
-    page.truncate(size);
-    (page, more)
+/// The id a page in name order resumes after: the last value of the
+/// token's sort key (an order by name ends with the id).
+pub fn after_name(after: Option<&[SortValue]>) -> Option<&str> {
+    match after.and_then(<[SortValue]>::last) {
+        Some(SortValue::Text(id)) => Some(id),
+        _ => None,
+    }
 }
 
 /// Orders the matching projects and cuts the page after `after`.
