@@ -126,11 +126,11 @@ fn benches(c: &mut Criterion) {
                 };
                 let registry_events = registry_events.clone();
                 async move {
-                    let records = registry_events
+                    let written = registry_events
                         .apply(&[Delivery::unsequenced(format!("r{iteration}"), fact)])
                         .await
                         .unwrap();
-                    assert!(!records.is_empty());
+                    assert!(!written.records.is_empty());
                 }
             });
         });

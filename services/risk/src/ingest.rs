@@ -16,8 +16,7 @@ use time::Date;
 use crate::domain::evaluate::IndicatorValue;
 use crate::domain::measure::ProjectStatus;
 use crate::domain::project::{MilestoneRecord, ProjectSnapshot, ReportRecord};
-use crate::monitor::{Context, Monitor, RegistryFact};
-use crate::store::ChangeRecord;
+use crate::monitor::{Context, Monitor, RegistryFact, Written};
 
 /// The risk service's part in following `JILIN_REGISTRY`.
 #[derive(Clone)]
@@ -44,7 +43,7 @@ impl IndicatorFollower {
 impl Follower for RegistryFollower {
     type Fact = RegistryFact;
     type Prepared = Context;
-    type Outcome = Vec<ChangeRecord>;
+    type Outcome = Written;
     type Rejection = EventError;
     type Error = StoreError;
 
@@ -61,19 +60,19 @@ impl Follower for RegistryFollower {
         tx: &Tx<'_>,
         context: &Context,
         facts: &[&RegistryFact],
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
+    ) -> Result<Written, StoreError> {
         self.0.apply_registry(tx, context, facts)
     }
 
-    fn committed(&self, records: &Vec<ChangeRecord>) {
-        self.0.committed(records)
+    fn committed(&self, written: &Written) {
+        self.0.committed(written)
     }
 }
 
 impl Follower for IndicatorFollower {
     type Fact = IndicatorValue;
     type Prepared = Context;
-    type Outcome = Vec<ChangeRecord>;
+    type Outcome = Written;
     type Rejection = EventError;
     type Error = StoreError;
 
@@ -90,12 +89,12 @@ impl Follower for IndicatorFollower {
         tx: &Tx<'_>,
         context: &Context,
         values: &[&IndicatorValue],
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
+    ) -> Result<Written, StoreError> {
         self.0.apply_indicator_values(tx, context, values)
     }
 
-    fn committed(&self, records: &Vec<ChangeRecord>) {
-        self.0.committed(records)
+    fn committed(&self, written: &Written) {
+        self.0.committed(written)
     }
 }
 

@@ -194,7 +194,6 @@ pub async fn start(
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
     let mut metrics = Metrics::new("risk");
     metrics.register_store(&store);
-    metrics::register_alerts(&mut metrics, tables.clone());
     let delivery_metrics = metrics::DeliveryMetrics::register(&mut metrics);
     let clock = Clock::new(config.clock);
     let authenticator =
@@ -210,6 +209,7 @@ pub async fn start(
     let indicators = peer("RISK_INDICATORS_URL", &config.indicators_url)?;
     let monitor =
         Monitor::new(tables, clock.clone()).map_err(StartError::store(&config.data_dir))?;
+    metrics::register_alerts(&mut metrics, monitor.clone());
     let reevaluate = Arc::new(Notify::new());
     let risk = service::Risk::new(monitor.clone(), reevaluate.clone());
     risk.seed_builtins()

@@ -1,6 +1,6 @@
-//! The risk service's own metrics: alerts by state and severity, counted
-//! from the store at each scrape (resolved ones included, as they stay),
-//! and the delivery counters the sender moves.
+//! The risk service's own metrics: alerts by state and severity (resolved
+//! ones included, as they stay), from the monitor's tally, and the
+//! delivery counters the sender moves.
 
 use jilin_runtime::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
 use crate::domain::delivery::{Delivery, DeliveryState};
-use crate::store::Tables;
+use crate::monitor::Monitor;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
@@ -17,8 +17,9 @@ struct AlertLabels {
     severity: String,
 }
 
-/// Registers `jilin_alerts{state, severity}`, read from `tables`.
-pub fn register_alerts(metrics: &mut Metrics, tables: Tables) {
+/// Registers `jilin_alerts{state, severity}`, read from the tally the
+/// monitor keeps as it commits (a scrape reads no alert).
+pub fn register_alerts(metrics: &mut Metrics, monitor: Monitor) {
     let alerts = Family::<AlertLabels, Gauge>::default();
     metrics.registry().register(
         "alerts",
@@ -26,17 +27,12 @@ pub fn register_alerts(metrics: &mut Metrics, tables: Tables) {
         alerts.clone(),
     );
     metrics.on_scrape(move || {
-        let Ok(all) = tables.alerts.scan_prefix("") else {
-            tracing::warn!("cannot read the alerts for the metrics");
-            return;
-        };
-        alerts.clear();
-        for (_, alert) in all {
+        for ((state, severity), count) in monitor.tally().counts() {
             let labels = AlertLabels {
-                state: format!("{:?}", alert.state).to_lowercase(),
-                severity: format!("{:?}", alert.severity).to_lowercase(),
+                state: format!("{state:?}").to_lowercase(),
+                severity: format!("{severity:?}").to_lowercase(),
             };
-            alerts.get_or_create(&labels).inc();
+            alerts.get_or_create(&labels).set(count);
         }
     });
 }

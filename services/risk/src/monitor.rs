@@ -8,7 +8,7 @@
 //! delivery dispatcher are woken after the commit.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use jilin_domain::Period;
 use jilin_store::{StoreError, Tx};
@@ -24,6 +24,7 @@ use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportR
 use crate::domain::routing::{CompiledRoute, sort_routes};
 use crate::domain::rules::{Rule, RuleKind};
 use crate::domain::silence::{Silence, is_silenced};
+use crate::domain::tally::{AlertTally, Move};
 use crate::error::RiskError;
 use crate::notify::stage_notification;
 use crate::store::{ChangeRecord, StoredValue, Tables, change_key, next_sequence, value_key};
@@ -52,6 +53,14 @@ impl RegistryFact {
     }
 }
 
+/// What one transaction wrote to the alerts: a numbered change for each
+/// transition, and a move for each alert written (for the tally).
+#[derive(Debug, Default)]
+pub struct Written {
+    pub records: Vec<ChangeRecord>,
+    pub moves: Vec<Move>,
+}
+
 /// What every evaluation inside one transaction reads.
 pub struct Context {
     rules: Vec<Rule>,
@@ -74,12 +83,16 @@ pub struct Monitor {
     sequence: Arc<watch::Sender<u64>>,
     /// Rung after each commit that changed an alert.
     dispatch: Arc<Notify>,
+    /// Alerts by state and severity, as committed.
+    tally: Arc<Mutex<AlertTally>>,
 }
 
 impl Monitor {
-    /// Loads the rules and silences the evaluations read.
+    /// Loads the rules and silences the evaluations read, and counts the
+    /// alerts held.
     pub fn new(tables: Tables, clock: Clock) -> Result<Self, StoreError> {
         let last = tables.last_sequence()?;
+        let tally = AlertTally::of(tables.alerts.scan_prefix("")?.iter().map(|(_, a)| a));
         let monitor = Self {
             tables,
             rules: Arc::default(),
@@ -89,6 +102,7 @@ impl Monitor {
             clock,
             sequence: Arc::new(watch::Sender::new(last)),
             dispatch: Arc::default(),
+            tally: Arc::new(Mutex::new(tally)),
         };
         monitor.reload_rules()?;
         monitor.reload_silences()?;
@@ -206,9 +220,21 @@ impl Monitor {
         }
     }
 
-    /// Wakes the watchers after a commit.
-    pub fn committed(&self, records: &[ChangeRecord]) {
-        if let Some(last) = records.iter().map(|r| r.sequence).max() {
+    /// Alerts by state and severity, as committed.
+    pub fn tally(&self) -> AlertTally {
+        self.tally
+            .lock()
+            .expect("no panic holding the tally")
+            .clone()
+    }
+
+    /// Counts what a commit wrote and wakes the watchers.
+    pub fn committed(&self, written: &Written) {
+        self.tally
+            .lock()
+            .expect("no panic holding the tally")
+            .apply(&written.moves);
+        if let Some(last) = written.records.iter().map(|r| r.sequence).max() {
             self.dispatch.notify_one();
             self.sequence.send_if_modified(|current| {
                 let newer = last > *current;
@@ -225,7 +251,7 @@ impl Monitor {
         tx: &Tx<'_>,
         context: &Context,
         facts: &[&RegistryFact],
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
+    ) -> Result<Written, StoreError> {
         let tables = &self.tables;
         let mut changed: BTreeMap<String, ProjectRecord> = BTreeMap::new();
         for fact in facts {
@@ -248,14 +274,14 @@ impl Monitor {
                 changed.insert(snapshot.id.clone(), record);
             }
         }
-        let mut records = Vec::new();
+        let mut written = Written::default();
         for (id, record) in &changed {
             tx.insert(&tables.projects, id, record)?;
             let evaluations =
                 project_evaluations(&context.rules, record, context.now, &context.benchmarks);
-            observe_all(tables, tx, context, evaluations, &mut records)?;
+            observe_all(tables, tx, context, evaluations, &mut written)?;
         }
-        Ok(records)
+        Ok(written)
     }
 
     /// Inside `tx`: stores indicator values and evaluates the indicator
@@ -265,7 +291,7 @@ impl Monitor {
         tx: &Tx<'_>,
         context: &Context,
         values: &[&IndicatorValue],
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
+    ) -> Result<Written, StoreError> {
         let tables = &self.tables;
         let mut touched = BTreeSet::new();
         for value in values {
@@ -280,11 +306,11 @@ impl Monitor {
             tx.insert(&tables.indicator_values, &key, &stored)?;
             touched.insert((value.indicator.clone(), value.group.clone()));
         }
-        let mut records = Vec::new();
+        let mut written = Written::default();
         for (indicator, group) in &touched {
-            judge_indicator(tables, tx, context, indicator, group, &mut records)?;
+            judge_indicator(tables, tx, context, indicator, group, &mut written)?;
         }
-        Ok(records)
+        Ok(written)
     }
 
     /// Re-evaluates every rule for every subject at the clock's now (the
@@ -294,10 +320,10 @@ impl Monitor {
         let tables = &self.tables;
         let mut changes = 0;
         for ids in tables.projects.keys()?.chunks(PASS_CHUNK) {
-            let records = tables
+            let written = tables
                 .store
                 .write(|tx| {
-                    let mut records = Vec::new();
+                    let mut written = Written::default();
                     for id in ids {
                         let Some(project) = tx.get(&tables.projects, id)? else {
                             continue;
@@ -308,13 +334,13 @@ impl Monitor {
                             context.now,
                             &context.benchmarks,
                         );
-                        observe_all(tables, tx, &context, evaluations, &mut records)?;
+                        observe_all(tables, tx, &context, evaluations, &mut written)?;
                     }
-                    Ok::<_, StoreError>(records)
+                    Ok::<_, StoreError>(written)
                 })
                 .await?;
-            changes += records.len();
-            self.committed(&records);
+            changes += written.records.len();
+            self.committed(&written);
         }
         let watched: BTreeSet<(String, String)> = context
             .rules
@@ -326,18 +352,18 @@ impl Monitor {
                 _ => None,
             })
             .collect();
-        let records = tables
+        let written = tables
             .store
             .write(|tx| {
-                let mut records = Vec::new();
+                let mut written = Written::default();
                 for (indicator, group) in &watched {
-                    judge_indicator(tables, tx, &context, indicator, group, &mut records)?;
+                    judge_indicator(tables, tx, &context, indicator, group, &mut written)?;
                 }
-                Ok::<_, StoreError>(records)
+                Ok::<_, StoreError>(written)
             })
             .await?;
-        changes += records.len();
-        self.committed(&records);
+        changes += written.records.len();
+        self.committed(&written);
         Ok(changes)
     }
 
@@ -350,7 +376,7 @@ impl Monitor {
     ) -> Result<Alert, RiskError> {
         let context = self.context();
         let tables = &self.tables;
-        let (alert, record) = tables
+        let (alert, written) = tables
             .store
             .write(|tx| {
                 let Some(current) = tx.get(&tables.alerts, fingerprint)? else {
@@ -365,10 +391,14 @@ impl Monitor {
                 tx.insert(&tables.alerts, fingerprint, &alert)?;
                 let record =
                     log_change(tables, tx, &context, &alert, alert.history.len() - 1, true)?;
-                Ok((alert, record))
+                let written = Written {
+                    records: vec![record],
+                    moves: vec![Move::of(Some(&current), &alert)],
+                };
+                Ok((alert, written))
             })
             .await?;
-        self.committed(std::slice::from_ref(&record));
+        self.committed(&written);
         Ok(alert)
     }
 }
@@ -393,7 +423,7 @@ fn judge_indicator(
     context: &Context,
     indicator: &str,
     group: &str,
-    records: &mut Vec<ChangeRecord>,
+    written: &mut Written,
 ) -> Result<(), StoreError> {
     let mut period = current_month(context.now);
     for _ in 0..LOOKBACK_MONTHS {
@@ -416,7 +446,7 @@ fn judge_indicator(
             target: stored.target,
         };
         let evaluations = indicator_evaluations(&context.rules, &value, context.now);
-        return observe_all(tables, tx, context, evaluations, records);
+        return observe_all(tables, tx, context, evaluations, written);
     }
     Ok(())
 }
@@ -427,7 +457,7 @@ fn observe_all(
     tx: &Tx<'_>,
     context: &Context,
     evaluations: Vec<Evaluation<'_>>,
-    records: &mut Vec<ChangeRecord>,
+    written: &mut Written,
 ) -> Result<(), StoreError> {
     for evaluation in evaluations {
         let fingerprint = Alert::fingerprint(&evaluation.rule.id, &evaluation.subject);
@@ -453,13 +483,16 @@ fn observe_all(
             continue;
         }
         tx.insert(&tables.alerts, &fingerprint, &next)?;
+        written.moves.push(Move::of(current.as_ref(), &next));
         // Every new history entry is a change; those `observe` reports
         // (a subsequence) are notified.
         let mut notified = notified.into_iter().peekable();
         let seen = current.map_or(0, |alert| alert.history.len());
         for index in seen..next.history.len() {
             let notify = notified.next_if_eq(&next.history[index].change).is_some();
-            records.push(log_change(tables, tx, context, &next, index, notify)?);
+            written
+                .records
+                .push(log_change(tables, tx, context, &next, index, notify)?);
         }
     }
     Ok(())

@@ -286,3 +286,89 @@ async fn accepted_connections_have_tcp_nodelay() {
     let system = TestRisk::spawn().await;
     assert!(grpc::accepted_socket_has_nodelay(system.running().addr()).await);
 }
+
+/// How many alerts ListAlerts lists in each state and severity, beside
+/// what `jilin_alerts` says of them.
+async fn listed_and_measured(system: &mut TestRisk) -> Vec<(String, usize, f64)> {
+    let addr = system.running().metrics_addr().expect("metrics are served");
+    let scrape = jilin_testkit::scrape(addr).await;
+    let mut counts = Vec::new();
+    for state in ["PENDING", "FIRING", "RESOLVED"] {
+        for severity in ["WARNING", "CRITICAL"] {
+            let mut listed = 0;
+            let mut page_token = String::new();
+            loop {
+                let page = system
+                    .client
+                    .list_alerts(pb::ListAlertsRequest {
+                        page_size: 1000,
+                        page_token,
+                        filter: format!("state = {state} AND severity = {severity}"),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                listed += page.alerts.len();
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            let series = format!(
+                "jilin_alerts{{state=\"{}\",severity=\"{}\"}}",
+                state.to_lowercase(),
+                severity.to_lowercase()
+            );
+            let measured = jilin_testkit::sample(&scrape, &series)
+                .unwrap_or_else(|| panic!("{series} is not in {scrape}"));
+            counts.push((series, listed, measured));
+        }
+    }
+    counts
+}
+
+#[tokio::test]
+async fn the_alert_metric_counts_what_is_listed_through_every_change_and_a_restart() {
+    use common::delivery::lagging;
+    let mut system = TestRisk::spawn_with(|config| {
+        config.deploy.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let mut events = vec![
+        lagging("far-behind", 10, 1),
+        lagging("behind", 30, 1),
+        lagging("on-track", 90, 1),
+    ];
+    for id in ["halted-1", "halted-2"] {
+        events.push(project_event(&project(
+            id,
+            registry::project::Status::Suspended,
+        )));
+    }
+    system.registry(&events, true).await;
+    // One catches up, one is acknowledged.
+    system.registry(&[lagging("far-behind", 95, 2)], true).await;
+    let behind = system
+        .alert("schedule_lag", "projects/behind")
+        .await
+        .unwrap();
+    system
+        .client
+        .acknowledge_alert(pb::AcknowledgeAlertRequest {
+            name: behind.name,
+            comment: "on it".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let counts = listed_and_measured(&mut system).await;
+    for (series, listed, measured) in &counts {
+        assert_eq!(*listed as f64, *measured, "{series}");
+    }
+    let kinds_held = counts.iter().filter(|(_, listed, _)| *listed > 0).count();
+    assert!(kinds_held >= 2, "{counts:?}");
+
+    system.restart().await;
+    assert_eq!(listed_and_measured(&mut system).await, counts);
+}

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::rules::{Rule, Severity};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum State {
     Pending,
     Firing,

@@ -7,8 +7,8 @@
 //! subject → readings to observe), [`filter`] (ListAlerts filters),
 //! [`routing`] (receivers, routes and their matchers), [`grouping`] (alert
 //! groups and when they notify), [`inhibition`] (what a firing alert
-//! mutes) and [`delivery`] (attempts, backoff,
-//! deadline).
+//! mutes), [`delivery`] (attempts, backoff,
+//! deadline) and [`tally`] (alerts by state and severity, kept by moves).
 
 pub mod alert;
 pub mod delivery;
@@ -22,3 +22,4 @@ pub mod receiver;
 pub mod routing;
 pub mod rules;
 pub mod silence;
+pub mod tally;
