@@ -26,6 +26,16 @@ pub enum ApiError {
         given: String,
         current: String,
     },
+    /// Too many committed events wait to be published: a write now would
+    /// only make the wait longer. The caller retries after `retry_after`.
+    #[error(
+        "{waiting} events are waiting to be published to NATS (at most {limit} may wait): retry in {retry_after:?}"
+    )]
+    Backlog {
+        waiting: usize,
+        limit: usize,
+        retry_after: std::time::Duration,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,6 +56,7 @@ impl ApiError {
             ApiError::NotFound(name) => details.not_found(message, name),
             ApiError::AlreadyExists(name) => details.already_exists(message, name),
             ApiError::StaleEtag { name, current, .. } => details.stale_etag(message, name, current),
+            ApiError::Backlog { retry_after, .. } => details.backlog(message, retry_after),
             ApiError::Store(err) if err.is_disk_full() => details.disk_full(message),
             ApiError::Store(_) => details.storage_failure(message),
         }

@@ -166,6 +166,13 @@ impl StatusDetails {
         self.status(Code::ResourceExhausted, message, "DISK_FULL", &[])
     }
 
+    /// RESOURCE_EXHAUSTED with a `RetryInfo`: the service refuses writes
+    /// until what it committed is published; nothing was changed.
+    pub fn backlog(mut self, message: String, retry_after: std::time::Duration) -> Status {
+        self.details.set_retry_info(Some(retry_after));
+        self.status(Code::ResourceExhausted, message, "EVENT_BACKLOG", &[])
+    }
+
     /// INTERNAL for a storage failure, logged here.
     pub fn storage_failure(self, message: String) -> Status {
         tracing::error!(error = %message, "storage failure");

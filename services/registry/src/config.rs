@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use jilin_runtime::{AuthArgs, ClockSetting, DeployArgs, LogFormat, NatsArgs, TlsArgs};
 
+/// Events that may wait for NATS unless configured otherwise: at the
+/// relay's few thousand events a second, some tens of seconds of them.
+pub const DEFAULT_OUTBOX_LIMIT: usize = 100_000;
+
 /// The registry's settings; every flag has an environment variable.
 #[derive(Clone, Debug, clap::Parser)]
 #[command(
@@ -45,6 +49,12 @@ pub struct Config {
     /// gets the first outcome back; then it is forgotten.
     #[arg(long, env = "REGISTRY_REQUEST_RETENTION_HOURS", default_value_t = 168)]
     pub request_retention_hours: u64,
+    /// Events that may wait in the outbox for NATS. Above it, writes are
+    /// refused with RESOURCE_EXHAUSTED and a retry delay until the relay
+    /// catches up, so a load faster than NATS takes (or NATS away for
+    /// long) cannot grow the store and the memory without bound.
+    #[arg(long, env = "REGISTRY_OUTBOX_LIMIT", default_value_t = DEFAULT_OUTBOX_LIMIT)]
+    pub outbox_limit: usize,
     /// Metrics endpoint and stream replicas.
     #[command(flatten)]
     pub deploy: DeployArgs,
@@ -60,6 +70,7 @@ impl Config {
             nats: NatsArgs::default(),
             clock: ClockSetting::System,
             request_retention_hours: 168,
+            outbox_limit: DEFAULT_OUTBOX_LIMIT,
             log_format: LogFormat::default(),
             auth: AuthArgs::default(),
             tls: TlsArgs::default(),

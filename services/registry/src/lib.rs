@@ -141,7 +141,8 @@ pub async fn start(
         Authenticator::from_args(&config.auth, "registry").map_err(StartError::Config)?;
     authenticator.reload_on_hangup(shutdown.clone());
     let registry = service::Registry::new(tables.clone(), clock.clone())
-        .map_err(StartError::store(&config.data_dir))?;
+        .map_err(StartError::store(&config.data_dir))?
+        .with_outbox_limit(config.outbox_limit);
     let request_retention = std::time::Duration::from_secs(config.request_retention_hours * 3600);
     jilin_runtime::spawn_task(
         "request id pruning",

@@ -31,7 +31,12 @@ pub struct Registry {
     /// The projects by filterable value, built at start and kept current
     /// after each project change commits (see [`Registry::reindex`]).
     index: Arc<RwLock<ProjectIndex>>,
+    /// Events that may wait in the outbox before writes are refused.
+    outbox_limit: usize,
 }
+
+/// How long a writer refused for the outbox's backlog is told to wait.
+const BACKLOG_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A CreateProject request after decoding and validation.
 pub struct CreateProject {
@@ -81,7 +86,29 @@ impl Registry {
             tables,
             clock,
             index: Arc::new(RwLock::new(index)),
+            outbox_limit: crate::config::DEFAULT_OUTBOX_LIMIT,
         })
+    }
+
+    /// Refuses writes while more than `limit` events wait for NATS.
+    pub fn with_outbox_limit(mut self, limit: usize) -> Self {
+        self.outbox_limit = limit;
+        self
+    }
+
+    /// Whether a write may go ahead: not while the outbox holds as many
+    /// events as it may. Every write stages events, and the relay must
+    /// catch up first.
+    fn admit(&self) -> Result<(), RegistryError> {
+        let waiting = self.tables.store.outbox_len()?;
+        if waiting < self.outbox_limit {
+            return Ok(());
+        }
+        Err(RegistryError::Api(ApiError::Backlog {
+            waiting,
+            limit: self.outbox_limit,
+            retry_after: BACKLOG_RETRY_AFTER,
+        }))
     }
 
     /// One page of ListProjects. A filter of exact values in name order is
@@ -197,6 +224,7 @@ impl Registry {
     ) -> Result<Project, RegistryError> {
         let project = request.project;
         access::may_create(&origin.principal, &project)?;
+        self.admit()?;
         let now = project.create_time;
         let t = &self.tables;
         let request_key = request.request_id.as_deref().map(store::create_request_key);
@@ -244,6 +272,7 @@ impl Registry {
         request: UpdateProject,
         origin: &Origin,
     ) -> Result<Project, RegistryError> {
+        self.admit()?;
         let now = self.clock.now();
         let t = &self.tables;
         let updated = t
@@ -279,6 +308,7 @@ impl Registry {
         request: TransitionProject,
         origin: &Origin,
     ) -> Result<Project, RegistryError> {
+        self.admit()?;
         let now = self.clock.now();
         let effective_date = request.effective_date.unwrap_or(now.date());
         let t = &self.tables;
@@ -321,6 +351,7 @@ impl Registry {
         request: ReportProgress,
         origin: &Origin,
     ) -> Result<ProgressReport, RegistryError> {
+        self.admit()?;
         let now = self.clock.now();
         let t = &self.tables;
         let request_key = request
@@ -350,6 +381,7 @@ impl Registry {
         request: BatchReportProgress,
         origin: &Origin,
     ) -> Result<Vec<ProgressReport>, RegistryError> {
+        self.admit()?;
         let now = self.clock.now();
         let t = &self.tables;
         let request_key = request.request_id.as_deref().map(store::batch_request_key);

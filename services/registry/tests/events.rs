@@ -148,6 +148,63 @@ async fn writes_go_on_while_nats_is_down_and_arrive_exactly_once_after() {
 }
 
 #[tokio::test]
+async fn writes_wait_with_a_retry_delay_while_the_outbox_is_full_and_go_ahead_once_published() {
+    use tonic_types::StatusExt;
+    let mut app = TestApp::spawn_with(|config| config.outbox_limit = 3).await;
+    app.nats.stop();
+    for index in 0..3 {
+        app.create(&format!("waiting-{index}"), sample_project())
+            .await;
+    }
+    let before = app.fingerprint();
+    let create = pb::CreateProjectRequest {
+        project_id: "one-too-many".into(),
+        project: Some(sample_project()),
+        request_id: String::new(),
+    };
+    let refused = app.client.create_project(create.clone()).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        common::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert_eq!(common::reason(&refused), "EVENT_BACKLOG");
+    assert!(
+        refused.message().contains("3 events are waiting"),
+        "{refused:?}"
+    );
+    let retry_after = refused
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay);
+    assert!(
+        retry_after.is_some_and(|delay| !delay.is_zero()),
+        "{refused:?}"
+    );
+    let report = pb::ReportProgressRequest {
+        parent: "projects/waiting-0".into(),
+        report: Some(sample_report("2026-04")),
+        request_id: String::new(),
+    };
+    let refused = app.client.report_progress(report).await.unwrap_err();
+    assert_eq!(common::reason(&refused), "EVENT_BACKLOG");
+    assert_eq!(app.fingerprint(), before, "a refused write changes nothing");
+
+    app.nats.restart().await;
+    app.stream_messages(3).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.running().pending_events() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outbox never drained"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.client.create_project(create).await.unwrap();
+    let messages = app.stream_messages(4).await;
+    assert_eq!(header(&messages[3], "ce-subject"), "projects/one-too-many");
+}
+
+#[tokio::test]
 async fn a_restarted_service_keeps_every_write_and_resumes_the_relay() {
     let mut app = TestApp::spawn().await;
     app.nats.stop();

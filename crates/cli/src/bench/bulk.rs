@@ -71,10 +71,14 @@ pub async fn load(
     let started = Instant::now();
     let latencies: Vec<Duration> = stream::iter(batches)
         .map(|(index, request)| {
-            let mut client = clients.registry(index);
+            let client = clients.registry(index);
             async move {
                 let sent = Instant::now();
-                client.batch_report_progress(request).await?;
+                crate::client::through_backlog(|| {
+                    let (mut client, request) = (client.clone(), request.clone());
+                    async move { client.batch_report_progress(request).await }
+                })
+                .await?;
                 Ok::<_, tonic::Status>(sent.elapsed())
             }
         })

@@ -9,7 +9,7 @@ use registry::registry_service_client::RegistryServiceClient;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::client::{AuthedChannel, ClientError, Connection};
+use crate::client::{AuthedChannel, ClientError, Connection, through_backlog};
 
 type Registry = RegistryServiceClient<AuthedChannel>;
 type Indicators = indicators::indicator_service_client::IndicatorServiceClient<AuthedChannel>;
@@ -151,25 +151,31 @@ impl BenchProjects {
     /// Creates project `index` and moves it to UNDER_CONSTRUCTION.
     pub async fn create(&self, client: &mut Registry, index: u64) -> Result<(), tonic::Status> {
         let name = self.name(index);
-        client
-            .create_project(registry::CreateProjectRequest {
-                project: Some(self.project(index)),
-                project_id: self.id(index),
-                request_id: format!("{name}-create"),
-            })
-            .await?;
+        let create = registry::CreateProjectRequest {
+            project: Some(self.project(index)),
+            project_id: self.id(index),
+            request_id: format!("{name}-create"),
+        };
+        through_backlog(|| {
+            let (mut client, create) = (client.clone(), create.clone());
+            async move { client.create_project(create).await }
+        })
+        .await?;
         for status in [
             registry::project::Status::Approved,
             registry::project::Status::UnderConstruction,
         ] {
-            client
-                .transition_project(registry::TransitionProjectRequest {
-                    name: name.clone(),
-                    status: status.into(),
-                    reason: "load test".into(),
-                    ..Default::default()
-                })
-                .await?;
+            let transition = registry::TransitionProjectRequest {
+                name: name.clone(),
+                status: status.into(),
+                reason: "load test".into(),
+                ..Default::default()
+            };
+            through_backlog(|| {
+                let (mut client, transition) = (client.clone(), transition.clone());
+                async move { client.transition_project(transition).await }
+            })
+            .await?;
         }
         Ok(())
     }

@@ -151,7 +151,7 @@ pub fn batch_request_id(rows: &[Row]) -> String {
 /// `jilin reports import`.
 pub async fn run(
     connection: &Connection,
-    mut client: RegistryServiceClient<AuthedChannel>,
+    client: RegistryServiceClient<AuthedChannel>,
     file: &Path,
     batch_size: usize,
 ) -> Outcome {
@@ -176,7 +176,13 @@ pub async fn run(
             requests: batch.iter().map(|row| row.request.clone()).collect(),
             request_id: batch_request_id(batch),
         };
-        let reports = match client.batch_report_progress(request).await {
+        let answer = super::through_backlog(|| {
+            let mut client = client.clone();
+            let request = request.clone();
+            async move { client.batch_report_progress(request).await }
+        })
+        .await;
+        let reports = match answer {
             Ok(response) => response.into_inner().reports,
             Err(status) => {
                 bar.abandon();

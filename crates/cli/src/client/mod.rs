@@ -13,10 +13,13 @@ pub mod registry;
 pub mod risk;
 pub mod token;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use jilin_runtime::ClientTls;
 use tonic::transport::Channel;
+use tonic_types::StatusExt;
 
 pub use credentials::{AuthedChannel, Credentials, CredentialsError, dev_admin_token};
 
@@ -160,4 +163,79 @@ pub fn time(timestamp: Option<&prost_types::Timestamp>) -> String {
                 .ok()
         })
         .unwrap_or_else(|| "-".into())
+}
+
+/// The longest wait a refused write honours before asking again.
+const LONGEST_BACKLOG_WAIT: Duration = Duration::from_secs(10);
+
+/// Calls `call` until the service stops refusing it for its backlog of
+/// unpublished events (RESOURCE_EXHAUSTED with a `RetryInfo`), waiting as
+/// long as it asks each time. A refused write changed nothing, so calling
+/// again is exact. Any other answer is returned as it is.
+pub async fn through_backlog<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    loop {
+        match call().await {
+            Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                let Some(delay) = status
+                    .get_details_retry_info()
+                    .and_then(|info| info.retry_delay)
+                else {
+                    return Err(status);
+                };
+                tokio::time::sleep(delay.min(LONGEST_BACKLOG_WAIT)).await;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::{Code, Status};
+    use tonic_types::ErrorDetails;
+
+    fn backlog(retry: Option<Duration>) -> Status {
+        Status::with_error_details(
+            Code::ResourceExhausted,
+            "events are waiting",
+            ErrorDetails::with_retry_info(retry),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_write_refused_for_the_backlog_is_sent_again_after_the_delay() {
+        let mut calls = 0;
+        let answer = through_backlog(|| {
+            calls += 1;
+            let answer = if calls < 3 {
+                Err(backlog(Some(Duration::from_millis(1))))
+            } else {
+                Ok(calls)
+            };
+            async move { answer }
+        })
+        .await;
+        assert_eq!(answer.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn other_refusals_are_returned_at_once() {
+        for refusal in [backlog(None), Status::invalid_argument("bad")] {
+            let mut calls = 0;
+            let code = refusal.code();
+            let answer: Result<(), Status> = through_backlog(|| {
+                calls += 1;
+                let refusal = refusal.clone();
+                async move { Err(refusal) }
+            })
+            .await;
+            assert_eq!(answer.unwrap_err().code(), code);
+            assert_eq!(calls, 1);
+        }
+    }
 }

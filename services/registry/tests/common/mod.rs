@@ -21,6 +21,8 @@ pub struct TestApp {
     pub data: tempfile::TempDir,
     pub registry: Option<RunningRegistry>,
     pub client: RegistryServiceClient<Channel>,
+    /// What the test changed in the configuration (kept for restarts).
+    adjust: fn(&mut Config),
 }
 
 impl TestApp {
@@ -31,14 +33,24 @@ impl TestApp {
     /// Starts the registry on what `data` already holds (its store in
     /// `data/registry`).
     pub async fn spawn_on(data: tempfile::TempDir) -> Self {
+        Self::start(data, |_| {}).await
+    }
+
+    /// As [`Self::spawn`], with `adjust` applied to the configuration.
+    pub async fn spawn_with(adjust: fn(&mut Config)) -> Self {
+        Self::start(tempfile::tempdir().expect("temp data dir"), adjust).await
+    }
+
+    async fn start(data: tempfile::TempDir, adjust: fn(&mut Config)) -> Self {
         let nats = NatsServer::start().await;
-        let registry = start_registry(&nats, &data).await;
+        let registry = start_registry(&nats, &data, adjust).await;
         let client = connect(&registry).await;
         Self {
             nats,
             data,
             registry: Some(registry),
             client,
+            adjust,
         }
     }
 
@@ -54,7 +66,7 @@ impl TestApp {
     pub async fn restart(&mut self) {
         let running = self.registry.take().expect("running");
         running.shutdown().await.expect("clean shutdown");
-        let registry = start_registry(&self.nats, &self.data).await;
+        let registry = start_registry(&self.nats, &self.data, self.adjust).await;
         self.client = connect(&registry).await;
         self.registry = Some(registry);
     }
@@ -112,7 +124,11 @@ impl TestApp {
     }
 }
 
-async fn start_registry(nats: &NatsServer, data: &tempfile::TempDir) -> RunningRegistry {
+async fn start_registry(
+    nats: &NatsServer,
+    data: &tempfile::TempDir,
+    adjust: fn(&mut Config),
+) -> RunningRegistry {
     let mut config = Config::new(
         "127.0.0.1:0".parse().unwrap(),
         data.path().join("registry"),
@@ -122,6 +138,7 @@ async fn start_registry(nats: &NatsServer, data: &tempfile::TempDir) -> RunningR
     config.auth = jilin_runtime::AuthArgs::insecure();
     config.tls = jilin_runtime::TlsArgs::plaintext();
     config.deploy.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    adjust(&mut config);
     jilin_registry::start(&config, CancellationToken::new())
         .await
         .expect("registry starts")
