@@ -90,7 +90,7 @@ impl Registry {
         })
     }
 
-    /// Refuses writes while more than `limit` events wait for NATS.
+    /// Refuses writes while `limit` events or more wait for NATS.
     pub fn with_outbox_limit(mut self, limit: usize) -> Self {
         self.outbox_limit = limit;
         self

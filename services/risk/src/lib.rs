@@ -23,6 +23,7 @@ pub mod ingest;
 mod metrics;
 pub mod monitor;
 mod notify;
+mod observe;
 mod request;
 mod retention;
 pub mod service;
