@@ -190,6 +190,27 @@ async fn json_for_scripts_tables_for_people_and_clear_errors() {
         "{}",
         stderr(&no_nats)
     );
+    // Without --nats-url: the NATS of the `jilin up` keeping its data there.
+    let mut watcher = tokio::process::Command::new(env!("CARGO_BIN_EXE_jilin"))
+        .args(["alerts", "watch", "--nats"])
+        .env("JILIN_DATA_DIR", running.data.path())
+        .env_remove("NATS_URL")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+        watcher.stderr.take().unwrap(),
+    ));
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the watcher says where it watches")
+        .unwrap();
+    assert_eq!(
+        first.as_deref(),
+        Some(format!("watching jilin.risk.> on {}", running.system.nats_url()).as_str())
+    );
+    watcher.kill().await.unwrap();
     running.system.shutdown().await;
 }
 

@@ -172,6 +172,31 @@ pub fn dev_access(data_dir: &Path, user: &str) -> Option<NatsAccess> {
     })
 }
 
+/// Where `jilin up` notes the NATS URL it uses, for watchers run beside it.
+fn url_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("nats.url")
+}
+
+/// Notes `url` as the NATS of the `jilin up` keeping its data in `data_dir`.
+pub fn note_url(data_dir: &Path, url: &str) -> std::io::Result<()> {
+    std::fs::write(url_file(data_dir), format!("{url}\n"))
+}
+
+/// The NATS a watcher listens to: `given`, else the one a `jilin up`
+/// keeping its data in `data_dir` noted, else the default local one.
+pub fn watcher_url(given: Option<&str>, data_dir: &Path) -> String {
+    given.map(str::to_owned).unwrap_or_else(|| {
+        std::fs::read_to_string(url_file(data_dir))
+            .ok()
+            .map(|text| text.trim().to_owned())
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| DEFAULT_URL.to_owned())
+    })
+}
+
+/// Where NATS is looked for when nothing says otherwise.
+pub const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
+
 /// Where `jilin up` keeps the NATS users' passwords.
 fn passwords_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("auth").join("nats")

@@ -29,7 +29,7 @@ pub struct UpArgs {
     #[arg(long, env = "JILIN_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// NATS with JetStream; started here from PATH when nothing answers.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(long, env = "NATS_URL", default_value = crate::nats::DEFAULT_URL)]
     pub nats_url: String,
     #[arg(long, env = "REGISTRY_LISTEN", default_value = jilin_runtime::defaults::REGISTRY_LISTEN)]
     pub registry_listen: SocketAddr,
@@ -136,6 +136,9 @@ impl System {
     pub async fn start(config: &SystemConfig) -> Result<Self, UpError> {
         let identity = DevIdentity::ensure(&config.data_dir)?;
         let nats = Nats::ensure(&config.nats_url, &config.data_dir, &identity.certs).await?;
+        if let Err(err) = crate::nats::note_url(&config.data_dir, &nats.url) {
+            tracing::warn!(error = %err, "the NATS URL is not noted for watchers");
+        }
         let start_error = |service| move |source| UpError::Start { service, source };
         let tokens = identity.issue_tokens(time::OffsetDateTime::now_utc(), &demo::agencies())?;
         let jwks = identity.keys.jwks.clone();

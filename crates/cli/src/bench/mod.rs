@@ -58,9 +58,10 @@ pub struct Bench {
     /// `alert`: background reports per second on other projects meanwhile.
     #[arg(long, default_value_t = 0.0)]
     background_rate: f64,
-    /// `alert`: where to hear alerts.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats_url: String,
+    /// `alert`: where to hear alerts; by default the NATS of a `jilin up`
+    /// in this directory, else nats://127.0.0.1:4222.
+    #[arg(long, env = "NATS_URL")]
+    nats_url: Option<String>,
     /// `alert`: the NATS user and CA; by default the read-only `watcher` of
     /// a `jilin up` in this directory.
     #[command(flatten)]
@@ -183,7 +184,8 @@ async fn alert(
     } else {
         None
     };
-    let nats = crate::client::alerts::nats_watcher(&bench.nats_url, &bench.nats_args).await?;
+    let (nats, _) =
+        crate::client::alerts::nats_watcher(bench.nats_url.as_deref(), &bench.nats_args).await?;
     let risk_client = || async {
         Ok::<_, ClientError>(
             jilin_proto::risk::v1::risk_service_client::RiskServiceClient::new(

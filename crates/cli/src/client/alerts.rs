@@ -47,8 +47,10 @@ pub enum Alerts {
         /// Subscribe to `jilin.risk.>` on NATS instead of the gRPC stream.
         #[arg(long)]
         nats: bool,
-        #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-        nats_url: String,
+        /// By default the NATS of a `jilin up` in this directory, else
+        /// nats://127.0.0.1:4222.
+        #[arg(long, env = "NATS_URL")]
+        nats_url: Option<String>,
         /// The NATS user and CA; by default the read-only `watcher` of a
         /// `jilin up` in this directory, if there is one.
         #[command(flatten)]
@@ -208,7 +210,7 @@ pub async fn alerts(connection: &Connection, command: Alerts) -> Outcome {
             nats_args,
         } => {
             if nats {
-                return watch_nats(connection, &nats_url, &nats_args).await;
+                return watch_nats(connection, nats_url.as_deref(), &nats_args).await;
             }
             watch_grpc(connection, filter, after, from_start).await?;
         }
@@ -272,12 +274,14 @@ async fn watch_grpc(
     }
 }
 
-/// A NATS client as `args` says, or as the read-only `watcher` of a
-/// `jilin up` in this directory.
+/// A NATS client of the server at `url` (by default the one a `jilin up`
+/// in this directory uses), as `args` says or as that `jilin up`'s
+/// read-only `watcher`; with the URL it connected to.
 pub async fn nats_watcher(
-    url: &str,
+    url: Option<&str>,
     args: &jilin_runtime::NatsArgs,
-) -> Result<jilin_bus::async_nats::Client, ClientError> {
+) -> Result<(jilin_bus::async_nats::Client, String), ClientError> {
+    let url = crate::nats::watcher_url(url, &super::data_dir());
     let given = args.access();
     let access = if given.user.is_some() || given.creds_file.is_some() {
         given
@@ -288,13 +292,13 @@ pub async fn nats_watcher(
         url: url.to_owned(),
         message,
     };
-    let client = jilin_bus::connect(url, "jilin-cli", &access)
+    let client = jilin_bus::connect(&url, "jilin-cli", &access)
         .await
         .map_err(|err| unreachable(err.to_string()))?;
     // The client keeps trying a server that is not there: without this, a
     // watcher pointed at the wrong address would wait in silence.
     match tokio::time::timeout(NATS_ANSWER_WITHIN, client.flush()).await {
-        Ok(Ok(())) => Ok(client),
+        Ok(Ok(())) => Ok((client, url)),
         Ok(Err(err)) => Err(unreachable(err.to_string())),
         Err(_) => Err(unreachable(format!(
             "no NATS server answered within {} s (`jilin up` prints the URL of the one it runs; pass it with --nats-url)",
@@ -307,16 +311,21 @@ pub async fn nats_watcher(
 const NATS_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `jilin.risk.>` straight from NATS, decoded by `ce-type`.
-async fn watch_nats(connection: &Connection, url: &str, args: &jilin_runtime::NatsArgs) -> Outcome {
-    let client = nats_watcher(url, args).await?;
+async fn watch_nats(
+    connection: &Connection,
+    url: Option<&str>,
+    args: &jilin_runtime::NatsArgs,
+) -> Outcome {
+    let (client, url) = nats_watcher(url, args).await?;
     let mut messages =
         client
             .subscribe("jilin.risk.>")
             .await
             .map_err(|err| ClientError::Connect {
-                url: url.to_owned(),
+                url: url.clone(),
                 message: err.to_string(),
             })?;
+    eprintln!("watching jilin.risk.> on {url}");
     while let Some(message) = messages.next().await {
         let event_type = message
             .headers
