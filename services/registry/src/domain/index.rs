@@ -173,7 +173,9 @@ impl ProjectIndex {
         after: Option<&str>,
         wanted: usize,
     ) -> Vec<&str> {
-        let mut ids: Vec<&str> = (candidates.0.iter())
+        let mut ids: Vec<&str> = candidates
+            .0
+            .iter()
             .map(|slot| self.id_of(slot))
             .filter(|id| after.is_none_or(|after| *id > after))
             .collect();
