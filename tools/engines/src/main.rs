@@ -113,26 +113,13 @@ fn dir_bytes(dir: &Path) -> u64 {
     total
 }
 
-fn peak_rss_mb() -> u64 {
+/// A memory figure of this process from /proc, in MB: `VmHWM` (peak) or
+/// `VmRSS` (now).
+fn memory_mb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        / 1024
-}
-
-fn rss_mb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        / 1024
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb / 1024
 }
 
 const NAMES: [&str; 3] = ["reports", "history", "outbox"];
@@ -282,7 +269,7 @@ fn main() {
         "{engine}: {reports} reports, {:.0} reports/s (incl. reopen), {} bytes/report on disk, peak RSS {} MB, RSS now {} MB",
         reports as f64 / seconds,
         bytes / reports as u64,
-        peak_rss_mb(),
-        rss_mb()
+        memory_mb("VmHWM"),
+        memory_mb("VmRSS")
     );
 }
