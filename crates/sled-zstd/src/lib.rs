@@ -11,18 +11,38 @@
 //! This crate stands in for `zstd` 0.9 (the workspace's
 //! `[patch.crates-io]`) and offers exactly the three functions sled calls.
 //! Block compression, block decompression and stream decompression each
-//! keep one context per thread; the
-//! bytes they produce and accept are the same zstd frames as before, so
-//! stores written with the real crate open unchanged.
+//! keep one context per thread; the bytes they produce and accept are the
+//! same zstd frames as before, so stores written with the real crate open
+//! unchanged.
 
 use std::cell::RefCell;
 use std::io;
+use std::thread::LocalKey;
 
 use zstd_current::bulk::{Compressor, Decompressor};
+use zstd_current::zstd_safe::DCtx;
 
 thread_local! {
     static COMPRESSOR: RefCell<Option<Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
+    static STREAM_DECOMPRESSOR: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` on this thread's context in `key`, made by `create` the
+/// first time.
+fn with_context<C: 'static, R>(
+    key: &'static LocalKey<RefCell<Option<C>>>,
+    create: impl FnOnce() -> io::Result<C>,
+    work: impl FnOnce(&mut C) -> io::Result<R>,
+) -> io::Result<R> {
+    key.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let context = match cell.as_mut() {
+            Some(context) => context,
+            None => cell.insert(create()?),
+        };
+        work(context)
+    })
 }
 
 /// Single-frame compression, as `zstd::block` 0.9.
@@ -31,27 +51,19 @@ pub mod block {
 
     /// Compresses `data` at `level` into one zstd frame.
     pub fn compress(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
-        COMPRESSOR.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let compressor = match cell.as_mut() {
-                Some(compressor) => {
-                    compressor.set_compression_level(level)?;
-                    compressor
-                }
-                None => cell.insert(Compressor::new(level)?),
-            };
-            compressor.compress(data)
-        })
+        with_context(
+            &COMPRESSOR,
+            || Compressor::new(level),
+            |compressor| {
+                compressor.set_compression_level(level)?;
+                compressor.compress(data)
+            },
+        )
     }
 
     /// Decompresses one frame of at most `capacity` bytes.
     pub fn decompress(data: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
-        DECOMPRESSOR.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let decompressor = match cell.as_mut() {
-                Some(decompressor) => decompressor,
-                None => cell.insert(Decompressor::new()?),
-            };
+        with_context(&DECOMPRESSOR, Decompressor::new, |decompressor| {
             decompressor.decompress(data, capacity)
         })
     }
@@ -65,11 +77,6 @@ pub mod stream {
 
     use super::*;
     use zstd_current::stream::read::Decoder;
-    use zstd_current::zstd_safe::DCtx;
-
-    thread_local! {
-        static CONTEXT: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
-    }
 
     /// Decompresses every frame `source` holds, with this thread's context
     /// (reset before each use). zstd's own `decode_all` creates a context
@@ -78,14 +85,11 @@ pub mod stream {
     pub fn decode_all<R: Read>(mut source: R) -> io::Result<Vec<u8>> {
         let mut frames = Vec::new();
         source.read_to_end(&mut frames)?;
-        CONTEXT.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let context = match cell.as_mut() {
-                Some(context) => context,
-                None => cell.insert(DCtx::try_create().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::OutOfMemory, "no zstd context")
-                })?),
-            };
+        let create = || {
+            DCtx::try_create()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::OutOfMemory, "no zstd context"))
+        };
+        with_context(&STREAM_DECOMPRESSOR, create, |context| {
             let mut data = Vec::new();
             Decoder::with_context(&frames[..], context).read_to_end(&mut data)?;
             Ok(data)

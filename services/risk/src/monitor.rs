@@ -73,7 +73,8 @@ impl Monitor {
     /// alerts held.
     pub fn new(tables: Tables, clock: Clock) -> Result<Self, StoreError> {
         let last = tables.last_sequence()?;
-        let tally = AlertTally::of(tables.alerts.scan_prefix("")?.iter().map(|(_, a)| a));
+        let mut tally = AlertTally::default();
+        tables.alerts.for_each(|_, alert| tally.add(&alert))?;
         let monitor = Self {
             tables,
             rules: Arc::default(),

@@ -44,13 +44,9 @@ fn kind_of(alert: &Alert) -> Kind {
 pub struct AlertTally(BTreeMap<Kind, i64>);
 
 impl AlertTally {
-    /// The tally of `alerts`, as read from the store.
-    pub fn of<'a>(alerts: impl IntoIterator<Item = &'a Alert>) -> Self {
-        let mut tally = Self::default();
-        for alert in alerts {
-            *tally.0.entry(kind_of(alert)).or_default() += 1;
-        }
-        tally
+    /// Counts `alert`, as read from the store.
+    pub fn add(&mut self, alert: &Alert) {
+        *self.0.entry(kind_of(alert)).or_default() += 1;
     }
 
     pub fn apply(&mut self, moves: &[Move]) {
