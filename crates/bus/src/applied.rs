@@ -67,8 +67,8 @@ pub fn applied_fingerprint(table: &Table<u64>) -> Result<u64, StoreError> {
 pub trait Follower: Send + Sync + 'static {
     /// What one event says, in the follower's terms.
     type Fact: Send + Sync + 'static;
-    /// What the follower reads before the transaction (sled cannot iterate
-    /// a table inside one).
+    /// What the follower reads before the transaction, so that the
+    /// transaction (which holds every other write back) stays short.
     type Prepared: Send + Sync;
     /// What a committed batch changed, for [`Follower::committed`].
     type Outcome: Send;
@@ -84,8 +84,8 @@ pub trait Follower: Send + Sync + 'static {
     fn prepare(&self, facts: &[&Self::Fact]) -> Result<Self::Prepared, Self::Error>;
 
     /// Applies facts never applied before, in stream order, inside the
-    /// batch's transaction. It may run more than once (sled retries
-    /// conflicting transactions), so it must only write through `tx`.
+    /// batch's transaction; it must only write through `tx`, so that an
+    /// error leaves nothing behind.
     fn apply(
         &self,
         tx: &Tx<'_>,

@@ -1,5 +1,5 @@
 //! Following a stream through `Follow` and `Applier`, against a real
-//! nats-server and a real sled store: the catch-up from a snapshot (an
+//! nats-server and a real fjall store: the catch-up from a snapshot (an
 //! unusable entry is skipped, the rest applied), exactly-once application
 //! of repeated events, and pruning of applied ids below the ack floor.
 

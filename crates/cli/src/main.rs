@@ -11,9 +11,9 @@ use jilin::client::{
 use jilin::identity::{AgencyCredentials, DevIdentity};
 use jilin::up::{self, UpArgs};
 
-/// mimalloc instead of glibc's malloc: sled allocates and frees a node for
-/// nearly every change, and glibc's malloc was about a fifth of a bulk
-/// load's samples (BENCHMARKS.md).
+/// mimalloc instead of glibc's malloc: when the stores were sled, which
+/// allocates and frees a node for nearly every change, glibc's malloc was
+/// about a fifth of a bulk load's samples (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

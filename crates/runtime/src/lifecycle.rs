@@ -24,14 +24,13 @@ pub struct DeployArgs {
     /// when the stream is created.
     #[arg(long, env = "JILIN_STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,
-    /// MiB of the store's page cache (sled's), the bulk of the service's
+    /// MiB of the store's block cache (fjall's), the bulk of the service's
     /// memory beyond what it holds by design.
     #[arg(long, env = "JILIN_STORE_CACHE_MB", default_value_t = DEFAULT_STORE_CACHE_MB)]
     pub store_cache_mb: u64,
-    /// Whether a new store compresses its pages (zstd): about a third of
-    /// the disk, for CPU on every write. By default the registry's does
-    /// and the followers' (rebuilt from the streams) do not. A store keeps
-    /// what it was made with, whatever this says later.
+    /// Whether the tables of a new store compress their blocks (lz4, on
+    /// by default). A table keeps what it was made with, whatever this
+    /// says later.
     #[arg(long, env = "JILIN_STORE_COMPRESSION", action = clap::ArgAction::Set)]
     pub store_compression: Option<bool>,
 }
@@ -103,7 +102,7 @@ pub async fn open_store(
     match opened {
         Ok(result) => result.map_err(StartError::store(dir)),
         Err(join) => match join.try_into_panic() {
-            // A panic inside sled is not swallowed.
+            // A panic inside the store is not swallowed.
             Ok(panic) => std::panic::resume_unwind(panic),
             // The runtime is shutting down.
             Err(_) => Err(StartError::store(dir)(StoreError::Closed)),

@@ -2,10 +2,8 @@
 //! outbox) in one file, taken while the service runs, and its restore
 //! into a new directory.
 //!
-//! A snapshot is taken under the store's checkpoint lock, which every
-//! transaction and outbox removal holds shared: writes wait while the
-//! snapshot is copied (local disk speed), and the file holds exactly the
-//! state after some commit. The file: a magic line, a JSON
+//! A backup reads one snapshot of the keyspace, so the file holds exactly
+//! the state after some commit while writes go on. The file: a magic line, a JSON
 //! [`BackupHeader`], the records (tree, key, value), an end marker, the
 //! number of records and a SHA-256 of everything before it. A restore
 //! checks all of it before the directory appears: it is written beside the
@@ -19,16 +17,19 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::format::{self, Layout};
+use crate::meta::{META_TABLE, Meta};
+use crate::outbox::SEQUENCE_KEY;
+use crate::settings::{StoreSettings, keyspace_dir, open_keyspace};
 use crate::{Store, StoreError};
 
 const MAGIC: &[u8] = b"JILIN-STORE-BACKUP 1\n";
 const END: u32 = u32::MAX;
 
-/// The key, in sled's default tree, of the [`BackupHeader`] a restored
+/// The key, in the `__meta` table, of the [`BackupHeader`] a restored
 /// store came from.
 const RESTORED_KEY: &[u8] = b"jilin.store.restored";
 
-/// Prefix, in sled's default tree, of the steps a service has taken after
+/// Prefix, in the `__meta` table, of the steps a service has taken after
 /// a restore (e.g. `replay JILIN_REGISTRY`), each done once.
 const RESTORE_STEP_PREFIX: &str = "jilin.store.restore-step/";
 
@@ -124,7 +125,7 @@ impl<W: Write> Hashing<W> {
 
 impl Store {
     /// Writes a consistent snapshot of the whole store to `path` (made
-    /// anew, synced to disk). Writes wait while it is taken.
+    /// anew, synced to disk) while writes go on.
     pub fn backup_to(&self, path: &Path, taken_at: &str) -> Result<BackupSummary, BackupError> {
         let file = File::create(path).map_err(io(path))?;
         let mut out = Hashing {
@@ -132,31 +133,43 @@ impl Store {
             hash: Sha256::new(),
             written: 0,
         };
-        let _writes_wait = self.checkpoint_exclusive();
-        let db = self.db();
-        let names: Vec<sled::IVec> = db
-            .tree_names()
-            .into_iter()
-            .filter(|name| name.as_ref() != b"__sled__default")
+        let snapshot = self.keyspace().read_tx();
+        let mut names: Vec<String> = self
+            .keyspace()
+            .list_partitions()
+            .iter()
+            .filter(|name| &***name != META_TABLE)
+            .map(|name| name.to_string())
             .collect();
+        names.sort();
+        let tables = names
+            .iter()
+            .map(|name| self.keyspace().open_partition(name, Default::default()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::from)?;
+        let outbox = self.outbox_table();
+        let outbox_last_sequence = snapshot
+            .get(outbox, SEQUENCE_KEY)
+            .map_err(StoreError::from)?
+            .as_deref()
+            .and_then(crate::outbox::decode_sequence)
+            .unwrap_or(0);
+        let outbox_pending = snapshot.range::<&[u8], _>(outbox, ..SEQUENCE_KEY).count() as u64;
         let header = BackupHeader {
             kind: self.layout().kind.to_owned(),
             version: self.layout().version,
             taken_at: taken_at.to_owned(),
-            trees: names
-                .iter()
-                .map(|name| String::from_utf8_lossy(name).into_owned())
-                .collect(),
-            outbox_last_sequence: self.outbox_last_sequence()?,
-            outbox_pending: self.outbox_len()? as u64,
+            trees: names,
+            outbox_last_sequence,
+            outbox_pending,
         };
         let header_json = serde_json::to_vec(&header).expect("a header encodes");
         let mut records = 0u64;
         let mut write = || -> Result<(), BackupError> {
             out.put(MAGIC).map_err(io(path))?;
             out.put_chunk(&header_json).map_err(io(path))?;
-            for (index, name) in names.iter().enumerate() {
-                for item in db.open_tree(name).map_err(StoreError::from)?.iter() {
+            for (index, table) in tables.iter().enumerate() {
+                for item in snapshot.iter(table) {
                     let (key, value) = item.map_err(StoreError::from)?;
                     out.put(&(index as u32).to_le_bytes()).map_err(io(path))?;
                     out.put_chunk(&key).map_err(io(path))?;
@@ -183,7 +196,7 @@ impl Store {
     /// The backup this store was restored from, if it was.
     pub fn restored_from(&self) -> Result<Option<BackupHeader>, StoreError> {
         Ok(self
-            .db()
+            .meta()
             .get(RESTORED_KEY)?
             .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
@@ -192,15 +205,13 @@ impl Store {
     /// `step` because of it.
     pub fn restore_step_pending(&self, step: &str) -> Result<bool, StoreError> {
         let key = format!("{RESTORE_STEP_PREFIX}{step}");
-        Ok(self.db().contains_key(RESTORED_KEY)? && !self.db().contains_key(key)?)
+        Ok(self.meta().contains(RESTORED_KEY)? && !self.meta().contains(key.as_bytes())?)
     }
 
     /// Records that `step` was taken after the restore (on disk).
     pub fn restore_step_done(&self, step: &str) -> Result<(), StoreError> {
         let key = format!("{RESTORE_STEP_PREFIX}{step}");
-        self.db().insert(key.as_bytes(), &[])?;
-        self.db().flush()?;
-        Ok(())
+        self.meta().put(key.as_bytes(), &[])
     }
 }
 
@@ -308,34 +319,42 @@ pub fn verify(path: &Path) -> Result<BackupSummary, BackupError> {
 }
 
 fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
-    let trees = std::cell::RefCell::new(Vec::new());
-    let db = crate::settings::sled_config(dir, layout, &crate::StoreSettings::default())
-        .open()
-        .map_err(StoreError::from)?;
+    /// Records written per batch.
+    const BATCH: usize = 10_000;
+    let settings = StoreSettings::default();
+    let keyspace = open_keyspace(&keyspace_dir(dir), &settings)?;
+    let tables = std::cell::RefCell::new(Vec::new());
+    let batch = std::cell::RefCell::new((keyspace.inner().batch(), 0));
     let summary = read_backup(
         backup,
         |header| {
             format::accepts(layout, &header.kind, header.version).map_err(StoreError::from)?;
             for name in &header.trees {
-                trees
-                    .borrow_mut()
-                    .push(db.open_tree(name).map_err(StoreError::from)?);
+                let table = keyspace
+                    .open_partition(name, settings.table_options(layout))
+                    .map_err(StoreError::from)?;
+                tables.borrow_mut().push(table);
             }
             Ok(())
         },
         |index, key, value| {
-            trees.borrow()[index]
-                .insert(key, value)
-                .map_err(StoreError::from)?;
+            let mut batch = batch.borrow_mut();
+            batch.0.insert(tables.borrow()[index].inner(), key, value);
+            batch.1 += 1;
+            if batch.1 == BATCH {
+                let full = std::mem::replace(&mut batch.0, keyspace.inner().batch());
+                full.commit().map_err(StoreError::from)?;
+                batch.1 = 0;
+            }
             Ok(())
         },
     )?;
+    batch.into_inner().0.commit().map_err(StoreError::from)?;
     // The data is in the backup's format: the first open upgrades it.
-    format::record(&db, &summary.header.kind, summary.header.version)?;
+    let meta = Meta::open(&keyspace)?;
+    format::record(&meta, &summary.header.kind, summary.header.version)?;
     let header_json = serde_json::to_vec(&summary.header).expect("a header encodes");
-    db.insert(RESTORED_KEY, header_json)
-        .map_err(StoreError::from)?;
-    db.flush().map_err(StoreError::from)?;
+    meta.put(RESTORED_KEY, &header_json)?;
     Ok(summary)
 }
 
@@ -352,17 +371,22 @@ mod tests {
         tables: &["things", "bulk"],
     };
 
-    /// Every key and value of every tree but sled's default one.
-    fn contents(store: &Store) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-        let db = store.db();
+    /// Every key and value of every table but the store's own records.
+    fn contents(store: &Store) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+        let keyspace = store.keyspace();
+        let mut names: Vec<String> = keyspace
+            .list_partitions()
+            .iter()
+            .map(|name| name.to_string())
+            .filter(|name| name != META_TABLE)
+            .collect();
+        names.sort();
         let mut all = Vec::new();
-        for name in db.tree_names() {
-            if name.as_ref() == b"__sled__default" {
-                continue;
-            }
-            for item in db.open_tree(&name).unwrap().iter() {
+        for name in names {
+            let table = keyspace.open_partition(&name, Default::default()).unwrap();
+            for item in table.inner().iter() {
                 let (key, value) = item.unwrap();
-                all.push((name.to_vec(), key.to_vec(), value.to_vec()));
+                all.push((name.clone(), key.to_vec(), value.to_vec()));
             }
         }
         all
@@ -390,9 +414,8 @@ mod tests {
         for i in 0..200 {
             write(&store, format!("before-{i:03}")).await;
         }
-        // A bulky tree, so that writes have time to land between the copy
-        // of `things` and of the outbox if the snapshot let them (it fails
-        // without the checkpoint lock).
+        // A bulky table, so that writes have time to land between the copy
+        // of `things` and of the outbox if the snapshot let them.
         let bulk = store.table::<String>("bulk").unwrap();
         for chunk in 0..20 {
             store
@@ -435,9 +458,10 @@ mod tests {
         // One commit state: every written key has its event staged, and
         // the outbox sequence counts exactly the keys.
         let things = copy.table::<String>("things").unwrap();
-        assert_eq!(things.len() as u64, copy.outbox_last_sequence().unwrap());
-        assert_eq!(copy.outbox_len().unwrap(), things.len());
-        assert!(things.len() >= 200);
+        let written = things.len().unwrap();
+        assert_eq!(written as u64, copy.outbox_last_sequence().unwrap());
+        assert_eq!(copy.outbox_len().unwrap(), written);
+        assert!(written >= 200);
         copy.restore_step_done("replay").unwrap();
         assert!(!copy.restore_step_pending("replay").unwrap());
         assert!(

@@ -1,8 +1,8 @@
 //! Group commit: many writers, one flush.
 //!
 //! Each writer that needs its transaction on disk sends a waiter to a
-//! dedicated thread; the thread takes every waiter queued so far, flushes
-//! sled once, and answers them all. Under load N concurrent writes cost one
+//! dedicated thread; the thread takes every waiter queued so far, syncs
+//! fjall's journal once, and answers them all. Under load N concurrent writes cost one
 //! flush, not N.
 
 use std::sync::mpsc;
@@ -25,11 +25,11 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db, metrics: StoreMetrics) -> Self {
+    pub(crate) fn start(keyspace: fjall::TxKeyspace, metrics: StoreMetrics) -> Self {
         let (queue, waiters) = mpsc::channel::<Waiter>();
         let thread = std::thread::Builder::new()
-            .name("sled-group-commit".into())
-            .spawn(move || flush_loop(db, waiters, metrics))
+            .name("store-group-commit".into())
+            .spawn(move || flush_loop(keyspace, waiters, metrics))
             .expect("spawn the group-commit thread");
         Self {
             queue: Some(queue),
@@ -60,14 +60,13 @@ impl Drop for GroupCommit {
     }
 }
 
-fn flush_loop(db: sled::Db, waiters: mpsc::Receiver<Waiter>, metrics: StoreMetrics) {
+fn flush_loop(keyspace: fjall::TxKeyspace, waiters: mpsc::Receiver<Waiter>, metrics: StoreMetrics) {
     while let Ok(first) = waiters.recv() {
         let mut batch = vec![first];
         batch.extend(waiters.try_iter());
         metrics.commit_batch.observe(batch.len() as f64);
-        let outcome = db
-            .flush()
-            .map(|_| ())
+        let outcome = keyspace
+            .persist(fjall::PersistMode::SyncAll)
             .map_err(|err| (err.to_string(), crate::error::is_disk_full(&err)));
         if let Err((reason, _)) = &outcome {
             tracing::error!(%reason, "group commit flush failed");

@@ -18,8 +18,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
+use crate::meta::Meta;
 
-/// The key, in sled's default tree, of the store's [`Recorded`] format.
+/// The key, in the store's `__meta` table, of its [`Recorded`] format.
 const FORMAT_KEY: &[u8] = b"jilin.store.format";
 
 /// What a service keeps: the kind of store, the format version this build
@@ -35,13 +36,8 @@ pub struct Layout {
     /// (run by the service after opening, as the indicator service's
     /// `migrate` does) or raises this to the version that introduced it.
     pub upgrades_from: u32,
-    /// Whether a new store of this kind compresses its pages (zstd) unless
-    /// told otherwise. sled's log holds several copies of each page as it
-    /// fills, so a store's file grows to several times what it holds:
-    /// compression cuts that by about two thirds, and makes every write
-    /// slower (a follower's ingest about four times; BENCHMARKS.md). Yes
-    /// for a store that keeps a growing record, no for derived state that
-    /// is rebuilt from the streams.
+    /// Whether the tables of a new store compress their blocks (lz4)
+    /// unless told otherwise.
     pub compress: bool,
     pub tables: &'static [&'static str],
 }
@@ -128,19 +124,19 @@ pub(crate) fn accepts(layout: &Layout, kind: &str, version: u32) -> Result<(), F
     })
 }
 
-/// Records that `db` holds a `kind` store in format `version` (a restore
-/// records the backup's, and the first open upgrades it).
-pub(crate) fn record(db: &sled::Db, kind: &str, version: u32) -> Result<(), StoreError> {
+/// Records, on disk, that `meta`'s store holds a `kind` store in format
+/// `version` (a restore records the backup's, and the first open upgrades
+/// it).
+pub(crate) fn record(meta: &Meta, kind: &str, version: u32) -> Result<(), StoreError> {
     let record = Recorded {
         kind: kind.to_owned(),
         version,
     };
     let bytes = serde_json::to_vec(&record).expect("a format record encodes");
-    db.insert(FORMAT_KEY, bytes)?;
-    Ok(())
+    meta.put(FORMAT_KEY, &bytes)
 }
 
-/// Prefix, in sled's default tree, of the marks on tables whose values
+/// Prefix, in the `__meta` table, of the marks on tables whose values
 /// an upgrade has yet to re-encode.
 const REENCODE_PREFIX: &str = "jilin.store.reencode/";
 
@@ -149,25 +145,22 @@ fn reencode_mark(table: &str) -> String {
 }
 
 /// Whether an upgrade left `table`'s values to re-encode.
-pub(crate) fn reencode_pending(db: &sled::Db, table: &str) -> Result<bool, StoreError> {
-    Ok(db.contains_key(reencode_mark(table))?)
+pub(crate) fn reencode_pending(meta: &Meta, table: &str) -> Result<bool, StoreError> {
+    meta.contains(reencode_mark(table).as_bytes())
 }
 
-/// Removes `table`'s mark, once its values are re-encoded and flushed.
-pub(crate) fn reencode_done(db: &sled::Db, table: &str) -> Result<(), StoreError> {
-    db.remove(reencode_mark(table))?;
-    db.flush()?;
-    Ok(())
+/// Removes `table`'s mark, once its values are re-encoded and on disk.
+pub(crate) fn reencode_done(meta: &Meta, table: &str) -> Result<(), StoreError> {
+    meta.delete(reencode_mark(table).as_bytes())
 }
 
 /// The first format whose values are all compact (MessagePack).
 const FIRST_COMPACT_FORMAT: u32 = 2;
 
 /// Upgrades a store recording an older `found` format to `layout`'s: marks
-/// every table for re-encoding if its values may still be JSON, then
-/// records the new format (sled's log keeps that order through a crash),
-/// then flushes.
-fn upgrade(db: &sled::Db, layout: &Layout, found: &Recorded) -> Result<(), StoreError> {
+/// every table for re-encoding if its values may still be JSON (each mark
+/// on disk), then records the new format.
+fn upgrade(meta: &Meta, layout: &Layout, found: &Recorded) -> Result<(), StoreError> {
     tracing::info!(
         kind = layout.kind,
         from = found.version,
@@ -176,23 +169,21 @@ fn upgrade(db: &sled::Db, layout: &Layout, found: &Recorded) -> Result<(), Store
     );
     if found.version < FIRST_COMPACT_FORMAT {
         for table in layout.tables {
-            db.insert(reencode_mark(table), &[])?;
+            meta.put(reencode_mark(table).as_bytes(), &[])?;
         }
     }
-    record(db, layout.kind, layout.version)?;
-    db.flush()?;
-    Ok(())
+    record(meta, layout.kind, layout.version)
 }
 
-/// The format `db` records, recording one if it has none: this build's
-/// for a new store, format 1 for a store written before formats were
-/// recorded. Refuses a store this build must not open.
-pub(crate) fn check(db: &sled::Db, layout: &Layout) -> Result<Recorded, StoreError> {
-    let found = match db.get(FORMAT_KEY)? {
+/// The format `meta`'s store records, recording one if it has none: this
+/// build's for a new store, format 1 for a store written before formats
+/// were recorded. Refuses a store this build must not open.
+pub(crate) fn check(meta: &Meta, layout: &Layout) -> Result<Recorded, StoreError> {
+    let found = match meta.get(FORMAT_KEY)? {
         Some(bytes) => serde_json::from_slice(&bytes)
             .map_err(|err| StoreError::Format(FormatError::Unreadable(err.to_string())))?,
         None => {
-            let record = if holds_data(db)? {
+            let record = if meta.others_hold_data()? {
                 Recorded {
                     kind: layout.kind.to_owned(),
                     version: 1,
@@ -200,28 +191,16 @@ pub(crate) fn check(db: &sled::Db, layout: &Layout) -> Result<Recorded, StoreErr
             } else {
                 layout.recorded()
             };
-            let bytes = serde_json::to_vec(&record).expect("a format record encodes");
-            db.insert(FORMAT_KEY, bytes)?;
-            db.flush()?;
+            self::record(meta, &record.kind, record.version)?;
             record
         }
     };
     layout.accepts(&found).map_err(StoreError::Format)?;
     if found.version < layout.version {
-        upgrade(db, layout, &found)?;
+        upgrade(meta, layout, &found)?;
         return Ok(layout.recorded());
     }
     Ok(found)
-}
-
-/// Whether any tree of `db` holds anything.
-fn holds_data(db: &sled::Db) -> Result<bool, StoreError> {
-    for name in db.tree_names() {
-        if name.as_ref() != b"__sled__default" && !db.open_tree(&name)?.is_empty() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 #[cfg(test)]
@@ -242,14 +221,19 @@ mod tests {
         ..V1
     };
 
-    fn db(dir: &std::path::Path) -> sled::Db {
-        sled::open(dir).unwrap()
+    /// A keyspace in `dir`, its `__meta` table, and a `things` table.
+    fn db(dir: &std::path::Path) -> (Meta, fjall::TxPartitionHandle) {
+        let keyspace = fjall::Config::new(dir).open_transactional().unwrap();
+        let things = keyspace
+            .open_partition("things", Default::default())
+            .unwrap();
+        (Meta::open(&keyspace).unwrap(), things)
     }
 
     #[test]
     fn a_new_store_records_this_builds_format() {
         let dir = tempfile::tempdir().unwrap();
-        let db = db(dir.path());
+        let (db, _) = db(dir.path());
         assert_eq!(check(&db, &V2).unwrap(), V2.recorded());
         assert_eq!(check(&db, &V2).unwrap(), V2.recorded());
     }
@@ -257,8 +241,8 @@ mod tests {
     #[test]
     fn a_store_from_before_formats_is_format_1() {
         let dir = tempfile::tempdir().unwrap();
-        let db = db(dir.path());
-        db.open_tree("things").unwrap().insert("k", "v").unwrap();
+        let (db, things) = db(dir.path());
+        things.insert("k", "v").unwrap();
         assert_eq!(check(&db, &V1).unwrap(), V1.recorded());
         let err = check(&db, &V3).unwrap_err();
         assert!(
@@ -271,8 +255,8 @@ mod tests {
     #[test]
     fn an_upgradable_store_is_recorded_upgraded_with_its_tables_marked() {
         let dir = tempfile::tempdir().unwrap();
-        let db = db(dir.path());
-        db.open_tree("things").unwrap().insert("k", "v").unwrap();
+        let (db, things) = db(dir.path());
+        things.insert("k", "v").unwrap();
         check(&db, &V1).unwrap();
         assert!(!reencode_pending(&db, "things").unwrap());
         assert_eq!(check(&db, &V2).unwrap(), V2.recorded());
@@ -291,7 +275,7 @@ mod tests {
     #[test]
     fn newer_and_foreign_stores_are_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();
-        let db = db(dir.path());
+        let (db, _) = db(dir.path());
         check(&db, &V2).unwrap();
         let err = check(&db, &V1).unwrap_err();
         assert_eq!(

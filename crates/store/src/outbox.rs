@@ -1,13 +1,15 @@
-//! The transactional outbox: events staged in the same sled transaction as
-//! the state change they describe, drained in order by a relay.
+//! The transactional outbox: events staged in the same transaction as the
+//! state change they describe, drained in order by a relay.
 //!
-//! Entries live in the `__outbox` tree under an 8-byte big-endian sequence
-//! number taken from a counter in the same tree, so the outbox order is the
-//! commit order. The counter key sorts after every entry key.
+//! Entries live in the `__outbox` table under an 8-byte big-endian sequence
+//! number taken from a counter in the same table, so the outbox order is
+//! the commit order. The counter key sorts after every entry key.
+
+use std::sync::atomic::Ordering;
 
 use prost::Message;
 
-use crate::StoreError;
+use crate::{Store, StoreError};
 
 /// Key of the sequence counter inside the outbox tree.
 pub(crate) const SEQUENCE_KEY: &[u8] = b"\xff\xffsequence";
@@ -60,4 +62,73 @@ pub(crate) fn entry_sequence(key: &[u8]) -> Result<u64, StoreError> {
         key: format!("{key:?}"),
         reason: "outbox key is not a sequence number".into(),
     })
+}
+
+impl Store {
+    /// The oldest staged events, in commit order, at most `max` of them.
+    pub fn outbox_batch(&self, max: usize) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        let mut batch = Vec::new();
+        for item in self.outbox_entries().take(max) {
+            let (key, bytes) = item?;
+            let sequence = entry_sequence(&key)?;
+            let entry = OutboxEntry::decode(bytes.as_ref()).map_err(|err| StoreError::Corrupt {
+                table: OUTBOX_TREE,
+                key: sequence.to_string(),
+                reason: err.to_string(),
+            })?;
+            batch.push((sequence, entry));
+        }
+        Ok(batch)
+    }
+
+    /// Forgets published events: every event staged up to and including
+    /// sequence `through`, in one transaction. Events leave the outbox only
+    /// this way, oldest first, so what is left is always one run of
+    /// sequence numbers. Not put on disk on its own: if the removal is lost
+    /// in a crash the relay recognises the events on the stream and does
+    /// not publish them again. Returns how many were removed.
+    pub fn outbox_remove_through(&self, through: u64) -> Result<usize, StoreError> {
+        let floor = self.outbox_floor().load(Ordering::Acquire);
+        let keys = self
+            .outbox_table()
+            .inner()
+            .range(sequence_key(floor)..=sequence_key(through))
+            .map(|item| item.map(|(key, _)| key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tx = self.keyspace().write_tx();
+        for key in &keys {
+            tx.remove(self.outbox_table(), key.clone());
+        }
+        tx.commit()?;
+        self.outbox_floor()
+            .fetch_max(through.saturating_add(1), Ordering::AcqRel);
+        Ok(keys.len())
+    }
+
+    /// Number of events waiting to be published. Read from the oldest
+    /// event's sequence number and the last one staged, not by counting:
+    /// a backlog of millions costs the same as an empty outbox.
+    pub fn outbox_len(&self) -> Result<usize, StoreError> {
+        let Some(oldest) = self.outbox_entries().next().transpose()? else {
+            return Ok(0);
+        };
+        let oldest = entry_sequence(&oldest.0)?;
+        let last = self.outbox_last_sequence()?;
+        Ok(usize::try_from(last.saturating_sub(oldest) + 1).unwrap_or(usize::MAX))
+    }
+
+    /// Sequence number of the last event ever staged (0 if none); changes
+    /// only when a write stages an event.
+    pub fn outbox_last_sequence(&self) -> Result<u64, StoreError> {
+        let last = self.outbox_table().get(SEQUENCE_KEY)?;
+        Ok(last.as_deref().and_then(decode_sequence).unwrap_or(0))
+    }
+
+    /// The staged events in order, from the floor up.
+    fn outbox_entries(&self) -> impl Iterator<Item = fjall::Result<fjall::KvPair>> + use<> {
+        let floor = sequence_key(self.outbox_floor().load(Ordering::Acquire));
+        self.outbox_table()
+            .inner()
+            .range(floor.to_vec()..SEQUENCE_KEY.to_vec())
+    }
 }

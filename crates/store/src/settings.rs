@@ -1,31 +1,39 @@
-//! How a store's sled database is opened: the page cache, whether pages
-//! are compressed, and waiting for another handle to let go of the lock.
+//! How a store's fjall keyspace is opened: where it lives in the store's
+//! directory, its memory, whether new tables compress, and the lock that
+//! keeps a second process (or a second handle in this one) out.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::StoreError;
 use crate::format::Layout;
 
-/// How long [`Store::open`] waits for another handle on the same directory
-/// to let go: sled's background threads release the file lock a moment
-/// after the last `Db` is dropped, which matters when a service restarts
-/// inside one process. Another process holding the lock still fails.
+/// How long [`crate::Store::open`] waits for another handle on the same
+/// directory to let go: a service restarting inside one process drops its
+/// old store a moment after the new one starts. Another process holding
+/// the lock still fails, once this has passed.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// sled's page cache unless a service is told otherwise: 64 MiB (sled's
-/// own default, 1 GiB, would let each service grow far past what it needs).
+/// The block cache unless a service is told otherwise: 64 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
+/// The most the keyspace's tables hold in memory before writing them out
+/// (fjall's memtables, all tables together).
+const WRITE_BUFFER_BYTES: u64 = 32 << 20;
+
+/// The most journal kept before the oldest memtables are written out: what
+/// an open after a crash replays.
+const JOURNAL_BYTES: u64 = 128 << 20;
 
 /// How a store is opened.
 #[derive(Clone, Debug)]
 pub struct StoreSettings {
-    /// Bytes of sled's page cache (the store's memory, beyond what the
+    /// Bytes of the block cache (the store's memory, beyond what the
     /// operating system caches).
     pub cache_bytes: u64,
-    /// Whether a new store compresses its pages with zstd; `None` leaves it
-    /// to [`Layout::compress`]. A store keeps what it was made with: sled
-    /// refuses to open it the other way.
+    /// Whether a new table compresses its blocks (lz4); `None` leaves it to
+    /// [`Layout::compress`]. A table keeps what it was made with.
     pub compress_new: Option<bool>,
 }
 
@@ -38,47 +46,64 @@ impl Default for StoreSettings {
     }
 }
 
-/// zstd level of the pages of a compressed store: the fastest.
-const COMPRESSION_LEVEL: i32 = 1;
-
-/// Whether the store in `dir` compresses its pages: what sled recorded in
-/// its `conf` when the store was made, or `new` when there is none yet.
-pub(crate) fn compressed(dir: &Path, new: bool) -> bool {
-    // The file is text lines followed by a binary checksum.
-    match std::fs::read(dir.join("conf")) {
-        Ok(conf) => conf
-            .split(|&byte| byte == b'\n')
-            .any(|line| line == b"use_compression: true"),
-        Err(_) => new,
+impl StoreSettings {
+    /// The options a table is created with.
+    pub(crate) fn table_options(&self, layout: &Layout) -> fjall::PartitionCreateOptions {
+        let compression = if self.compress_new.unwrap_or(layout.compress) {
+            fjall::CompressionType::Lz4
+        } else {
+            fjall::CompressionType::None
+        };
+        fjall::PartitionCreateOptions::default().compression(compression)
     }
 }
 
-/// sled's settings for the store of `layout` in `dir`.
-pub(crate) fn sled_config(dir: &Path, layout: &Layout, settings: &StoreSettings) -> sled::Config {
-    let compress_new = settings.compress_new.unwrap_or(layout.compress);
-    sled::Config::new()
-        .path(dir)
-        .cache_capacity(settings.cache_bytes)
-        .flush_every_ms(Some(200))
-        .use_compression(compressed(dir, compress_new))
-        .compression_factor(COMPRESSION_LEVEL)
+/// Where the keyspace lives inside a store's directory.
+pub(crate) fn keyspace_dir(dir: &Path) -> PathBuf {
+    dir.join("keyspace")
 }
 
-pub(crate) fn open_when_unlocked(
+/// Opens the keyspace in `dir` (made if missing).
+pub(crate) fn open_keyspace(
     dir: &Path,
-    layout: &Layout,
     settings: &StoreSettings,
-) -> Result<sled::Db, StoreError> {
-    let deadline = Instant::now() + LOCK_WAIT;
-    loop {
-        match sled_config(dir, layout, settings).open() {
-            Err(sled::Error::Io(err))
-                if err.to_string().contains("could not acquire lock")
-                    && Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(20));
+) -> Result<fjall::TxKeyspace, StoreError> {
+    Ok(fjall::Config::new(dir)
+        .cache_size(settings.cache_bytes)
+        .max_write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_journaling_size(JOURNAL_BYTES)
+        .open_transactional()?)
+}
+
+/// The store directory's lock, held for as long as the store is open.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock on `dir`, waiting up to [`LOCK_WAIT`] for another
+    /// handle to let go of it.
+    pub(crate) fn take(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(StoreError::io(&path))?;
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Locked(dir.to_owned()));
+                }
+                Err(std::fs::TryLockError::Error(err)) => return Err(StoreError::io(&path)(err)),
             }
-            result => return Ok(result?),
         }
     }
 }

@@ -1,23 +1,21 @@
-//! [`Store`]: one sled database per service, its declared tables, the
+//! [`Store`]: one fjall keyspace per service, its declared tables, the
 //! outbox, and the only way to change them ([`Store::write`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use prost::Message;
 use serde::{Serialize, de::DeserializeOwned};
-use sled::Transactional as _;
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
 use tokio::sync::Notify;
 
 use crate::commit::GroupCommit;
 use crate::format::{self, Layout};
+use crate::meta::Meta;
 use crate::metrics::StoreMetrics;
 use crate::outbox::{self, OUTBOX_TREE, OutboxEntry, SEQUENCE_KEY};
-use crate::settings::{StoreSettings, open_when_unlocked};
+use crate::settings::{DirLock, StoreSettings, keyspace_dir, open_keyspace};
 use crate::{StoreError, Table};
 
 /// A service's embedded database. Cheap to clone; every clone is the same
@@ -27,18 +25,24 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// Fields drop in order: the keyspace closes (the group-commit thread
+/// holds the last handle) before the directory's lock is let go.
 struct Inner {
-    db: sled::Db,
+    keyspace: fjall::TxKeyspace,
     dir: PathBuf,
     layout: Layout,
-    /// Held shared by every change, exclusively by a backup.
-    checkpoint: RwLock<()>,
+    meta: Meta,
     names: Vec<&'static str>,
     /// Declared tables in declaration order, the outbox last.
-    trees: Vec<sled::Tree>,
+    tables: Vec<fjall::TxPartitionHandle>,
     commit: GroupCommit,
+    /// No outbox entry sorts below this sequence number: where a scan of
+    /// the outbox starts, past the removed entries that the tree keeps as
+    /// tombstones until it compacts them.
+    pub(crate) outbox_floor: AtomicU64,
     outbox_changed: Notify,
     metrics: StoreMetrics,
+    _lock: DirLock,
 }
 
 impl Store {
@@ -49,36 +53,42 @@ impl Store {
         Self::open_with(dir, layout, &StoreSettings::default())
     }
 
-    /// [`Store::open`] with sled's page cache and the compression of a new
-    /// store as `settings` say.
+    /// [`Store::open`] with the block cache and the compression of new
+    /// tables as `settings` say. A store written by a build before fjall
+    /// (sled's files in `dir`) is moved to fjall first, losing nothing.
     pub fn open_with(
         dir: &Path,
         layout: &Layout,
         settings: &StoreSettings,
     ) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|err| StoreError::Sled(err.into()))?;
-        let db = open_when_unlocked(dir, layout, settings)?;
-        format::check(&db, layout)?;
+        std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        let lock = DirLock::take(dir)?;
+        crate::from_sled::move_if_present(dir, layout, settings)?;
+        let keyspace = open_keyspace(&keyspace_dir(dir), settings)?;
+        let meta = Meta::open(&keyspace)?;
+        format::check(&meta, layout)?;
         crate::backup::remove_unfinished(dir);
         let mut names = layout.tables.to_vec();
         names.push(OUTBOX_TREE);
-        let trees = names
+        let tables = names
             .iter()
-            .map(|name| db.open_tree(name))
+            .map(|name| keyspace.open_partition(name, settings.table_options(layout)))
             .collect::<Result<Vec<_>, _>>()?;
         let metrics = StoreMetrics::default();
-        let commit = GroupCommit::start(db.clone(), metrics.clone());
+        let commit = GroupCommit::start(keyspace.clone(), metrics.clone());
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
+                keyspace,
                 dir: dir.to_owned(),
                 layout: *layout,
-                checkpoint: RwLock::new(()),
+                meta,
                 names,
-                trees,
+                tables,
                 commit,
+                outbox_floor: AtomicU64::new(0),
                 outbox_changed: Notify::new(),
                 metrics,
+                _lock: lock,
             }),
         })
     }
@@ -95,23 +105,21 @@ impl Store {
             .iter()
             .position(|declared| *declared == name && name != OUTBOX_TREE)
             .ok_or(StoreError::UnknownTable(name))?;
-        let table = Table::new(name, index, self.inner.trees[index].clone());
-        if format::reencode_pending(&self.inner.db, name)? {
+        let table = Table::new(name, index, self.clone());
+        if format::reencode_pending(&self.inner.meta, name)? {
             let rewritten = table.reencode_legacy()?;
-            format::reencode_done(&self.inner.db, name)?;
+            format::reencode_done(&self.inner.meta, name)?;
             tracing::info!(table = name, rewritten, "re-encoded the table's values");
         }
         Ok(table)
     }
 
-    /// Runs `change` as one serializable transaction over every table and the
-    /// outbox, then waits until it is on disk (group commit). `change` may run
-    /// more than once when transactions conflict, so it must not have side
-    /// effects outside `tx`; it must pass every `StoreError` it gets from
-    /// `tx` back out. Returning `Err` aborts with nothing written.
-    /// Inside `change`, read only through `tx`: reading a [`Table`] directly
-    /// there deadlocks (sled holds its commit lock while `change` runs).
-    pub async fn write<R, E>(&self, change: impl Fn(&Tx<'_>) -> Result<R, E>) -> Result<R, E>
+    /// Runs `change` as one transaction over every table and the outbox,
+    /// then waits until it is on disk (group commit). Transactions run one
+    /// at a time, each seeing every one committed before it; `change` runs
+    /// once and must pass every `StoreError` it gets from `tx` back out.
+    /// Returning `Err` aborts with nothing written.
+    pub async fn write<R, E>(&self, change: impl FnOnce(&Tx<'_>) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StoreError>,
     {
@@ -128,53 +136,45 @@ impl Store {
         Ok(value)
     }
 
-    fn transact<R, E>(&self, change: impl Fn(&Tx<'_>) -> Result<R, E>) -> Result<(R, bool), E>
+    fn transact<R, E>(&self, change: impl FnOnce(&Tx<'_>) -> Result<R, E>) -> Result<(R, bool), E>
     where
         E: From<StoreError>,
     {
-        let _consistent = self.checkpoint_shared();
-        let result = self.inner.trees.as_slice().transaction(|trees| {
-            let tx = Tx {
-                trees,
-                outbox_index: trees.len() - 1,
-                failure: RefCell::new(None),
-                staged_events: RefCell::new(false),
-            };
-            match change(&tx) {
-                Ok(value) => Ok((value, *tx.staged_events.borrow())),
-                Err(err) => Err(match tx.failure.take() {
-                    Some(UnabortableTransactionError::Conflict) => {
-                        ConflictableTransactionError::Conflict
-                    }
-                    Some(UnabortableTransactionError::Storage(storage)) => {
-                        ConflictableTransactionError::Storage(storage)
-                    }
-                    None => ConflictableTransactionError::Abort(err),
-                }),
+        let tx = Tx {
+            tx: RefCell::new(self.inner.keyspace.write_tx()),
+            tables: &self.inner.tables,
+            staged_events: Cell::new(false),
+        };
+        // On `Err`, dropping `tx` rolls it back.
+        let value = change(&tx)?;
+        let staged_events = tx.staged_events.get();
+        tx.tx
+            .into_inner()
+            .commit()
+            .map_err(|err| E::from(StoreError::from(err)))?;
+        Ok((value, staged_events))
+    }
+
+    /// Replaces, in one transaction, each value of table `index` in
+    /// `entries` that still holds the bytes given there with `new` of it.
+    /// Returns how many it replaced.
+    pub(crate) fn swap_if_unchanged(
+        &self,
+        index: usize,
+        entries: &[fjall::KvPair],
+        new: impl Fn(&[u8], &[u8]) -> Result<Vec<u8>, StoreError>,
+    ) -> Result<usize, StoreError> {
+        let table = &self.inner.tables[index];
+        let mut tx = self.inner.keyspace.write_tx();
+        let mut swapped = 0;
+        for (key, old) in entries {
+            if tx.get(table, key)?.as_deref() == Some(&old[..]) {
+                tx.insert(table, key.clone(), new(key, old)?);
+                swapped += 1;
             }
-        });
-        match result {
-            Ok(value) => Ok(value),
-            Err(TransactionError::Abort(err)) => Err(err),
-            Err(TransactionError::Storage(err)) => Err(E::from(StoreError::Sled(err))),
         }
-    }
-
-    /// Held while changing anything, so that a backup sees whole commits.
-    fn checkpoint_shared(&self) -> RwLockReadGuard<'_, ()> {
-        // The lock guards no data: a panic while holding it poisons nothing.
-        self.inner
-            .checkpoint
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Held while taking a backup: every change waits.
-    pub(crate) fn checkpoint_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
-        self.inner
-            .checkpoint
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        tx.commit()?;
+        Ok(swapped)
     }
 
     /// The directory the store lives in.
@@ -182,8 +182,28 @@ impl Store {
         &self.inner.dir
     }
 
-    pub(crate) fn db(&self) -> &sled::Db {
-        &self.inner.db
+    pub(crate) fn keyspace(&self) -> &fjall::TxKeyspace {
+        &self.inner.keyspace
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.inner.meta
+    }
+
+    /// Table `index` of the store, the outbox last.
+    pub(crate) fn partition(&self, index: usize) -> &fjall::TxPartitionHandle {
+        &self.inner.tables[index]
+    }
+
+    pub(crate) fn outbox_table(&self) -> &fjall::TxPartitionHandle {
+        self.inner
+            .tables
+            .last()
+            .expect("the outbox table is always open")
+    }
+
+    pub(crate) fn outbox_floor(&self) -> &AtomicU64 {
+        &self.inner.outbox_floor
     }
 
     /// What this store holds, and in which format.
@@ -241,88 +261,18 @@ impl Store {
         &self.inner.metrics
     }
 
-    /// Flushes everything to disk now (used at shutdown).
+    /// Puts everything committed on disk now (used at shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner.db.flush()?;
-        Ok(())
+        self.persist()
     }
 
-    /// The oldest staged events, in commit order, at most `max` of them.
-    pub fn outbox_batch(&self, max: usize) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
-        let tree = self.outbox_tree();
-        let mut batch = Vec::new();
-        for item in tree.range::<&[u8], _>(..SEQUENCE_KEY).take(max) {
-            let (key, bytes) = item?;
-            let sequence = outbox::entry_sequence(&key)?;
-            let entry = OutboxEntry::decode(bytes.as_ref()).map_err(|err| StoreError::Corrupt {
-                table: OUTBOX_TREE,
-                key: sequence.to_string(),
-                reason: err.to_string(),
-            })?;
-            batch.push((sequence, entry));
-        }
-        Ok(batch)
-    }
-
-    /// Forgets published events: every event staged up to and including
-    /// sequence `through`, in one batch (one pass through sled's locks
-    /// however many there are, so that a relay keeps pace beside big
-    /// transactions). Events leave the outbox only this way, oldest first,
-    /// so what is left is always one run of sequence numbers. Not flushed on
-    /// its own: if the removal is lost in a crash the relay recognises the
-    /// events on the stream and does not publish them again. Returns how
-    /// many were removed.
-    pub fn outbox_remove_through(&self, through: u64) -> Result<usize, StoreError> {
-        let _consistent = self.checkpoint_shared();
-        let tree = self.outbox_tree();
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
-        for key in tree.range(..=outbox::sequence_key(through)).keys() {
-            batch.remove(key?);
-            removed += 1;
-        }
-        tree.apply_batch(batch)?;
-        Ok(removed)
-    }
-
-    /// Number of events waiting to be published. Read from the oldest
-    /// event's sequence number and the last one staged, not by counting:
-    /// a backlog of millions costs the same as an empty outbox.
-    pub fn outbox_len(&self) -> Result<usize, StoreError> {
-        let Some(oldest) = self
-            .outbox_tree()
-            .range::<&[u8], _>(..SEQUENCE_KEY)
-            .keys()
-            .next()
-            .transpose()?
-        else {
-            return Ok(0);
-        };
-        let oldest = outbox::entry_sequence(&oldest)?;
-        let last = self.outbox_last_sequence()?;
-        Ok(usize::try_from(last.saturating_sub(oldest) + 1).unwrap_or(usize::MAX))
-    }
-
-    /// Sequence number of the last event ever staged (0 if none); changes
-    /// only when a write stages an event.
-    pub fn outbox_last_sequence(&self) -> Result<u64, StoreError> {
-        let last = self.outbox_tree().get(SEQUENCE_KEY)?;
-        Ok(last
-            .as_deref()
-            .and_then(outbox::decode_sequence)
-            .unwrap_or(0))
+    pub(crate) fn persist(&self) -> Result<(), StoreError> {
+        Ok(self.inner.keyspace.persist(fjall::PersistMode::SyncAll)?)
     }
 
     /// Resolves when an event has been staged since the last call returned.
     pub async fn outbox_changed(&self) {
         self.inner.outbox_changed.notified().await
-    }
-
-    fn outbox_tree(&self) -> &sled::Tree {
-        self.inner
-            .trees
-            .last()
-            .expect("the outbox tree is always open")
     }
 }
 
@@ -339,12 +289,12 @@ fn off_the_runtime<R>(blocking: impl FnOnce() -> R) -> R {
     }
 }
 
-/// The view of the store inside one [`Store::write`] transaction.
+/// The view of the store inside one [`Store::write`] transaction: it reads
+/// what it has written.
 pub struct Tx<'a> {
-    trees: &'a Vec<TransactionalTree>,
-    outbox_index: usize,
-    failure: RefCell<Option<UnabortableTransactionError>>,
-    staged_events: RefCell<bool>,
+    tx: RefCell<fjall::WriteTransaction<'a>>,
+    tables: &'a [fjall::TxPartitionHandle],
+    staged_events: Cell<bool>,
 }
 
 impl Tx<'_> {
@@ -354,7 +304,7 @@ impl Tx<'_> {
         table: &Table<V>,
         key: &str,
     ) -> Result<Option<V>, StoreError> {
-        let bytes = self.check(self.trees[table.index].get(key.as_bytes()))?;
+        let bytes = self.tx.borrow().get(&self.tables[table.index], key)?;
         bytes.map(|bytes| table.decode(key, &bytes)).transpose()
     }
 
@@ -366,7 +316,9 @@ impl Tx<'_> {
         value: &V,
     ) -> Result<(), StoreError> {
         let bytes = Table::encode(value);
-        self.check(self.trees[table.index].insert(key.as_bytes(), bytes))?;
+        self.tx
+            .borrow_mut()
+            .insert(&self.tables[table.index], key, bytes);
         Ok(())
     }
 
@@ -376,48 +328,32 @@ impl Tx<'_> {
         table: &Table<V>,
         key: &str,
     ) -> Result<(), StoreError> {
-        self.check(self.trees[table.index].remove(key.as_bytes()))?;
+        self.tx.borrow_mut().remove(&self.tables[table.index], key);
         Ok(())
     }
 
     /// Stages an event for publication, committed with the rest of this
     /// transaction. Returns its outbox sequence number.
     pub fn stage_event(&self, entry: &OutboxEntry) -> Result<u64, StoreError> {
-        let outbox = &self.trees[self.outbox_index];
-        let last = self.check(outbox.get(SEQUENCE_KEY))?;
+        let outbox = self.tables.last().expect("the outbox table is always open");
+        let mut tx = self.tx.borrow_mut();
+        let last = tx.get(outbox, SEQUENCE_KEY)?;
         let sequence = last
             .as_deref()
             .and_then(outbox::decode_sequence)
             .unwrap_or(0)
             + 1;
         let key = outbox::sequence_key(sequence);
-        self.check(outbox.insert(SEQUENCE_KEY, &key[..]))?;
-        self.check(outbox.insert(&key[..], entry.encode_to_vec()))?;
-        *self.staged_events.borrow_mut() = true;
+        tx.insert(outbox, SEQUENCE_KEY, key);
+        tx.insert(outbox, key, entry.encode_to_vec());
+        self.staged_events.set(true);
         Ok(sequence)
-    }
-
-    /// Remembers why a sled call failed so that [`Store::write`] can retry a
-    /// conflict or report a storage fault, whatever error type the caller's
-    /// closure turns it into.
-    fn check<T>(&self, result: Result<T, UnabortableTransactionError>) -> Result<T, StoreError> {
-        result.map_err(|err| {
-            let message = match &err {
-                UnabortableTransactionError::Conflict => "transaction conflict".to_owned(),
-                UnabortableTransactionError::Storage(storage) => storage.to_string(),
-            };
-            *self.failure.borrow_mut() = Some(err);
-            StoreError::Transaction(message)
-        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::settings::compressed;
 
     #[derive(Debug, thiserror::Error)]
     enum TestError {
@@ -581,10 +517,15 @@ mod tests {
         tags: Vec<String>,
     }
 
-    /// Writes `things` into `dir` as format 1 did: JSON values.
+    /// Writes `things` into `dir` as format 1 did: JSON values, in sled.
     fn format_1_store(dir: &Path, things: &[(&str, Thing)]) {
         let db = sled::open(dir).unwrap();
-        format::record(&db, THINGS.kind, 1).unwrap();
+        let record = format::Recorded {
+            kind: THINGS.kind.into(),
+            version: 1,
+        };
+        db.insert("jilin.store.format", serde_json::to_vec(&record).unwrap())
+            .unwrap();
         let tree = db.open_tree("things").unwrap();
         for (key, thing) in things {
             tree.insert(key, serde_json::to_vec(thing).unwrap())
@@ -611,11 +552,10 @@ mod tests {
             let things = store.table::<Thing>("things").unwrap();
             assert_eq!(things.get("x").unwrap(), Some(thing("x", 1)));
             assert_eq!(things.get("y").unwrap(), Some(thing("y", 2)));
-            let raw = store.inner.trees[things.index].get("x").unwrap().unwrap();
+            let raw = store.partition(things.index).get("x").unwrap().unwrap();
             assert_eq!(raw[0], crate::table::COMPACT, "re-encoded on open");
             assert!(raw.len() < serde_json::to_vec(&thing("x", 1)).unwrap().len() / 2);
         }
-        std::thread::sleep(Duration::from_millis(200));
         // The old build now refuses it; this one opens it as it is.
         let refused = Store::open(dir.path(), &THINGS).err().unwrap();
         assert!(
@@ -654,7 +594,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let after = Table::<After>::new("things", before.index, before.tree.clone());
+        let after = Table::<After>::new("things", before.index, store.clone());
         let read = after.get("x").unwrap().unwrap();
         assert_eq!(
             read,
@@ -666,24 +606,50 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_new_store_compresses_as_told_and_an_older_one_keeps_what_it_was_made_with() {
-        let new = tempfile::tempdir().unwrap();
-        drop(Store::open(new.path(), &THINGS).unwrap());
-        assert!(compressed(new.path(), false));
-        let old = tempfile::tempdir().unwrap();
-        drop(sled::open(old.path()).unwrap());
-        assert!(!compressed(old.path(), true));
-        std::thread::sleep(Duration::from_millis(200));
-        drop(Store::open(old.path(), &THINGS).unwrap());
-        assert!(!compressed(old.path(), true));
+    /// Bytes on disk of `store`'s table `things` holding 2,000 alike
+    /// values, once written out of memory.
+    async fn disk_space_of_alike_values(store: &Store) -> u64 {
+        let things = store.table::<String>("things").unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for n in 0..2000 {
+                    tx.insert(&things, &format!("{n:05}"), &"jilin ".repeat(100))?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let table = things.partition();
+        table.rotate_memtable_and_wait().unwrap();
+        table.disk_space()
+    }
+
+    #[tokio::test]
+    async fn a_new_store_compresses_as_told() {
+        let compressed = tempfile::tempdir().unwrap();
+        let store = Store::open(compressed.path(), &THINGS).unwrap();
+        let small = disk_space_of_alike_values(&store).await;
         let plain = tempfile::tempdir().unwrap();
         let settings = StoreSettings {
             compress_new: Some(false),
             ..StoreSettings::default()
         };
-        drop(Store::open_with(plain.path(), &THINGS, &settings).unwrap());
-        assert!(!compressed(plain.path(), true));
+        let store = Store::open_with(plain.path(), &THINGS, &settings).unwrap();
+        let large = disk_space_of_alike_values(&store).await;
+        assert!(small * 4 < large, "compressed {small}, plain {large}");
+    }
+
+    #[test]
+    fn a_second_handle_on_a_store_waits_for_the_first_and_then_fails_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
+        let err = Store::open(dir.path(), &THINGS).err().unwrap();
+        assert!(
+            err.to_string().contains("another process holds the store"),
+            "{err}"
+        );
+        drop(store);
+        Store::open(dir.path(), &THINGS).unwrap();
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Typed tables: a sled tree with string keys and compact values.
+//! Typed tables: a fjall partition with string keys and compact values.
 //!
 //! A value is the byte [`COMPACT`] followed by its MessagePack encoding,
 //! structs as arrays (no field names). MessagePack says how long each array
@@ -10,19 +10,21 @@
 //! UTF-8 so prefix scans follow resource names (`{project}/{period}`).
 
 use std::marker::PhantomData;
+use std::ops::Bound;
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::StoreError;
+use crate::{Store, StoreError};
 
 /// The first byte of every value written since store format 2.
 pub(crate) const COMPACT: u8 = 0xC1;
 
-/// A handle on one declared table holding values of type `V`.
+/// A handle on one declared table holding values of type `V`. It keeps
+/// its store open.
 pub struct Table<V> {
     pub(crate) name: &'static str,
     pub(crate) index: usize,
-    pub(crate) tree: sled::Tree,
+    store: Store,
     _value: PhantomData<fn() -> V>,
 }
 
@@ -31,20 +33,26 @@ impl<V> Clone for Table<V> {
         Self {
             name: self.name,
             index: self.index,
-            tree: self.tree.clone(),
+            store: self.store.clone(),
             _value: PhantomData,
         }
     }
 }
 
 impl<V: Serialize + DeserializeOwned> Table<V> {
-    pub(crate) fn new(name: &'static str, index: usize, tree: sled::Tree) -> Self {
+    pub(crate) fn new(name: &'static str, index: usize, store: Store) -> Self {
         Self {
             name,
             index,
-            tree,
+            store,
             _value: PhantomData,
         }
+    }
+
+    /// The partition the table lives in; reads through it see every
+    /// committed write.
+    pub(crate) fn partition(&self) -> &fjall::PartitionHandle {
+        self.store.partition(self.index).inner()
     }
 
     /// The name the table was declared with.
@@ -54,7 +62,7 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
 
     /// Reads one value outside any transaction.
     pub fn get(&self, key: &str) -> Result<Option<V>, StoreError> {
-        match self.tree.get(key.as_bytes())? {
+        match self.partition().get(key.as_bytes())? {
             Some(bytes) => Ok(Some(self.decode(key, &bytes)?)),
             None => Ok(None),
         }
@@ -62,13 +70,13 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
 
     /// Every entry whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, V)>, StoreError> {
-        self.entries(self.tree.scan_prefix(prefix.as_bytes()))
+        self.entries(self.partition().prefix(prefix.as_bytes()))
     }
 
     /// Hands every entry to `each`, in key order, decoding one value at a
     /// time: a pass over a table too big to hold decoded all at once.
     pub fn for_each(&self, mut each: impl FnMut(&str, V)) -> Result<(), StoreError> {
-        for item in self.tree.iter() {
+        for item in self.partition().iter() {
             let (key, bytes) = item?;
             let key = String::from_utf8_lossy(&key);
             each(&key, self.decode(&key, &bytes)?);
@@ -78,8 +86,7 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
 
     /// Every key, in order, without decoding the values.
     pub fn keys(&self) -> Result<Vec<String>, StoreError> {
-        self.tree
-            .iter()
+        self.partition()
             .keys()
             .map(|key| Ok(String::from_utf8_lossy(&key?).into_owned()))
             .collect()
@@ -93,10 +100,9 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
         after: &str,
         limit: usize,
     ) -> Result<Vec<(String, V)>, StoreError> {
-        let start = std::ops::Bound::Excluded(after.as_bytes().to_vec());
         let iter = self
-            .tree
-            .range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
+            .partition()
+            .range::<&[u8], _>((Bound::Excluded(after.as_bytes()), Bound::Unbounded))
             .take_while(|item| match item {
                 Ok((key, _)) => key.starts_with(prefix.as_bytes()),
                 Err(_) => true,
@@ -105,14 +111,14 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
         self.entries(iter)
     }
 
-    /// Number of entries (walks the tree; for tests and small tables).
-    pub fn len(&self) -> usize {
-        self.tree.len()
+    /// Number of entries (walks the table; for tests and small tables).
+    pub fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.partition().len()?)
     }
 
     /// True when the table holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.partition().is_empty()?)
     }
 
     /// A checksum over every key and raw value, to prove in tests that a
@@ -125,7 +131,7 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
     pub fn fingerprint_where(&self, keep: impl Fn(&str) -> bool) -> Result<u64, StoreError> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for item in self.tree.iter() {
+        for item in self.partition().iter() {
             let (key, value) = item?;
             if !keep(&String::from_utf8_lossy(&key)) {
                 continue;
@@ -157,29 +163,33 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
     }
 
     /// Rewrites every value still in the JSON of formats before 2 in the
-    /// compact encoding, then flushes; returns how many it rewrote. Each
-    /// value is swapped only if unchanged since it was read, so a write
-    /// racing the upgrade is never undone.
+    /// compact encoding, a thousand per transaction, and puts them on disk;
+    /// returns how many it rewrote. Each value is swapped only if unchanged
+    /// since it was read, so a write racing the upgrade is never undone.
     pub(crate) fn reencode_legacy(&self) -> Result<usize, StoreError> {
-        let mut rewritten = 0;
-        for item in self.tree.iter() {
+        let mut legacy = Vec::new();
+        for item in self.partition().iter() {
             let (key, bytes) = item?;
-            if bytes.first() == Some(&COMPACT) {
-                continue;
+            if bytes.first() != Some(&COMPACT) {
+                legacy.push((key, bytes));
             }
-            let value = self.decode(&String::from_utf8_lossy(&key), &bytes)?;
-            let swapped =
-                self.tree
-                    .compare_and_swap(&key, Some(&bytes), Some(Self::encode(&value)))?;
-            rewritten += usize::from(swapped.is_ok());
         }
-        self.tree.flush()?;
+        let mut rewritten = 0;
+        for chunk in legacy.chunks(1000) {
+            rewritten += self
+                .store
+                .swap_if_unchanged(self.index, chunk, |key, bytes| {
+                    let value = self.decode(&String::from_utf8_lossy(key), bytes)?;
+                    Ok(Self::encode(&value))
+                })?;
+        }
+        self.store.persist()?;
         Ok(rewritten)
     }
 
     fn entries(
         &self,
-        iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+        iter: impl Iterator<Item = fjall::Result<fjall::KvPair>>,
     ) -> Result<Vec<(String, V)>, StoreError> {
         iter.map(|item| {
             let (key, bytes) = item?;

@@ -7,7 +7,7 @@
 //!   projects, so the two should cost about the same.
 //! - `replay/*`: rebuild throughput in events per second: 1M events through
 //!   the ledger and cube in memory, and 50k events through the service's
-//!   store path (one sled transaction and one flush per batch, as the
+//!   store path (one transaction and one journal sync per batch, as the
 //!   consumer applies them), in batches of 32 and of 256, project after
 //!   project and month after month.
 //!

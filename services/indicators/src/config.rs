@@ -16,7 +16,7 @@ pub struct Config {
     /// Address to serve gRPC on.
     #[arg(long, env = "INDICATORS_LISTEN", default_value = jilin_runtime::defaults::INDICATORS_LISTEN)]
     pub listen: SocketAddr,
-    /// Directory of the sled store (created if missing).
+    /// Directory of the store (created if missing).
     #[arg(long, env = "INDICATORS_DATA_DIR", default_value = "./data/indicators")]
     pub data_dir: PathBuf,
     /// NATS server with JetStream. The service starts without it and

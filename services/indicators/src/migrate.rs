@@ -42,7 +42,7 @@ pub async fn to_ledger_entries(tables: &Tables) -> Result<usize, StoreError> {
     let projects: Table<ProjectFacts> = store.table(PROJECTS)?;
     let reports: Table<ReportFacts> = store.table(REPORTS)?;
     let cells: Table<StoredCell> = store.table(CELLS)?;
-    if projects.is_empty() && reports.is_empty() && cells.is_empty() {
+    if projects.is_empty()? && reports.is_empty()? && cells.is_empty()? {
         return Ok(0);
     }
     let ids = projects.keys()?;

@@ -1,7 +1,7 @@
 //! Coalescing: a burst of reports yields one published change per
 //! indicator × month × group, carrying the previous value and a revision
 //! that counts the changes of that key; a pass with nothing dirty publishes
-//! nothing. Runs the real ingest and publisher over a real sled store.
+//! nothing. Runs the real ingest and publisher over a real fjall store.
 
 mod common;
 

@@ -99,7 +99,9 @@ async fn a_format_2_store_moves_to_ledger_entries_on_start_and_keeps_its_cube() 
     let projects: Table<ProjectFacts> = tables.store.table(migrate::PROJECTS).unwrap();
     let reports: Table<ReportFacts> = tables.store.table(migrate::REPORTS).unwrap();
     let cells: Table<StoredCell> = tables.store.table(migrate::CELLS).unwrap();
-    assert!(projects.is_empty() && reports.is_empty() && cells.is_empty());
+    assert!(
+        projects.is_empty().unwrap() && reports.is_empty().unwrap() && cells.is_empty().unwrap()
+    );
     // The release before now refuses it.
     drop((tables, projects, reports, cells));
     std::thread::sleep(Duration::from_millis(200));

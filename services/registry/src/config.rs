@@ -20,7 +20,7 @@ pub struct Config {
     /// Address to serve gRPC on.
     #[arg(long, env = "REGISTRY_LISTEN", default_value = jilin_runtime::defaults::REGISTRY_LISTEN)]
     pub listen: SocketAddr,
-    /// Directory of the sled store (created if missing).
+    /// Directory of the store (created if missing).
     #[arg(long, env = "REGISTRY_DATA_DIR", default_value = "./data/registry")]
     pub data_dir: PathBuf,
     /// NATS server with JetStream. The service starts without it; events

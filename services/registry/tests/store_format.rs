@@ -39,8 +39,6 @@ fn run_registry(data_dir: &std::path::Path, nats_url: &str) -> Output {
 /// Leaves a store laid out as `layout` in `dir`.
 fn written_as(dir: &std::path::Path, layout: &Layout) {
     drop(Store::open(dir, layout).expect("the store opens"));
-    // sled lets go of its file lock a moment after the last handle.
-    std::thread::sleep(Duration::from_millis(200));
 }
 
 #[tokio::test]

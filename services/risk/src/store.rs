@@ -50,7 +50,7 @@ pub const LAYOUT: Layout = Layout {
     version: 3,
     upgrades_from: 1,
     // Derived from the streams, and rebuilt from them: fast writes first.
-    compress: false,
+    compress: true,
     tables: &[
         RULES,
         PROJECTS,

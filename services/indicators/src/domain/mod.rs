@@ -1,5 +1,5 @@
 //! The indicator service's domain, as plain values and pure functions (no
-//! I/O, no tonic, no sled): the cube of exact sums and how events change it
+//! I/O, no tonic, no store): the cube of exact sums and how events change it
 //! ([`cube`], [`ledger`], [`entry`]), the expression language ([`expr`], [`parser`],
 //! [`eval`]), definitions and the built-in catalog ([`definition`],
 //! [`builtins`]) and queries ([`query`]).

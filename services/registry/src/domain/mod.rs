@@ -1,6 +1,6 @@
 //! The registry's domain: projects, their life cycle, progress reports and
 //! the catalog, as plain Rust values and pure functions (no I/O, no tonic,
-//! no sled). Everything here is unit-tested beside the code.
+//! no store). Everything here is unit-tested beside the code.
 
 pub mod access;
 mod fields;
