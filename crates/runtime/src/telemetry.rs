@@ -81,10 +81,16 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
+/// What is logged unless `RUST_LOG` says otherwise: Jilin's information,
+/// and only the warnings of the storage engine (fjall logs each table it
+/// opens).
+const DEFAULT_FILTER: &str = "info,fjall=warn,lsm_tree=warn";
+
 /// Installs the global subscriber once; later calls are ignored, so tests
 /// and the all-in-one binary can call it freely.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let stderr = match format {
         LogFormat::Text => stderr.with_filter(filter).boxed(),

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::format::{self, Layout};
 use crate::meta::{META_TABLE, Meta};
-use crate::outbox::SEQUENCE_KEY;
+use crate::outbox::{ENTRIES_END, SEQUENCE_KEY};
 use crate::settings::{StoreSettings, keyspace_dir, open_keyspace};
 use crate::{Store, StoreError};
 
@@ -154,7 +154,7 @@ impl Store {
             .as_deref()
             .and_then(crate::outbox::decode_sequence)
             .unwrap_or(0);
-        let outbox_pending = snapshot.range::<&[u8], _>(outbox, ..SEQUENCE_KEY).count() as u64;
+        let outbox_pending = snapshot.range::<&[u8], _>(outbox, ..ENTRIES_END).count() as u64;
         let header = BackupHeader {
             kind: self.layout().kind.to_owned(),
             version: self.layout().version,

@@ -50,7 +50,13 @@ pub(crate) fn move_if_present(
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(StoreError::io(&staging))?;
         }
-        let records = copy(dir, &staging, layout, settings).map_err(failed)?;
+        let records = match copy(dir, &staging, layout, settings) {
+            Ok(records) => records,
+            Err(reason) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(failed(reason));
+            }
+        };
         std::fs::rename(&staging, &target).map_err(StoreError::io(&target))?;
         sync_dir(dir)?;
         tracing::info!(
@@ -78,7 +84,7 @@ fn copy(
         let table_name = if &name[..] == SLED_DEFAULT_TREE {
             META_TABLE.to_owned()
         } else {
-            String::from_utf8(name.to_vec()).map_err(|_| format!("tree name {name:?}"))?
+            table_name_of(&name)?
         };
         let table = keyspace
             .open_partition(&table_name, settings.table_options(layout))
@@ -108,6 +114,20 @@ fn copy(
         .persist(fjall::PersistMode::SyncAll)
         .map_err(|err| err.to_string())?;
     Ok(records)
+}
+
+/// The table a sled tree named `name` becomes: the same name, if fjall
+/// takes it (it refuses, by panicking, any but ASCII letters, digits and
+/// `_-#$`, up to 255 of them; every tree Jilin made qualifies).
+fn table_name_of(name: &[u8]) -> Result<String, String> {
+    let allowed = |byte: &u8| byte.is_ascii_alphanumeric() || b"_-#$".contains(byte);
+    if name.is_empty() || name.len() > 255 || !name.iter().all(allowed) {
+        return Err(format!(
+            "a tree named {:?} cannot be a table",
+            String::from_utf8_lossy(name)
+        ));
+    }
+    Ok(String::from_utf8_lossy(name).into_owned())
 }
 
 /// Opens the sled store in `dir`, waiting a moment for a handle this
@@ -261,6 +281,28 @@ mod tests {
         let store = Store::open(dir.path(), &THINGS).unwrap();
         let things = store.table::<u32>("things").unwrap();
         assert_eq!(things.get("new").unwrap(), Some(7));
+    }
+
+    #[test]
+    fn a_tree_fjall_would_refuse_stops_the_move_with_its_name() {
+        assert_eq!(table_name_of(b"alert_groups").unwrap(), "alert_groups");
+        for refused in [&b"a/b"[..], b"", &[b'x'; 256], "项目".as_bytes()] {
+            assert!(table_name_of(refused).is_err());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        sled_store(dir.path(), 3);
+        let db = open_sled(dir.path()).unwrap();
+        db.open_tree("odd/name").unwrap().insert("k", "v").unwrap();
+        db.flush().unwrap();
+        drop(db);
+        let err = Store::open(dir.path(), &THINGS).err().unwrap();
+        assert!(
+            err.to_string().contains("\"odd/name\" cannot be a table"),
+            "{err}"
+        );
+        assert!(holds_sled(dir.path()), "sled's files are left as they were");
+        assert!(!keyspace_dir(dir.path()).exists());
+        assert!(!dir.path().join("keyspace.moving").exists());
     }
 
     #[tokio::test]

@@ -3,7 +3,13 @@
 //!
 //! Entries live in the `__outbox` table under an 8-byte big-endian sequence
 //! number taken from a counter in the same table, so the outbox order is
-//! the commit order. The counter key sorts after every entry key.
+//! the commit order. The counter keys sort after every entry key.
+//!
+//! A removed entry stays in the tree as a tombstone until compaction drops
+//! it, and a scan from the start of the table would walk them all: after a
+//! load of millions of events, every `outbox_len` did. So scans start at
+//! the floor, the sequence number after the last removal, kept in memory
+//! and written with each removal.
 
 use std::sync::atomic::Ordering;
 
@@ -11,8 +17,14 @@ use prost::Message;
 
 use crate::{Store, StoreError};
 
-/// Key of the sequence counter inside the outbox tree.
+/// Key of the sequence counter inside the outbox table.
 pub(crate) const SEQUENCE_KEY: &[u8] = b"\xff\xffsequence";
+/// Key of the outbox's floor: the sequence number after the last event
+/// removed, written with each removal.
+const FLOOR_KEY: &[u8] = b"\xff\xfffloor";
+/// Every entry key sorts below this, and the counters from it on (sequence
+/// numbers stay below 2^56).
+pub(crate) const ENTRIES_END: &[u8] = b"\xff";
 /// Name of the outbox tree.
 pub(crate) const OUTBOX_TREE: &str = "__outbox";
 
@@ -95,13 +107,14 @@ impl Store {
             .range(sequence_key(floor)..=sequence_key(through))
             .map(|item| item.map(|(key, _)| key))
             .collect::<Result<Vec<_>, _>>()?;
+        let floor = floor.max(through.saturating_add(1));
         let mut tx = self.keyspace().write_tx();
         for key in &keys {
             tx.remove(self.outbox_table(), key.clone());
         }
+        tx.insert(self.outbox_table(), FLOOR_KEY, sequence_key(floor));
         tx.commit()?;
-        self.outbox_floor()
-            .fetch_max(through.saturating_add(1), Ordering::AcqRel);
+        self.outbox_floor().fetch_max(floor, Ordering::AcqRel);
         Ok(keys.len())
     }
 
@@ -129,6 +142,74 @@ impl Store {
         let floor = sequence_key(self.outbox_floor().load(Ordering::Acquire));
         self.outbox_table()
             .inner()
-            .range(floor.to_vec()..SEQUENCE_KEY.to_vec())
+            .range(floor.to_vec()..ENTRIES_END.to_vec())
+    }
+}
+
+/// The floor of the outbox in `table` as it is opened: the one written
+/// with the last removal, or else (a store from before floors were kept)
+/// found by one scan: the oldest entry, or the next sequence number if
+/// there is none.
+pub(crate) fn floor_at_open(table: &fjall::TxPartitionHandle) -> Result<u64, StoreError> {
+    if let Some(floor) = table.get(FLOOR_KEY)? {
+        return Ok(decode_sequence(&floor).unwrap_or(0));
+    }
+    match table.inner().range(..ENTRIES_END).next().transpose()? {
+        Some((key, _)) => entry_sequence(&key),
+        None => {
+            let last = table.get(SEQUENCE_KEY)?;
+            Ok(last.as_deref().and_then(decode_sequence).unwrap_or(0) + 1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Layout;
+
+    const EVENTS: Layout = Layout {
+        kind: "test",
+        version: 1,
+        upgrades_from: 1,
+        compress: true,
+        tables: &[],
+    };
+
+    async fn stage(store: &Store, count: usize) {
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for _ in 0..count {
+                    tx.stage_event(&OutboxEntry::default())?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_floor_survives_a_restart_and_is_found_in_a_store_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), &EVENTS).unwrap();
+            assert_eq!(store.outbox_floor().load(Ordering::Acquire), 1);
+            stage(&store, 1000).await;
+            assert_eq!(store.outbox_remove_through(990).unwrap(), 990);
+        }
+        let store = Store::open(dir.path(), &EVENTS).unwrap();
+        assert_eq!(store.outbox_floor().load(Ordering::Acquire), 991);
+        assert_eq!(store.outbox_len().unwrap(), 10);
+        assert_eq!(store.outbox_batch(1).unwrap()[0].0, 991);
+
+        // A store from before floors were written: found from the entries.
+        let table = store.outbox_table();
+        table.remove(FLOOR_KEY).unwrap();
+        assert_eq!(floor_at_open(table).unwrap(), 991);
+        assert_eq!(store.outbox_remove_through(1000).unwrap(), 10);
+        table.remove(FLOOR_KEY).unwrap();
+        assert_eq!(floor_at_open(table).unwrap(), 1001, "none left: the next");
+        stage(&store, 1).await;
+        assert_eq!(store.outbox_batch(5).unwrap()[0].0, 1001);
     }
 }

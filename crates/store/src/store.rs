@@ -74,6 +74,7 @@ impl Store {
             .iter()
             .map(|name| keyspace.open_partition(name, settings.table_options(layout)))
             .collect::<Result<Vec<_>, _>>()?;
+        let floor = outbox::floor_at_open(tables.last().expect("the outbox table is open"))?;
         let metrics = StoreMetrics::default();
         let commit = GroupCommit::start(keyspace.clone(), metrics.clone());
         Ok(Self {
@@ -85,7 +86,7 @@ impl Store {
                 names,
                 tables,
                 commit,
-                outbox_floor: AtomicU64::new(0),
+                outbox_floor: AtomicU64::new(floor),
                 outbox_changed: Notify::new(),
                 metrics,
                 _lock: lock,
