@@ -103,13 +103,71 @@ const FORMAT_1_PROJECTS: [(&str, usize); 4] = [
 #[tokio::test]
 async fn a_format_1_store_is_upgraded_on_start_and_serves_all_it_held() {
     use common::TestApp;
-    use jilin_proto::registry::v1 as pb;
 
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("registry");
     let restored = jilin_store::restore(FORMAT_1_BACKUP.as_ref(), &dir, &LAYOUT).unwrap();
     assert_eq!(restored.header.version, 1);
     let mut app = TestApp::spawn_on(data).await;
+    serves_the_format_1_portfolio(&mut app).await;
+
+    // It now records format 2: the release before it refuses it.
+    let data = app.data.path().to_owned();
+    app.registry.take().unwrap().shutdown().await.unwrap();
+    let older = Layout {
+        version: 1,
+        ..LAYOUT
+    };
+    let refused = Store::open(&data.join("registry"), &older).err().unwrap();
+    assert!(
+        refused.to_string().contains("written by a newer Jilin"),
+        "{refused}"
+    );
+}
+
+/// The registry store of the last release that kept its state in sled
+/// (de5e2b6): `jilin restore --service registry` of that build from
+/// `registry-format-1.backup`, then that build's `jilin up` on it until
+/// it served (which upgraded it to format 2 and replayed its events),
+/// stopped with SIGINT. sled's own files, as it left them.
+const SLED_STORE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/registry-sled");
+
+/// Copies the files of directory `from` into a new directory `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_store_the_sled_release_wrote_moves_to_fjall_on_start_and_serves_all_it_held() {
+    use common::TestApp;
+
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("registry");
+    copy_dir(SLED_STORE.as_ref(), &dir);
+    assert!(dir.join("db").exists() && dir.join("conf").exists());
+    let mut app = TestApp::spawn_on(data).await;
+    serves_the_format_1_portfolio(&mut app).await;
+    assert!(!dir.join("db").exists(), "sled's files are removed");
+    assert!(dir.join("keyspace").is_dir());
+
+    // Restarted, it opens the fjall store it made and serves it all again.
+    app.restart().await;
+    serves_the_format_1_portfolio(&mut app).await;
+}
+
+/// Checks that `app` serves every project and report of
+/// `registry-format-1.backup`, with their values.
+async fn serves_the_format_1_portfolio(app: &mut common::TestApp) {
+    use jilin_proto::registry::v1 as pb;
 
     let listed = app
         .client
@@ -173,19 +231,5 @@ async fn a_format_1_store_is_upgraded_on_start_and_serves_all_it_held() {
     assert_eq!(
         report.submit_time.map(|t| (t.seconds, t.nanos)),
         Some((1_796_340_831, 615_649_710))
-    );
-
-    // It now records format 2: the release before it refuses it.
-    let data = app.data.path().to_owned();
-    app.registry.take().unwrap().shutdown().await.unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let older = Layout {
-        version: 1,
-        ..LAYOUT
-    };
-    let refused = Store::open(&data.join("registry"), &older).err().unwrap();
-    assert!(
-        refused.to_string().contains("written by a newer Jilin"),
-        "{refused}"
     );
 }
