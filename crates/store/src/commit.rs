@@ -5,6 +5,7 @@
 //! fjall's journal once, and answers them all. Under load N concurrent writes cost one
 //! flush, not N.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
@@ -25,11 +26,11 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(keyspace: fjall::TxKeyspace, metrics: StoreMetrics) -> Self {
+    pub(crate) fn start(keyspace: fjall::TxKeyspace, dir: PathBuf, metrics: StoreMetrics) -> Self {
         let (queue, waiters) = mpsc::channel::<Waiter>();
         let thread = std::thread::Builder::new()
             .name("store-group-commit".into())
-            .spawn(move || flush_loop(keyspace, waiters, metrics))
+            .spawn(move || flush_loop(keyspace, &dir, waiters, metrics))
             .expect("spawn the group-commit thread");
         Self {
             queue: Some(queue),
@@ -60,14 +61,22 @@ impl Drop for GroupCommit {
     }
 }
 
-fn flush_loop(keyspace: fjall::TxKeyspace, waiters: mpsc::Receiver<Waiter>, metrics: StoreMetrics) {
+fn flush_loop(
+    keyspace: fjall::TxKeyspace,
+    dir: &Path,
+    waiters: mpsc::Receiver<Waiter>,
+    metrics: StoreMetrics,
+) {
     while let Ok(first) = waiters.recv() {
         let mut batch = vec![first];
         batch.extend(waiters.try_iter());
         metrics.commit_batch.observe(batch.len() as f64);
         let outcome = keyspace
             .persist(fjall::PersistMode::SyncAll)
-            .map_err(|err| (err.to_string(), crate::error::is_disk_full(&err)));
+            .map_err(|err| match crate::error::write_failure(err, dir) {
+                StoreError::DiskFull(reason) => (reason, true),
+                other => (other.to_string(), false),
+            });
         if let Err((reason, _)) = &outcome {
             tracing::error!(%reason, "group commit flush failed");
         }

@@ -55,6 +55,30 @@ impl StoreError {
     }
 }
 
+/// What the disk must keep free for a store that stopped writing to count
+/// as one whose disk filled: a memtable written out, and some.
+const LOW_SPACE: u64 = 64 << 20;
+
+/// `err`, a failure of fjall while writing to the store in `dir`, as the
+/// caller should hear it. fjall stops accepting writes ("poisoned") once
+/// a background flush of its memtables has failed; when that happens on a
+/// disk with almost no room left, the disk filled, and the store writes
+/// again only after a restart.
+pub(crate) fn write_failure(err: fjall::Error, dir: &std::path::Path) -> StoreError {
+    if is_disk_full(&err) {
+        return StoreError::DiskFull(err.to_string());
+    }
+    let free = rustix::fs::statvfs(dir).map(|disk| disk.f_bavail.saturating_mul(disk.f_frsize));
+    match (&err, free) {
+        (fjall::Error::Poisoned, Ok(free)) if free < LOW_SPACE => StoreError::DiskFull(format!(
+            "the store stopped writing when its disk filled ({} KiB free): make room, then \
+             restart the service",
+            free >> 10
+        )),
+        _ => StoreError::Engine(err),
+    }
+}
+
 /// Whether fjall failed for want of disk space.
 pub(crate) fn is_disk_full(err: &fjall::Error) -> bool {
     let io = match err {
@@ -63,4 +87,23 @@ pub(crate) fn is_disk_full(err: &fjall::Error) -> bool {
         _ => return false,
     };
     io.kind() == std::io::ErrorKind::StorageFull
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_as_such_and_a_stopped_store_with_room_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = fjall::Error::Io(std::io::ErrorKind::StorageFull.into());
+        assert!(write_failure(full, dir.path()).is_disk_full());
+        // The temp directory's disk has more than 64 MiB free here; a
+        // stopped store on a nearly full disk is the fault suite's
+        // (`tests/faults.rs`, a tmpfs of 2 MiB).
+        let stopped = write_failure(fjall::Error::Poisoned, dir.path());
+        assert!(matches!(stopped, StoreError::Engine(_)), "{stopped}");
+        let other = fjall::Error::Io(std::io::ErrorKind::PermissionDenied.into());
+        assert!(!write_failure(other, dir.path()).is_disk_full());
+    }
 }

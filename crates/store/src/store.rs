@@ -76,7 +76,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let floor = outbox::floor_at_open(tables.last().expect("the outbox table is open"))?;
         let metrics = StoreMetrics::default();
-        let commit = GroupCommit::start(keyspace.clone(), metrics.clone());
+        let commit = GroupCommit::start(keyspace.clone(), dir.to_owned(), metrics.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 keyspace,
@@ -152,7 +152,7 @@ impl Store {
         tx.tx
             .into_inner()
             .commit()
-            .map_err(|err| E::from(StoreError::from(err)))?;
+            .map_err(|err| E::from(crate::error::write_failure(err, &self.inner.dir)))?;
         Ok((value, staged_events))
     }
 
