@@ -39,7 +39,7 @@ struct Inner {
     /// No outbox entry sorts below this sequence number: where a scan of
     /// the outbox starts, past the removed entries that the tree keeps as
     /// tombstones until it compacts them.
-    pub(crate) outbox_floor: AtomicU64,
+    outbox_floor: AtomicU64,
     outbox_changed: Notify,
     metrics: StoreMetrics,
     _lock: DirLock,
