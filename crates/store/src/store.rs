@@ -2,6 +2,7 @@
 //! outbox, and the only way to change them ([`Store::write`]).
 
 use std::cell::{Cell, RefCell};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -146,8 +147,16 @@ impl Store {
             tables: &self.inner.tables,
             staged_events: Cell::new(false),
         };
-        // On `Err`, dropping `tx` rolls it back.
-        let value = change(&tx)?;
+        // On `Err`, dropping `tx` rolls it back. A panic in `change` is
+        // held until `tx` is dropped: fjall's writer lock, let go during a
+        // panic, would be poisoned, and every later write would panic.
+        let value = match std::panic::catch_unwind(AssertUnwindSafe(|| change(&tx))) {
+            Ok(result) => result?,
+            Err(panic) => {
+                drop(tx);
+                std::panic::resume_unwind(panic)
+            }
+        };
         let staged_events = tx.staged_events.get();
         tx.tx
             .into_inner()
@@ -476,6 +485,31 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         assert_eq!(counter.get("n").unwrap(), Some(16));
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_changes_nothing_and_later_writes_go_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
+        let things = store.table::<u32>("things").unwrap();
+        let panicking = {
+            let (store, things) = (store.clone(), things.clone());
+            tokio::spawn(async move {
+                store
+                    .write(|tx| -> Result<(), StoreError> {
+                        tx.insert(&things, "a", &1)?;
+                        panic!("a bug inside a transaction")
+                    })
+                    .await
+            })
+        };
+        assert!(panicking.await.unwrap_err().is_panic());
+        assert_eq!(things.get("a").unwrap(), None);
+        store
+            .write(|tx| -> Result<(), StoreError> { tx.insert(&things, "b", &2) })
+            .await
+            .unwrap();
+        assert_eq!(things.get("b").unwrap(), Some(2));
     }
 
     #[tokio::test]
