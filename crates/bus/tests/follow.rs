@@ -107,7 +107,6 @@ impl Setup {
                 kind: "test",
                 version: 1,
                 upgrades_from: 1,
-                compress: false,
                 tables: &[APPLIED_EVENTS, THINGS],
             },
         )

@@ -59,7 +59,6 @@ impl Harness {
                 kind: "test",
                 version: 1,
                 upgrades_from: 1,
-                compress: false,
                 tables: &[],
             },
         )
@@ -261,7 +260,6 @@ async fn events_a_crashed_run_published_are_not_published_again_once_duplicates_
         kind: "test",
         version: 1,
         upgrades_from: 1,
-        compress: false,
         tables: &[],
     };
     let store = Store::open(dir.path(), &layout).unwrap();

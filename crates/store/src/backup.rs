@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::bulk::BulkWriter;
 use crate::format::{self, Layout};
 use crate::meta::{META_TABLE, Meta};
 use crate::outbox::{ENTRIES_END, SEQUENCE_KEY};
@@ -134,14 +135,7 @@ impl Store {
             written: 0,
         };
         let snapshot = self.keyspace().read_tx();
-        let mut names: Vec<String> = self
-            .keyspace()
-            .list_partitions()
-            .iter()
-            .filter(|name| &***name != META_TABLE)
-            .map(|name| name.to_string())
-            .collect();
-        names.sort();
+        let names = self.data_table_names();
         let tables = names
             .iter()
             .map(|name| self.keyspace().open_partition(name, Default::default()))
@@ -191,6 +185,20 @@ impl Store {
             records,
             bytes: out.written,
         })
+    }
+
+    /// The names of every table in the keyspace but the store's own
+    /// records (`__meta`), declared or not, in order.
+    pub(crate) fn data_table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .keyspace()
+            .list_partitions()
+            .iter()
+            .map(|name| name.to_string())
+            .filter(|name| name != META_TABLE)
+            .collect();
+        names.sort();
+        names
     }
 
     /// The backup this store was restored from, if it was.
@@ -319,37 +327,31 @@ pub fn verify(path: &Path) -> Result<BackupSummary, BackupError> {
 }
 
 fn restore_into(backup: &Path, dir: &Path, layout: &Layout) -> Result<BackupSummary, BackupError> {
-    /// Records written per batch.
-    const BATCH: usize = 10_000;
     let settings = StoreSettings::default();
     let keyspace = open_keyspace(&keyspace_dir(dir), &settings)?;
     let tables = std::cell::RefCell::new(Vec::new());
-    let batch = std::cell::RefCell::new((keyspace.inner().batch(), 0));
+    let writer = std::cell::RefCell::new(BulkWriter::new(&keyspace));
     let summary = read_backup(
         backup,
         |header| {
             format::accepts(layout, &header.kind, header.version).map_err(StoreError::from)?;
             for name in &header.trees {
                 let table = keyspace
-                    .open_partition(name, settings.table_options(layout))
+                    .open_partition(name, settings.table_options())
                     .map_err(StoreError::from)?;
                 tables.borrow_mut().push(table);
             }
             Ok(())
         },
         |index, key, value| {
-            let mut batch = batch.borrow_mut();
-            batch.0.insert(tables.borrow()[index].inner(), key, value);
-            batch.1 += 1;
-            if batch.1 == BATCH {
-                let full = std::mem::replace(&mut batch.0, keyspace.inner().batch());
-                full.commit().map_err(StoreError::from)?;
-                batch.1 = 0;
-            }
+            writer
+                .borrow_mut()
+                .insert(&tables.borrow()[index], &key, &value)
+                .map_err(StoreError::from)?;
             Ok(())
         },
     )?;
-    batch.into_inner().0.commit().map_err(StoreError::from)?;
+    writer.into_inner().finish().map_err(StoreError::from)?;
     // The data is in the backup's format: the first open upgrades it.
     let meta = Meta::open(&keyspace)?;
     format::record(&meta, &summary.header.kind, summary.header.version)?;
@@ -367,22 +369,14 @@ mod tests {
         kind: "test",
         version: 1,
         upgrades_from: 1,
-        compress: false,
         tables: &["things", "bulk"],
     };
 
     /// Every key and value of every table but the store's own records.
     fn contents(store: &Store) -> Vec<(String, Vec<u8>, Vec<u8>)> {
         let keyspace = store.keyspace();
-        let mut names: Vec<String> = keyspace
-            .list_partitions()
-            .iter()
-            .map(|name| name.to_string())
-            .filter(|name| name != META_TABLE)
-            .collect();
-        names.sort();
         let mut all = Vec::new();
-        for name in names {
+        for name in store.data_table_names() {
             let table = keyspace.open_partition(&name, Default::default()).unwrap();
             for item in table.inner().iter() {
                 let (key, value) = item.unwrap();

@@ -36,9 +36,6 @@ pub struct Layout {
     /// (run by the service after opening, as the indicator service's
     /// `migrate` does) or raises this to the version that introduced it.
     pub upgrades_from: u32,
-    /// Whether the tables of a new store compress their blocks (lz4)
-    /// unless told otherwise.
-    pub compress: bool,
     pub tables: &'static [&'static str],
 }
 
@@ -211,7 +208,6 @@ mod tests {
         kind: "things",
         version: 1,
         upgrades_from: 1,
-        compress: false,
         tables: &["things"],
     };
     const V2: Layout = Layout { version: 2, ..V1 };

@@ -14,15 +14,13 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::bulk::BulkWriter;
 use crate::meta::META_TABLE;
 use crate::settings::{StoreSettings, keyspace_dir, open_keyspace};
 use crate::{Layout, StoreError};
 
 /// sled's name for the tree every database has.
 const SLED_DEFAULT_TREE: &[u8] = b"__sled__default";
-
-/// Records copied per batch.
-const BATCH: usize = 10_000;
 
 /// Whether `dir` holds sled's files.
 fn holds_sled(dir: &Path) -> bool {
@@ -50,7 +48,7 @@ pub(crate) fn move_if_present(
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(StoreError::io(&staging))?;
         }
-        let records = match copy(dir, &staging, layout, settings) {
+        let records = match copy(dir, &staging, settings) {
             Ok(records) => records,
             Err(reason) => {
                 let _ = std::fs::remove_dir_all(&staging);
@@ -71,12 +69,7 @@ pub(crate) fn move_if_present(
 
 /// Copies every tree of the sled store in `dir` into a new keyspace in
 /// `staging`; returns how many records it copied.
-fn copy(
-    dir: &Path,
-    staging: &Path,
-    layout: &Layout,
-    settings: &StoreSettings,
-) -> Result<u64, String> {
+fn copy(dir: &Path, staging: &Path, settings: &StoreSettings) -> Result<u64, String> {
     let db = open_sled(dir).map_err(|err| format!("sled cannot open it: {err}"))?;
     let keyspace = open_keyspace(staging, settings).map_err(|err| err.to_string())?;
     let mut records = 0;
@@ -87,21 +80,19 @@ fn copy(
             table_name_of(&name)?
         };
         let table = keyspace
-            .open_partition(&table_name, settings.table_options(layout))
+            .open_partition(&table_name, settings.table_options())
             .map_err(|err| err.to_string())?;
         let tree = db.open_tree(&name).map_err(|err| err.to_string())?;
-        let mut batch = keyspace.inner().batch();
+        let mut writer = BulkWriter::new(&keyspace);
         let mut copied = 0;
         for item in tree.iter() {
             let (key, value) = item.map_err(|err| format!("reading {table_name}: {err}"))?;
-            batch.insert(table.inner(), &*key, &*value);
+            writer
+                .insert(&table, &key, &value)
+                .map_err(|err| err.to_string())?;
             copied += 1;
-            if copied % BATCH == 0 {
-                let full = std::mem::replace(&mut batch, keyspace.inner().batch());
-                full.commit().map_err(|err| err.to_string())?;
-            }
         }
-        batch.commit().map_err(|err| err.to_string())?;
+        writer.finish().map_err(|err| err.to_string())?;
         let landed = table.inner().len().map_err(|err| err.to_string())?;
         if landed != copied {
             return Err(format!(
@@ -196,7 +187,6 @@ mod tests {
         kind: "test",
         version: 2,
         upgrades_from: 1,
-        compress: true,
         tables: &["things"],
     };
 

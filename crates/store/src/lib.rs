@@ -13,6 +13,7 @@
 //! a store it does not understand.
 
 mod backup;
+mod bulk;
 mod commit;
 mod error;
 mod format;

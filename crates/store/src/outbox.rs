@@ -172,7 +172,6 @@ mod tests {
         kind: "test",
         version: 1,
         upgrades_from: 1,
-        compress: true,
         tables: &[],
     };
 

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::StoreError;
-use crate::format::Layout;
 
 /// How long [`crate::Store::open`] waits for another handle on the same
 /// directory to let go: a service restarting inside one process drops its
@@ -32,8 +31,8 @@ pub struct StoreSettings {
     /// Bytes of the block cache (the store's memory, beyond what the
     /// operating system caches).
     pub cache_bytes: u64,
-    /// Whether a new table compresses its blocks (lz4); `None` leaves it to
-    /// [`Layout::compress`]. A table keeps what it was made with.
+    /// Whether a new table compresses its blocks (lz4); `None` means yes.
+    /// A table keeps what it was made with.
     pub compress_new: Option<bool>,
 }
 
@@ -48,8 +47,8 @@ impl Default for StoreSettings {
 
 impl StoreSettings {
     /// The options a table is created with.
-    pub(crate) fn table_options(&self, layout: &Layout) -> fjall::PartitionCreateOptions {
-        let compression = if self.compress_new.unwrap_or(layout.compress) {
+    pub(crate) fn table_options(&self) -> fjall::PartitionCreateOptions {
+        let compression = if self.compress_new.unwrap_or(true) {
             fjall::CompressionType::Lz4
         } else {
             fjall::CompressionType::None

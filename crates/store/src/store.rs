@@ -73,7 +73,7 @@ impl Store {
         names.push(OUTBOX_TREE);
         let tables = names
             .iter()
-            .map(|name| keyspace.open_partition(name, settings.table_options(layout)))
+            .map(|name| keyspace.open_partition(name, settings.table_options()))
             .collect::<Result<Vec<_>, _>>()?;
         let floor = outbox::floor_at_open(tables.last().expect("the outbox table is open"))?;
         let metrics = StoreMetrics::default();
@@ -273,10 +273,6 @@ impl Store {
 
     /// Puts everything committed on disk now (used at shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.persist()
-    }
-
-    pub(crate) fn persist(&self) -> Result<(), StoreError> {
         Ok(self.inner.keyspace.persist(fjall::PersistMode::SyncAll)?)
     }
 
@@ -377,7 +373,6 @@ mod tests {
         kind: "test",
         version: 1,
         upgrades_from: 1,
-        compress: true,
         tables: &["things"],
     };
 

@@ -183,7 +183,7 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
                     Ok(Self::encode(&value))
                 })?;
         }
-        self.store.persist()?;
+        self.store.flush()?;
         Ok(rewritten)
     }
 

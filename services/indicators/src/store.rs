@@ -32,8 +32,6 @@ pub const LAYOUT: Layout = Layout {
     //    2 store's projects, reports and cells are moved by `migrate`.
     version: 3,
     upgrades_from: 1,
-    // Derived from the streams, and rebuilt from them: fast writes first.
-    compress: true,
     tables: &[
         LEDGER,
         APPLIED,

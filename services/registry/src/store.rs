@@ -17,8 +17,6 @@ pub const LAYOUT: Layout = Layout {
     // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
     version: 2,
     upgrades_from: 1,
-    // The record of every project and report, kept forever: compressed.
-    compress: true,
     tables: &[PROJECTS, REPORTS, HISTORY, REQUESTS],
 };
 

@@ -49,8 +49,6 @@ pub const LAYOUT: Layout = Layout {
     //    older build would not see.
     version: 3,
     upgrades_from: 1,
-    // Derived from the streams, and rebuilt from them: fast writes first.
-    compress: true,
     tables: &[
         RULES,
         PROJECTS,
