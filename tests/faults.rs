@@ -470,6 +470,31 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
         "not a clear refusal: {refusal:?}"
     );
     let refused = format!("projects/p{:05}", acknowledged.len());
+    // The store takes no more writes until a restart: health says so, for
+    // the orchestrator, while reads still answer.
+    let not_serving = async {
+        loop {
+            let health = jilin_testkit::grpc::health(
+                faults_kit::lazy_channel(port),
+                "jilin.registry.v1.RegistryService",
+            )
+            .await;
+            if health == tonic_health::pb::health_check_response::ServingStatus::NotServing {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), not_serving)
+        .await
+        .expect("a registry whose store stopped writing still reports SERVING");
+    let first = acknowledged.first().expect("some writes went through");
+    let read = client
+        .get_project(registry::GetProjectRequest {
+            name: first.name.clone(),
+        })
+        .await;
+    assert!(read.is_ok(), "reads answer while NOT_SERVING: {read:?}");
 
     // More room, a restart: everything acknowledged is there, whole.
     registry.kill();

@@ -155,7 +155,7 @@ fn url(port: u16) -> String {
 }
 
 /// A channel that reconnects by itself after a restart.
-fn lazy_channel(port: u16) -> Channel {
+pub fn lazy_channel(port: u16) -> Channel {
     Endpoint::from_shared(url(port))
         .expect("a valid address")
         .connect_timeout(Duration::from_secs(2))

@@ -1,9 +1,14 @@
 //! Serving a service's gRPC routes together with `grpc.health.v1` and
-//! server reflection (v1 and v1alpha), with a graceful shutdown.
+//! server reflection (v1 and v1alpha), with a graceful shutdown. Health is
+//! SERVING from the start until shutdown, or until the service's store
+//! stops taking writes (a full disk): only a restart mends that.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
+use jilin_store::Store;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::{Stream, StreamExt};
@@ -38,6 +43,8 @@ pub struct GrpcServer {
     health: HealthReporter,
     routes: Routes,
     builder: Server,
+    /// Resolves once the service's store has stopped taking writes.
+    store_stopped: Pin<Box<dyn Future<Output = Option<String>> + Send>>,
 }
 
 /// The connections `listener` accepts, each with `TCP_NODELAY` set.
@@ -67,11 +74,13 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 impl GrpcServer {
     /// `service_name` is the full gRPC name reported as SERVING by health
-    /// (e.g. `jilin.registry.v1.RegistryService`).
+    /// (e.g. `jilin.registry.v1.RegistryService`) while `store` takes
+    /// writes.
     pub fn new(
         listener: TcpListener,
         service_name: &'static str,
         routes: Routes,
+        store: &Store,
     ) -> Result<Self, ServeError> {
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection_v1 = reflection().build_v1()?;
@@ -86,6 +95,7 @@ impl GrpcServer {
             health,
             routes,
             builder: Server::builder(),
+            store_stopped: Box::pin(store.stopped_writing()),
         })
     }
 
@@ -111,23 +121,25 @@ impl GrpcServer {
             health,
             routes,
             mut builder,
+            store_stopped,
         } = self;
         health
             .set_service_status(service_name, ServingStatus::Serving)
             .await;
         health.set_service_status("", ServingStatus::Serving).await;
+        tokio::spawn(not_serving_once_stopped(
+            store_stopped,
+            health.clone(),
+            service_name,
+            shutdown.clone(),
+        ));
 
         let signal = {
             let shutdown = shutdown.clone();
             let health = health.clone();
             async move {
                 shutdown.cancelled().await;
-                health
-                    .set_service_status(service_name, ServingStatus::NotServing)
-                    .await;
-                health
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
+                not_serving(&health, service_name).await;
             }
         };
         let server = builder
@@ -144,5 +156,37 @@ impl GrpcServer {
                 Ok(())
             }
         }
+    }
+}
+
+/// Health NOT_SERVING, for the service and for the server as a whole.
+async fn not_serving(health: &HealthReporter, service_name: &'static str) {
+    health
+        .set_service_status(service_name, ServingStatus::NotServing)
+        .await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+}
+
+/// Turns health NOT_SERVING once the store has stopped taking writes, so
+/// that load balancers and orchestrators stop sending calls and restart
+/// the service; reads still answer meanwhile.
+async fn not_serving_once_stopped(
+    store_stopped: Pin<Box<dyn Future<Output = Option<String>> + Send>>,
+    health: HealthReporter,
+    service_name: &'static str,
+    shutdown: CancellationToken,
+) {
+    tokio::select! {
+        Some(reason) = store_stopped => {
+            tracing::error!(
+                service = service_name,
+                %reason,
+                "NOT_SERVING: the store takes no more writes; mend the disk, then restart"
+            );
+            not_serving(&health, service_name).await;
+        }
+        () = shutdown.cancelled() => {}
     }
 }

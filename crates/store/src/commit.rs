@@ -5,13 +5,13 @@
 //! fjall's journal once, and answers them all. Under load N concurrent writes cost one
 //! flush, not N.
 
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
 use crate::StoreError;
 use crate::metrics::StoreMetrics;
+use crate::writable::Writable;
 
 /// Why a flush failed: its message, and whether the disk is full.
 type FlushFailure = (String, bool);
@@ -26,11 +26,15 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(keyspace: fjall::TxKeyspace, dir: PathBuf, metrics: StoreMetrics) -> Self {
+    pub(crate) fn start(
+        keyspace: fjall::TxKeyspace,
+        writable: Writable,
+        metrics: StoreMetrics,
+    ) -> Self {
         let (queue, waiters) = mpsc::channel::<Waiter>();
         let thread = std::thread::Builder::new()
             .name("store-group-commit".into())
-            .spawn(move || flush_loop(keyspace, &dir, waiters, metrics))
+            .spawn(move || flush_loop(keyspace, &writable, waiters, metrics))
             .expect("spawn the group-commit thread");
         Self {
             queue: Some(queue),
@@ -63,7 +67,7 @@ impl Drop for GroupCommit {
 
 fn flush_loop(
     keyspace: fjall::TxKeyspace,
-    dir: &Path,
+    writable: &Writable,
     waiters: mpsc::Receiver<Waiter>,
     metrics: StoreMetrics,
 ) {
@@ -73,7 +77,7 @@ fn flush_loop(
         metrics.commit_batch.observe(batch.len() as f64);
         let outcome = keyspace
             .persist(fjall::PersistMode::SyncAll)
-            .map_err(|err| match crate::error::write_failure(err, dir) {
+            .map_err(|err| match writable.failure(err) {
                 StoreError::DiskFull(reason) => (reason, true),
                 other => (other.to_string(), false),
             });

@@ -24,6 +24,7 @@ mod outbox;
 mod settings;
 mod store;
 mod table;
+mod writable;
 
 pub use backup::{
     BackupError, BackupHeader, BackupSummary, restore, unfinished_backup_path, verify,

@@ -1,7 +1,9 @@
 //! What the store measures: how long a durable write takes (transaction
-//! and group-commit flush) and how many writers each flush serves. The
+//! and group-commit flush), how many writers each flush serves, and
+//! whether the store has stopped taking writes. The
 //! handles are cheap clones; a service registers them in its registry.
 
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -12,6 +14,8 @@ pub struct StoreMetrics {
     pub write_seconds: Histogram,
     /// Writers answered by one group-commit flush.
     pub commit_batch: Histogram,
+    /// 1 once the store has stopped taking writes (see `writable.rs`).
+    pub stopped: Gauge,
 }
 
 impl Default for StoreMetrics {
@@ -19,6 +23,7 @@ impl Default for StoreMetrics {
         Self {
             write_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 18)),
             commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
+            stopped: Gauge::default(),
         }
     }
 }
@@ -34,6 +39,12 @@ impl StoreMetrics {
             "store_group_commit_batch_size",
             "Writers answered by one group-commit flush",
             self.commit_batch.clone(),
+        );
+        registry.register(
+            "store_stopped",
+            "1 once the store has stopped taking writes (a failed sync: a full disk, a \
+             failing device); a restart clears it",
+            self.stopped.clone(),
         );
     }
 }

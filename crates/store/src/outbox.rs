@@ -113,7 +113,7 @@ impl Store {
             tx.remove(self.outbox_table(), key.clone());
         }
         tx.insert(self.outbox_table(), FLOOR_KEY, sequence_key(floor));
-        tx.commit()?;
+        tx.commit().map_err(|err| self.write_failed(err))?;
         self.outbox_floor().fetch_max(floor, Ordering::AcqRel);
         Ok(keys.len())
     }

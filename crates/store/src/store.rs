@@ -17,6 +17,7 @@ use crate::meta::Meta;
 use crate::metrics::StoreMetrics;
 use crate::outbox::{self, OUTBOX_TREE, OutboxEntry, SEQUENCE_KEY};
 use crate::settings::{DirLock, StoreSettings, keyspace_dir, open_keyspace};
+use crate::writable::{Writable, until_stopped};
 use crate::{StoreError, Table};
 
 /// A service's embedded database. Cheap to clone; every clone is the same
@@ -37,6 +38,7 @@ struct Inner {
     /// Declared tables in declaration order, the outbox last.
     tables: Vec<fjall::TxPartitionHandle>,
     commit: GroupCommit,
+    writable: Writable,
     /// No outbox entry sorts below this sequence number: where a scan of
     /// the outbox starts, past the removed entries that the tree keeps as
     /// tombstones until it compacts them.
@@ -77,7 +79,8 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let floor = outbox::floor_at_open(tables.last().expect("the outbox table is open"))?;
         let metrics = StoreMetrics::default();
-        let commit = GroupCommit::start(keyspace.clone(), dir.to_owned(), metrics.clone());
+        let writable = Writable::new(dir, metrics.stopped.clone());
+        let commit = GroupCommit::start(keyspace.clone(), writable.clone(), metrics.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 keyspace,
@@ -87,6 +90,7 @@ impl Store {
                 names,
                 tables,
                 commit,
+                writable,
                 outbox_floor: AtomicU64::new(floor),
                 outbox_changed: Notify::new(),
                 metrics,
@@ -161,7 +165,7 @@ impl Store {
         tx.tx
             .into_inner()
             .commit()
-            .map_err(|err| E::from(crate::error::write_failure(err, &self.inner.dir)))?;
+            .map_err(|err| E::from(self.write_failed(err)))?;
         Ok((value, staged_events))
     }
 
@@ -183,8 +187,16 @@ impl Store {
                 swapped += 1;
             }
         }
-        tx.commit()?;
+        tx.commit().map_err(|err| self.write_failed(err))?;
         Ok(swapped)
+    }
+
+    /// Resolves with the reason once the store has stopped taking writes
+    /// (a failed sync of its journal: a full disk, a failing device), from
+    /// which only a restart brings it back; or with `None` once the store
+    /// is closed. The future does not keep the store open.
+    pub fn stopped_writing(&self) -> impl std::future::Future<Output = Option<String>> + 'static {
+        until_stopped(self.inner.writable.subscribe())
     }
 
     /// The directory the store lives in.
@@ -273,7 +285,15 @@ impl Store {
 
     /// Puts everything committed on disk now (used at shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
-        Ok(self.inner.keyspace.persist(fjall::PersistMode::SyncAll)?)
+        self.inner
+            .keyspace
+            .persist(fjall::PersistMode::SyncAll)
+            .map_err(|err| self.write_failed(err))
+    }
+
+    /// `err`, a failure of fjall while writing, as the caller hears it.
+    pub(crate) fn write_failed(&self, err: fjall::Error) -> StoreError {
+        self.inner.writable.failure(err)
     }
 
     /// Resolves when an event has been staged since the last call returned.

@@ -243,7 +243,7 @@ pub async fn start(
     let api = IndicatorServiceServer::new(api::IndicatorApi::new(indicators, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
     let routes = authenticator.routes(api, &store, &clock, &metrics.grpc);
-    let server = GrpcServer::new(listener, SERVICE_NAME, routes)?
+    let server = GrpcServer::new(listener, SERVICE_NAME, routes, &store)?
         .with_tls(config.tls.server("indicators")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     let metrics_addr = metrics

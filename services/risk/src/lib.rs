@@ -301,8 +301,8 @@ pub async fn start(
     let api = RiskServiceServer::new(api::RiskApi::new(risk, shutdown.clone()))
         .max_decoding_message_size(jilin_runtime::MAX_REQUEST_BYTES);
     let routes = authenticator.routes(api, &store, &clock, &metrics.grpc);
-    let server =
-        GrpcServer::new(listener, SERVICE_NAME, routes)?.with_tls(config.tls.server("risk")?)?;
+    let server = GrpcServer::new(listener, SERVICE_NAME, routes, &store)?
+        .with_tls(config.tls.server("risk")?)?;
     let server = tokio::spawn(server.serve(shutdown.clone()));
     let metrics_addr = metrics
         .serve(config.deploy.metrics_listen, shutdown.clone())
