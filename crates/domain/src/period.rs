@@ -80,22 +80,56 @@ impl Period {
     }
 }
 
+impl Period {
+    /// `YYYY-MM` as bytes, without the formatting machinery: values with
+    /// months in them are encoded and decoded on every store write.
+    fn text(self) -> [u8; 7] {
+        let year = self.year as u32;
+        let digit = |value: u32| b'0' + (value % 10) as u8;
+        [
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            b'-',
+            digit(u32::from(self.month) / 10),
+            digit(u32::from(self.month)),
+        ]
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
+        let text = self.text();
+        f.write_str(std::str::from_utf8(&text).expect("ASCII digits"))
     }
 }
 
 impl Serialize for Period {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        let text = self.text();
+        serializer.serialize_str(std::str::from_utf8(&text).expect("ASCII digits"))
     }
 }
 
 impl<'de> Deserialize<'de> for Period {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Period::parse(&text).ok_or_else(|| serde::de::Error::custom("expected YYYY-MM"))
+        deserializer.deserialize_str(PeriodVisitor)
+    }
+}
+
+/// Reads a `YYYY-MM` string in place, without copying it.
+struct PeriodVisitor;
+
+impl serde::de::Visitor<'_> for PeriodVisitor {
+    type Value = Period;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a month as YYYY-MM")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Period, E> {
+        Period::parse(text).ok_or_else(|| E::custom("expected YYYY-MM"))
     }
 }
 
@@ -139,6 +173,32 @@ mod tests {
         assert_eq!(Period::parse("2026-12").unwrap().quarter(), 4);
         assert_eq!(march.january().to_string(), "2026-01");
         assert_eq!(Period::parse("9999-12").unwrap().next(), None);
+    }
+
+    #[test]
+    fn every_month_reads_back_from_its_text() {
+        for year in 1900..=9999 {
+            for month in 1..=12 {
+                let period = Period::new(year, month).unwrap();
+                let text = period.to_string();
+                assert_eq!(text, format!("{year:04}-{month:02}"));
+                assert_eq!(Period::parse(&text), Some(period));
+            }
+        }
+    }
+
+    #[test]
+    fn serializes_as_its_text_and_refuses_other_text() {
+        let period = Period::parse("2026-03").unwrap();
+        assert_eq!(serde_json::to_string(&period).unwrap(), "\"2026-03\"");
+        let read: Period = serde_json::from_str("\"2026-03\"").unwrap();
+        assert_eq!(read, period);
+        let refused = serde_json::from_str::<Period>("\"2026-13\"").unwrap_err();
+        assert!(
+            refused.to_string().contains("expected YYYY-MM"),
+            "{refused}"
+        );
+        assert!(serde_json::from_str::<Period>("202603").is_err());
     }
 
     #[test]

@@ -358,6 +358,22 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Deletes a value if there is one. A table scanned from its start
+    /// (a queue) then keeps no tombstone for a key it never held, which
+    /// every scan would walk past until compaction drops it.
+    pub fn remove_if_present<V: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let partition = &self.tables[table.index];
+        let present = self.tx.borrow().contains_key(partition, key)?;
+        if present {
+            self.tx.borrow_mut().remove(partition, key);
+        }
+        Ok(present)
+    }
+
     /// Stages an event for publication, committed with the rest of this
     /// transaction. Returns its outbox sequence number.
     pub fn stage_event(&self, entry: &OutboxEntry) -> Result<u64, StoreError> {
@@ -402,6 +418,36 @@ mod tests {
             subject: "jilin.test".into(),
             ..Default::default()
         }
+    }
+
+    #[tokio::test]
+    async fn removing_only_what_is_present_leaves_no_tombstone_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
+        let things = store.table::<u32>("things").unwrap();
+        let entries = || store.partition(0).inner().approximate_len();
+        store.write(|tx| tx.insert(&things, "a", &1)).await.unwrap();
+        assert_eq!(entries(), 1);
+
+        let removed = store
+            .write(|tx| tx.remove_if_present(&things, "never-held"))
+            .await
+            .unwrap();
+        assert!(!removed);
+        assert_eq!(entries(), 1, "no tombstone for a key never held");
+
+        let removed = store
+            .write(|tx| tx.remove_if_present(&things, "a"))
+            .await
+            .unwrap();
+        assert!(removed);
+        assert_eq!(things.get("a").unwrap(), None);
+        // A plain remove writes a tombstone whether or not the key was held.
+        store
+            .write(|tx| tx.remove(&things, "never-held"))
+            .await
+            .unwrap();
+        assert_eq!(entries(), 3, "a, its tombstone and the plain remove's");
     }
 
     #[tokio::test]

@@ -8,10 +8,15 @@
 //!   and one flush), with 1k and 10k projects stored: its cost should not
 //!   depend on the portfolio's size. `report/baseline_one_write` is one
 //!   transaction writing one value (and its flush), in the same process.
+//! - `replay/*`: catching up on the registry's stream, in events per
+//!   second: 1,000 projects created, then each reporting month after month
+//!   for 36 months (37,000 events, as a bulk load sends them), applied
+//!   through the service's store path in the consumer's batches of 256, on
+//!   a fresh store each time.
 //!
 //! Run: `cargo bench -p jilin-risk`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use jilin_bus::{Applier, Delivery};
@@ -150,5 +155,57 @@ fn benches(c: &mut Criterion) {
     reports.finish();
 }
 
-criterion_group!(risk, benches);
+/// `projects` projects created, then month after month each one's
+/// report, progress creeping up so that some fall behind and catch up.
+fn month_by_month(projects: usize, months: i32) -> Vec<Delivery<RegistryFact>> {
+    let first = Period::parse("2024-01").unwrap();
+    let mut events: Vec<_> = (0..projects)
+        .map(|index| {
+            Delivery::unsequenced(format!("c{index}"), RegistryFact::Project(snapshot(index)))
+        })
+        .collect();
+    for month in 0..months {
+        for index in 0..projects {
+            let progress = (month * 100 / months + (index % 7) as i32 * 3).min(100);
+            events.push(Delivery::unsequenced(
+                format!("r{index}-{month}"),
+                RegistryFact::Report {
+                    project: snapshot(index),
+                    period: first.add_months(month).unwrap(),
+                    report: report(i64::from(month) + 1, progress),
+                },
+            ));
+        }
+    }
+    events
+}
+
+fn replay(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let events = month_by_month(1_000, 36);
+    let mut group = c.benchmark_group("replay");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function(BenchmarkId::new("month_by_month", events.len()), |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let (_dir, _, registry_events) = portfolio(&runtime, 0);
+                let started = Instant::now();
+                runtime.block_on(async {
+                    for batch in events.chunks(256) {
+                        registry_events.apply(batch).await.unwrap();
+                    }
+                });
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(risk, benches, replay);
 criterion_main!(risk);

@@ -105,7 +105,7 @@ pub(crate) fn observe_all(
             &evaluation.reading,
         );
         let Some(mut next) = next else { continue };
-        next.labels = evaluation.labels;
+        next.labels = evaluation.labels();
         // The summary tells the last breach: a clear reading (or a rule
         // that no longer applies) leaves it as it was.
         let breaching = evaluation
@@ -113,7 +113,7 @@ pub(crate) fn observe_all(
             .value
             .is_some_and(|value| evaluation.rule.classify(value).is_some());
         if breaching || next.summary.is_empty() {
-            next.summary = evaluation.summary;
+            next.summary = evaluation.summary();
         }
         if current.as_ref() == Some(&next) {
             continue;
@@ -160,7 +160,7 @@ pub(crate) fn log_change(
     tx.insert(&tables.changes, &change_key(record.sequence), &record)?;
     if notify && !record.silenced {
         stage_notification(tx, &record, context.now)?;
-        tx.remove(&tables.held_back, &record.alert.fingerprint_key())?;
+        tx.remove_if_present(&tables.held_back, &record.alert.fingerprint_key())?;
     } else if notify && transition.change != Change::Acknowledged {
         // Published once the silence ends (crate::unsilenced); an
         // acknowledgement does not displace the change it acknowledges.

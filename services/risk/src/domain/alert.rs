@@ -125,7 +125,11 @@ impl Alert {
     }
 
     pub fn fingerprint(rule_id: &str, subject: &str) -> String {
-        format!("{rule_id}:{}", subject.replace('/', ":"))
+        let mut fingerprint = String::with_capacity(rule_id.len() + 1 + subject.len());
+        fingerprint.push_str(rule_id);
+        fingerprint.push(':');
+        fingerprint.extend(subject.chars().map(|c| if c == '/' { ':' } else { c }));
+        fingerprint
     }
 
     /// The alert with the transitions before `cutoff` forgotten, the last
@@ -295,6 +299,14 @@ mod tests {
 
     fn at(day: i64) -> OffsetDateTime {
         OffsetDateTime::UNIX_EPOCH + time::Duration::days(day)
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_rule_and_the_subject_with_colons() {
+        assert_eq!(
+            Alert::fingerprint("schedule_lag", "projects/p-1/x"),
+            "schedule_lag:projects:p-1:x"
+        );
     }
 
     /// One period per reading in `feed`.

@@ -1,6 +1,7 @@
 //! From what is known to readings: every project rule applied to one
 //! project, or every indicator rule to one indicator value, each with the
-//! alert's subject, labels and filled-in summary.
+//! alert's subject. Its labels and filled-in summary are made only for an
+//! alert that is written: most readings of most rules change nothing.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,38 @@ pub struct Evaluation<'a> {
     pub rule: &'a Rule,
     /// `projects/{id}` or `indicators/{id}`.
     pub subject: String,
-    pub labels: BTreeMap<String, String>,
-    pub summary: String,
     pub reading: Reading,
+    /// What was read: where the labels and the summary come from.
+    pub of: Subject<'a>,
+}
+
+/// What a rule read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Subject<'a> {
+    Project(&'a ProjectRecord),
+    Indicator(&'a IndicatorValue),
+}
+
+impl Evaluation<'_> {
+    /// The rule's labels, overridden by the subject's.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.rule.labels.clone();
+        labels.extend(match self.of {
+            Subject::Project(project) => project.labels(),
+            Subject::Indicator(value) => indicator_labels(value),
+        });
+        labels
+    }
+
+    /// The rule's summary filled in with this reading.
+    pub fn summary(&self) -> String {
+        let name = match self.of {
+            Subject::Project(project) => &project.snapshot.display_name,
+            Subject::Indicator(value) => &value.indicator,
+        };
+        self.rule
+            .render_summary(&self.subject, name, self.reading.value)
+    }
 }
 
 /// One published indicator value (from `IndicatorValueChanged`).
@@ -34,17 +64,10 @@ pub struct IndicatorValue {
     pub target: Option<f64>,
 }
 
-/// The rule's labels, overridden by the subject's.
-fn merged(rule: &Rule, subject: BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut labels = rule.labels.clone();
-    labels.extend(subject);
-    labels
-}
-
 /// Every project rule's reading of `project` at `now`.
 pub fn project_evaluations<'a>(
     rules: &'a [Rule],
-    project: &ProjectRecord,
+    project: &'a ProjectRecord,
     now: OffsetDateTime,
     benchmarks: &Benchmarks,
 ) -> Vec<Evaluation<'a>> {
@@ -57,19 +80,15 @@ pub fn project_evaluations<'a>(
     rules
         .iter()
         .filter(|rule| rule.is_project_rule())
-        .map(|rule| {
-            let value = measure(&rule.kind, &view, today, sector_energy);
-            Evaluation {
-                rule,
-                subject: subject.clone(),
-                labels: merged(rule, project.labels()),
-                summary: rule.render_summary(&subject, &project.snapshot.display_name, value),
-                reading: Reading {
-                    value,
-                    period: Period::of_date(today),
-                    at: now,
-                },
-            }
+        .map(|rule| Evaluation {
+            rule,
+            subject: subject.clone(),
+            reading: Reading {
+                value: measure(&rule.kind, &view, today, sector_energy),
+                period: Period::of_date(today),
+                at: now,
+            },
+            of: Subject::Project(project),
         })
         .collect()
 }
@@ -86,7 +105,7 @@ pub fn indicator_measure(measure: IndicatorMeasure, value: &IndicatorValue) -> O
 /// Every indicator rule watching this indicator and group, read at `now`.
 pub fn indicator_evaluations<'a>(
     rules: &'a [Rule],
-    value: &IndicatorValue,
+    value: &'a IndicatorValue,
     now: OffsetDateTime,
 ) -> Vec<Evaluation<'a>> {
     let subject = format!("indicators/{}", value.indicator);
@@ -97,20 +116,16 @@ pub fn indicator_evaluations<'a>(
                 indicator,
                 group,
                 measure,
-            } if *indicator == value.indicator && *group == value.group => {
-                let reading = indicator_measure(*measure, value);
-                Some(Evaluation {
-                    rule,
-                    subject: subject.clone(),
-                    labels: merged(rule, indicator_labels(value)),
-                    summary: rule.render_summary(&subject, &value.indicator, reading),
-                    reading: Reading {
-                        value: reading,
-                        period: value.period,
-                        at: now,
-                    },
-                })
-            }
+            } if *indicator == value.indicator && *group == value.group => Some(Evaluation {
+                rule,
+                subject: subject.clone(),
+                reading: Reading {
+                    value: indicator_measure(*measure, value),
+                    period: value.period,
+                    at: now,
+                },
+                of: Subject::Indicator(value),
+            }),
             _ => None,
         })
         .collect()
@@ -174,7 +189,8 @@ mod tests {
         let mut benchmarks = Benchmarks::default();
         benchmarks.set_year(2026, HashMap::from([("chemicals".to_owned(), 1_000.0)]));
         let now = datetime!(2026-07-02 0:00 UTC);
-        let evaluations = project_evaluations(&rules, &project(), now, &benchmarks);
+        let project = project();
+        let evaluations = project_evaluations(&rules, &project, now, &benchmarks);
         assert_eq!(evaluations.len(), 8, "the eight project rules");
         let by_rule: HashMap<_, _> = evaluations
             .iter()
@@ -188,7 +204,7 @@ mod tests {
             (lag_value - 10.0).abs() < 1e-9,
             "half elapsed, 40 % done: {lag_value}"
         );
-        assert_eq!(lag.labels["region"], "220200");
+        assert_eq!(lag.labels()["region"], "220200");
         let energy = by_rule["energy_above_benchmark"];
         assert_eq!(energy.reading.value, Some(50.0), "1500 against 1000");
         assert_eq!(
@@ -196,7 +212,7 @@ mod tests {
             Some(Severity::Critical)
         );
         assert_eq!(by_rule["suspended"].reading.value, None);
-        assert!(energy.summary.contains("50.0% more energy"));
+        assert!(energy.summary().contains("50.0% more energy"));
     }
 
     #[test]
@@ -213,7 +229,7 @@ mod tests {
         assert_eq!(evaluations.len(), 1);
         assert_eq!(evaluations[0].rule.id, "energy_intensity_over_target");
         assert_eq!(evaluations[0].reading.value, Some(50.0));
-        assert_eq!(evaluations[0].labels["indicator"], "energy_intensity");
+        assert_eq!(evaluations[0].labels()["indicator"], "energy_intensity");
         let regional = IndicatorValue {
             group: "220100".into(),
             ..value.clone()
