@@ -38,6 +38,9 @@ struct Inner {
     /// Declared tables in declaration order, the outbox last.
     tables: Vec<fjall::TxPartitionHandle>,
     commit: GroupCommit,
+    /// Writers wait here, as tasks, for their turn at fjall's single
+    /// writer (see [`Store::write`]).
+    writer_turn: tokio::sync::Mutex<()>,
     writable: Writable,
     /// No outbox entry sorts below this sequence number: where a scan of
     /// the outbox starts, past the removed entries that the tree keeps as
@@ -90,6 +93,7 @@ impl Store {
                 names,
                 tables,
                 commit,
+                writer_turn: tokio::sync::Mutex::new(()),
                 writable,
                 outbox_floor: AtomicU64::new(floor),
                 outbox_changed: Notify::new(),
@@ -130,7 +134,15 @@ impl Store {
         E: From<StoreError>,
     {
         let started = std::time::Instant::now();
-        let (value, staged_events) = off_the_runtime(|| self.transact(change))?;
+        let (value, staged_events) = {
+            // Transactions run one at a time. A writer waits for its turn
+            // as a task, and only the one whose turn it is takes a thread
+            // off the runtime: were each to wait on fjall's lock in a
+            // thread of its own, a burst of calls would start a thread
+            // each (tests/writer_threads.rs).
+            let _turn = self.inner.writer_turn.lock().await;
+            off_the_runtime(|| self.transact(change))?
+        };
         self.inner.commit.durable().await.map_err(E::from)?;
         self.inner
             .metrics
