@@ -4,9 +4,12 @@ use clap::Parser;
 use jilin_registry::Config;
 use jilin_runtime::{CancellationToken, init_tracing, run_until_signal};
 
-/// The allocator `jilin up` uses too (see crates/cli/src/main.rs).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system allocator, not mimalloc as the other services and `jilin up`:
+// under a bulk load of batched reports, mimalloc held the registry at 700
+// to 970 MB, most of it freed memory kept per thread; glibc's malloc held it
+// under 250 MB, at 8,500 reports/s against 9,500 to 11,100 (single noisy
+// runs; BENCHMARKS.md, "Each service under a bulk load, as its own
+// process"). The Kubernetes limit is 1 GiB.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
