@@ -35,6 +35,7 @@ use jilin_proto::registry::v1 as registry;
 use jilin_testkit::TEST_NOW;
 use rand::{Rng, SeedableRng};
 use registry::registry_service_client::RegistryServiceClient;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 /// Months each project reports, January to October of TEST_NOW's year.
 const MONTHS: u8 = 10;
@@ -472,22 +473,13 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
     let refused = format!("projects/p{:05}", acknowledged.len());
     // The store takes no more writes until a restart: health says so, for
     // the orchestrator, while reads still answer.
-    let not_serving = async {
-        loop {
-            let health = jilin_testkit::grpc::health(
-                faults_kit::lazy_channel(port),
-                "jilin.registry.v1.RegistryService",
-            )
-            .await;
-            if health == tonic_health::pb::health_check_response::ServingStatus::NotServing {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), not_serving)
-        .await
-        .expect("a registry whose store stopped writing still reports SERVING");
+    faults_kit::wait_health(
+        port,
+        "jilin.registry.v1.RegistryService",
+        ServingStatus::NotServing,
+        Duration::from_secs(10),
+    )
+    .await;
     let first = acknowledged.first().expect("some writes went through");
     let read = client
         .get_project(registry::GetProjectRequest {

@@ -17,6 +17,7 @@ use jilin_proto::risk::v1 as risk;
 use jilin_testkit::{NatsServer, TEST_NOW, free_port};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use super::WriterFigures;
 
@@ -155,7 +156,7 @@ fn url(port: u16) -> String {
 }
 
 /// A channel that reconnects by itself after a restart.
-pub fn lazy_channel(port: u16) -> Channel {
+fn lazy_channel(port: u16) -> Channel {
     Endpoint::from_shared(url(port))
         .expect("a valid address")
         .connect_timeout(Duration::from_secs(2))
@@ -507,18 +508,26 @@ async fn read_registry_stream(
 
 /// Waits until the service on `port` answers its health check SERVING.
 async fn wait_serving(port: u16) {
-    let deadline = Instant::now() + SETTLE;
+    wait_health(port, "", ServingStatus::Serving, SETTLE).await;
+}
+
+/// Waits until the health of `service` ("" for the whole server) on
+/// `port` is `wanted`, for at most `within`.
+pub async fn wait_health(port: u16, service: &str, wanted: ServingStatus, within: Duration) {
+    let deadline = Instant::now() + within;
     loop {
         let mut health = tonic_health::pb::health_client::HealthClient::new(lazy_channel(port));
         let answer = health
-            .check(tonic_health::pb::HealthCheckRequest::default())
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
             .await;
-        if answer.is_ok_and(|reply| reply.into_inner().status == 1) {
+        if answer.is_ok_and(|reply| reply.into_inner().status() == wanted) {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "the service on {port} never served"
+            "the service on {port} never reported {wanted:?} for {service:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

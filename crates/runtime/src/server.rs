@@ -3,11 +3,10 @@
 //! SERVING from the start until shutdown, or until the service's store
 //! stops taking writes (a full disk): only a restart mends that.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use jilin_store::Store;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -44,7 +43,7 @@ pub struct GrpcServer {
     routes: Routes,
     builder: Server,
     /// Resolves once the service's store has stopped taking writes.
-    store_stopped: Pin<Box<dyn Future<Output = Option<String>> + Send>>,
+    store_stopped: BoxFuture<'static, Option<String>>,
 }
 
 /// The connections `listener` accepts, each with `TCP_NODELAY` set.
@@ -173,7 +172,7 @@ async fn not_serving(health: &HealthReporter, service_name: &'static str) {
 /// that load balancers and orchestrators stop sending calls and restart
 /// the service; reads still answer meanwhile.
 async fn not_serving_once_stopped(
-    store_stopped: Pin<Box<dyn Future<Output = Option<String>> + Send>>,
+    store_stopped: BoxFuture<'static, Option<String>>,
     health: HealthReporter,
     service_name: &'static str,
     shutdown: CancellationToken,

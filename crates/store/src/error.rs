@@ -68,15 +68,19 @@ pub(crate) fn write_failure(err: fjall::Error, dir: &std::path::Path) -> StoreEr
     if is_disk_full(&err) {
         return StoreError::DiskFull(err.to_string());
     }
-    let free = rustix::fs::statvfs(dir).map(|disk| disk.f_bavail.saturating_mul(disk.f_frsize));
-    match (&err, free) {
-        (fjall::Error::Poisoned, Ok(free)) if free < LOW_SPACE => StoreError::DiskFull(format!(
-            "the store stopped writing when its disk filled ({} KiB free): make room, then \
-             restart the service",
-            free >> 10
-        )),
-        _ => StoreError::Engine(err),
+    if matches!(err, fjall::Error::Poisoned)
+        && let Ok(disk) = rustix::fs::statvfs(dir)
+    {
+        let free = disk.f_bavail.saturating_mul(disk.f_frsize);
+        if free < LOW_SPACE {
+            return StoreError::DiskFull(format!(
+                "the store stopped writing when its disk filled ({} KiB free): make room, \
+                 then restart the service",
+                free >> 10
+            ));
+        }
     }
+    StoreError::Engine(err)
 }
 
 /// Whether fjall failed for want of disk space.
