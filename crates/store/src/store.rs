@@ -290,6 +290,28 @@ impl Store {
         Ok(changed)
     }
 
+    /// Removes every entry of `table`, a thousand per transaction, walking
+    /// forward from the last key removed (never over its own tombstones);
+    /// returns how many it removed.
+    pub async fn clear<V>(&self, table: &Table<V>) -> Result<usize, StoreError>
+    where
+        V: Serialize + DeserializeOwned,
+    {
+        const CHUNK: usize = 1000;
+        let mut removed = 0;
+        let mut after = String::new();
+        loop {
+            let keys = table.keys_after(&after, CHUNK)?;
+            let Some(last) = keys.last() else {
+                return Ok(removed);
+            };
+            self.write(|tx| keys.iter().try_for_each(|key| tx.remove(table, key)))
+                .await?;
+            removed += keys.len();
+            after.clone_from(last);
+        }
+    }
+
     /// What this store measures.
     pub fn metrics(&self) -> &StoreMetrics {
         &self.inner.metrics
@@ -344,6 +366,17 @@ impl Tx<'_> {
     ) -> Result<Option<V>, StoreError> {
         let bytes = self.tx.borrow().get(&self.tables[table.index], key)?;
         bytes.map(|bytes| table.decode(key, &bytes)).transpose()
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order, as of this
+    /// transaction (its own writes included).
+    pub fn scan_prefix<V: Serialize + DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        prefix: &str,
+    ) -> Result<Vec<(String, V)>, StoreError> {
+        let tx = self.tx.borrow();
+        table.entries(tx.prefix(&self.tables[table.index], prefix))
     }
 
     /// Writes a value; visible to later reads in this transaction.
@@ -460,6 +493,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(entries(), 3, "a, its tombstone and the plain remove's");
+    }
+
+    #[tokio::test]
+    async fn a_prefix_scan_in_a_transaction_sees_its_own_writes_and_removals() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &THINGS).unwrap();
+        let things = store.table::<u32>("things").unwrap();
+        store
+            .write(|tx| {
+                for (key, value) in [("p1/a", 1), ("p1/b", 2), ("p10/a", 3), ("p2/a", 4)] {
+                    tx.insert(&things, key, &value)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let seen = store
+            .write(|tx| {
+                tx.insert(&things, "p1/c", &5)?;
+                tx.remove(&things, "p1/a")?;
+                tx.scan_prefix(&things, "p1/")
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, [("p1/b".to_owned(), 2), ("p1/c".to_owned(), 5)]);
     }
 
     #[tokio::test]

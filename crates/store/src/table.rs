@@ -92,6 +92,16 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
             .collect()
     }
 
+    /// At most `limit` keys strictly after `after`, in order, without
+    /// decoding the values.
+    pub fn keys_after(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.partition()
+            .range::<&[u8], _>((Bound::Excluded(after.as_bytes()), Bound::Unbounded))
+            .take(limit)
+            .map(|item| Ok(String::from_utf8_lossy(&item?.0).into_owned()))
+            .collect()
+    }
+
     /// Every entry whose key is strictly after `after` and starts with
     /// `prefix`, in key order, at most `limit` of them.
     pub fn scan_prefix_after(
@@ -187,7 +197,7 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
         Ok(rewritten)
     }
 
-    fn entries(
+    pub(crate) fn entries(
         &self,
         iter: impl Iterator<Item = fjall::Result<fjall::KvPair>>,
     ) -> Result<Vec<(String, V)>, StoreError> {

@@ -10,9 +10,13 @@
 //!   store path (one transaction and one journal sync per batch, as the
 //!   consumer applies them), in batches of 32 and of 256, project after
 //!   project and month after month.
+//! - `start/*`: the cube a start sums from a store of 100k projects with
+//!   36 reports each, before the service serves; and the move of a format
+//!   3 store of 10k projects to format 4.
 //!
 //! Run: `cargo bench -p jilin-indicators`.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -20,12 +24,14 @@ use jilin_bus::Delivery;
 use jilin_domain::{Period, REGIONS, SECTORS};
 use jilin_indicators::domain::builtins::builtins;
 use jilin_indicators::domain::definition::IndicatorSet;
+use jilin_indicators::domain::entry::LedgerEntry;
 use jilin_indicators::domain::ledger::{Fact, ProjectSnapshot, ReportFacts};
 use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
 use jilin_indicators::domain::replay::InMemory;
 use jilin_indicators::ingest::Ingest;
+use jilin_indicators::migrate;
 use jilin_indicators::store::{LAYOUT, Tables};
-use jilin_store::Store;
+use jilin_store::{Layout, Store, Table};
 
 const MONTHS: i32 = 36;
 
@@ -177,5 +183,73 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, query, replay);
+/// What a start computes before it serves: the cube summed from a store
+/// of 100,000 projects with 36 reports each (3.7M events, written once
+/// through the store path before timing).
+fn start(c: &mut Criterion) {
+    let mut group = c.benchmark_group("start");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(30));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tables = Tables::open(Store::open(dir.path(), &LAYOUT).unwrap()).unwrap();
+    let ingest = Ingest::new(tables.clone(), Default::default(), Default::default())
+        .applier()
+        .unwrap();
+    let events = portfolio_events(100_000);
+    runtime.block_on(async {
+        for batch in events.chunks(1000) {
+            ingest.apply(batch).await.unwrap();
+        }
+    });
+    group.bench_function("load_cube_100k_projects_36_months", |b| {
+        b.iter(|| tables.load_cube().unwrap())
+    });
+
+    // The first start on a format 3 store: its ledger entries moved to
+    // projects and reports (10,000 projects, 360,000 reports).
+    let entries = replayed(&portfolio_events(10_000)).projects;
+    group.throughput(Throughput::Elements(entries.len() as u64));
+    group.bench_function("migrate_format_3_10k_projects_36_months", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let dir = tempfile::tempdir().unwrap();
+                runtime.block_on(write_format_3(dir.path(), &entries));
+                let tables = Tables::open(Store::open(dir.path(), &LAYOUT).unwrap()).unwrap();
+                let started = Instant::now();
+                runtime.block_on(migrate::to_format_4(&tables)).unwrap();
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+/// A format 3 store in `dir` holding `entries`.
+async fn write_format_3(dir: &std::path::Path, entries: &HashMap<String, LedgerEntry>) {
+    let store = Store::open(
+        dir,
+        &Layout {
+            version: 3,
+            ..LAYOUT
+        },
+    )
+    .unwrap();
+    let ledger: Table<LedgerEntry> = store.table(migrate::LEDGER).unwrap();
+    let entries: Vec<_> = entries.iter().collect();
+    for chunk in entries.chunks(1000) {
+        store
+            .write(|tx| {
+                chunk
+                    .iter()
+                    .try_for_each(|(id, entry)| tx.insert(&ledger, id, entry))
+            })
+            .await
+            .unwrap();
+    }
+}
+
+criterion_group!(benches, query, replay, start);
 criterion_main!(benches);

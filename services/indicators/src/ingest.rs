@@ -1,10 +1,9 @@
 //! The indicator service's part in following the registry ([`Follower`]):
 //! each `JILIN_REGISTRY` event is decoded into a project snapshot (and
-//! report) and applied to the project's ledger entry, with the months it
-//! dirtied; `jilin_bus` commits each batch with its event ids in one
+//! report) and applied to the project's facts and reports, with the months
+//! it dirtied; `jilin_bus` commits each batch with its event ids in one
 //! transaction and acks after it. The in-memory cube follows the commit.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -17,9 +16,10 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::domain::cube::{Cube, Deltas};
-use crate::domain::entry::LedgerEntry;
-use crate::domain::ledger::{self, Fact, LedgerError, ProjectSnapshot, ReportFacts};
-use crate::store::Tables;
+use crate::domain::ledger::{
+    self, Fact, Known, LedgerError, ProjectFacts, ProjectSnapshot, ReportFacts,
+};
+use crate::store::{self, Tables};
 
 /// The cube queries read, updated after each commit.
 pub type SharedCube = Arc<RwLock<Cube>>;
@@ -78,33 +78,20 @@ impl Follower for Ingest {
         Ok(())
     }
 
-    /// Applies facts in order to their projects' entries, each entry read
-    /// and written once per batch; the months they change are marked dirty
+    /// Applies facts in order: each project's facts are read and written
+    /// once per batch, each report that is newer than the one held is
+    /// written under its own key; the months they change are marked dirty
     /// with a nonce. Returns the cells' deltas for the cube.
     fn apply(&self, tx: &Tx<'_>, _: &(), facts: &[&Fact]) -> Result<Deltas, IngestError> {
-        let tables = &self.tables;
-        let mut entries: HashMap<&str, Option<LedgerEntry>> = HashMap::new();
-        let mut changed = BTreeSet::new();
+        let mut batch = InBatch::new(tx, &self.tables);
         let mut deltas = Deltas::new();
         for fact in facts {
-            let id = fact.project().id.as_str();
-            let entry = match entries.entry(id) {
-                Entry::Occupied(held) => held.into_mut(),
-                Entry::Vacant(slot) => slot.insert(tx.get(&tables.ledger, id)?),
-            };
-            if let Some(change) = LedgerEntry::apply(entry, fact)? {
-                deltas.merge(&change);
-                changed.insert(id);
-            }
+            deltas.merge(&batch.apply(fact)?);
         }
-        for id in changed {
-            if let Some(entry) = &entries[id] {
-                tx.insert(&tables.ledger, id, entry)?;
-            }
-        }
+        batch.write_projects()?;
         let nonce = crate::store::dirty_mark(&jilin_runtime::trace::current_traceparent(""));
         for period in deltas.periods() {
-            tx.insert(&tables.dirty, &period.to_string(), &nonce)?;
+            tx.insert(&self.tables.dirty, &period.to_string(), &nonce)?;
         }
         Ok(deltas)
     }
@@ -119,6 +106,79 @@ impl Follower for Ingest {
             .expect("no panic while holding the cube")
             .apply(deltas);
         self.changed.notify_one();
+    }
+}
+
+/// What is known inside one batch's transaction: each project's facts,
+/// read once and written back at the end of the batch if they changed;
+/// reports, read and written in the transaction itself.
+struct InBatch<'t, 'a, 'f> {
+    tx: &'t Tx<'a>,
+    tables: &'t Tables,
+    projects: HashMap<&'f str, Option<ProjectFacts>>,
+    changed: BTreeSet<&'f str>,
+}
+
+impl<'t, 'a, 'f> InBatch<'t, 'a, 'f> {
+    fn new(tx: &'t Tx<'a>, tables: &'t Tables) -> Self {
+        Self {
+            tx,
+            tables,
+            projects: HashMap::new(),
+            changed: BTreeSet::new(),
+        }
+    }
+
+    /// Applies one fact; returns the cells it changes.
+    fn apply(&mut self, fact: &'f Fact) -> Result<Deltas, IngestError> {
+        let id = fact.project().id.as_str();
+        if !self.projects.contains_key(id) {
+            let held = self.tx.get(&self.tables.projects, id)?;
+            self.projects.insert(id, held);
+        }
+        let outcome = ledger::apply_fact(&*self, fact)?;
+        if let Some(facts) = outcome.project {
+            self.projects.insert(id, Some(facts));
+            self.changed.insert(id);
+        }
+        if let Some((period, report)) = outcome.report {
+            let key = store::report_key(id, period);
+            self.tx.insert(&self.tables.reports, &key, &report)?;
+        }
+        Ok(outcome.deltas)
+    }
+
+    /// Writes the facts of every project the batch changed.
+    fn write_projects(self) -> Result<(), StoreError> {
+        for id in self.changed {
+            if let Some(Some(facts)) = self.projects.get(id) {
+                self.tx.insert(&self.tables.projects, id, facts)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Known for InBatch<'_, '_, '_> {
+    type Error = IngestError;
+
+    fn project(&self, id: &str) -> Result<Option<ProjectFacts>, IngestError> {
+        Ok(self.projects.get(id).cloned().flatten())
+    }
+
+    fn report(&self, id: &str, period: Period) -> Result<Option<ReportFacts>, IngestError> {
+        let key = store::report_key(id, period);
+        Ok(self.tx.get(&self.tables.reports, &key)?)
+    }
+
+    fn reports_of(&self, id: &str) -> Result<Vec<(Period, ReportFacts)>, IngestError> {
+        let held = self
+            .tx
+            .scan_prefix(&self.tables.reports, &store::reports_prefix(id))?;
+        Ok(held
+            .into_iter()
+            .filter_map(|(key, report)| Some((store::split_report_key(&key)?.1, report)))
+            .collect())
     }
 }
 

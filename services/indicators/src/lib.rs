@@ -150,11 +150,17 @@ pub async fn start(
     let store_error = StartError::store(&config.data_dir);
     let store = open_store(&config.data_dir, &store::LAYOUT, &config.deploy).await?;
     let tables = store::Tables::open(store.clone()).map_err(store_error)?;
-    migrate::to_ledger_entries(&tables)
+    migrate::to_format_4(&tables)
         .await
         .map_err(StartError::store(&config.data_dir))?;
-    if config.rebuild {
-        tracing::warn!("rebuild requested: forgetting derived state, replaying JILIN_REGISTRY");
+    let unfinished_rebuild = tables
+        .rebuild_pending()
+        .map_err(StartError::store(&config.data_dir))?;
+    if config.rebuild || unfinished_rebuild {
+        tracing::warn!(
+            requested = config.rebuild,
+            "rebuild: forgetting derived state, replaying JILIN_REGISTRY"
+        );
         tables
             .clear_derived()
             .await
@@ -271,7 +277,7 @@ async fn follow_registry(
     registry: Peer,
     shutdown: CancellationToken,
 ) {
-    while matches!(tables.meta.get(store::REBUILD_PENDING), Ok(Some(true))) {
+    while matches!(tables.rebuild_pending(), Ok(true)) {
         let reset = jilin_bus::reset_consumer(follow.client.clone(), &follow.consumer).await;
         let cleared = match reset {
             Ok(()) => tables

@@ -1,26 +1,28 @@
-//! Format 2 → 3 of the indicators store, run at every start (a no-op once
-//! done). Format 2 kept a project's facts (`projects`), each report
-//! (`reports`, keyed `{project id}/{YYYY-MM}`) and each cube cell (`cells`)
-//! under keys of their own: three to five writes per event. Format 3 keeps
-//! one [`LedgerEntry`] per project and computes the cube at start.
+//! Older indicator stores to format 4, run at every start (a no-op once
+//! done). Format 4 keeps a project's facts (`projects`) and each of its
+//! reports (`reports`, keyed `{project id}/{YYYY-MM}`) under keys of their
+//! own, and computes the cube at start.
 //!
-//! Every project moves to its entry, a chunk of projects per transaction;
-//! a project and its reports leave the old tables in the transaction that
-//! writes its entry. The cells are dropped last: nothing reads them any
-//! more. A crash half way leaves each project in one form or the other,
-//! and the next start goes on from there.
+//! - Format 3 kept one [`LedgerEntry`] per project (`ledger`): the facts
+//!   and every report in one value. Each entry moves to its facts and
+//!   reports, a chunk of projects per transaction, and leaves `ledger` in
+//!   the transaction that writes them.
+//! - Format 2 kept facts and reports as format 4 does, and each cube cell
+//!   (`cells`) as well. Nothing reads the cells any more: they are dropped.
+//!
+//! A crash half way leaves each project in one form or the other, and the
+//! next start goes on from there.
 
 use jilin_domain::Period;
 use jilin_store::{StoreError, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::entry::LedgerEntry;
-use crate::domain::ledger::{ProjectFacts, ReportFacts};
-use crate::store::Tables;
+use crate::store::{self, Tables};
 
-/// Format 2's tables, declared so that a format 2 store can be moved.
-pub const PROJECTS: &str = "projects";
-pub const REPORTS: &str = "reports";
+/// Format 3's table, declared so that a format 3 store can be moved.
+pub const LEDGER: &str = "ledger";
+/// Format 2's cube cells, declared so that they can be dropped.
 pub const CELLS: &str = "cells";
 
 /// Projects moved per transaction.
@@ -35,55 +37,40 @@ struct StoredCell {
     slots: Vec<i64>,
 }
 
-/// Moves what format 2 tables hold into ledger entries; returns how many
-/// projects moved.
-pub async fn to_ledger_entries(tables: &Tables) -> Result<usize, StoreError> {
+/// Moves what the tables of formats 2 and 3 hold into format 4's; returns
+/// how many projects moved out of ledger entries.
+pub async fn to_format_4(tables: &Tables) -> Result<usize, StoreError> {
     let store = &tables.store;
-    let projects: Table<ProjectFacts> = store.table(PROJECTS)?;
-    let reports: Table<ReportFacts> = store.table(REPORTS)?;
+    let ledger: Table<LedgerEntry> = store.table(LEDGER)?;
     let cells: Table<StoredCell> = store.table(CELLS)?;
-    if projects.is_empty()? && reports.is_empty()? && cells.is_empty()? {
+    if ledger.is_empty()? && cells.is_empty()? {
         return Ok(0);
     }
-    let ids = projects.keys()?;
+    let ids = ledger.keys()?;
     for chunk in ids.chunks(CHUNK) {
         let mut moving = Vec::with_capacity(chunk.len());
         for id in chunk {
-            if let Some(facts) = projects.get(id)? {
-                moving.push((id, facts, reports.scan_prefix(&format!("{id}/"))?));
+            if let Some(entry) = ledger.get(id)? {
+                moving.push((id, entry));
             }
         }
         store
             .write(|tx| {
-                for (id, facts, held) in &moving {
-                    let entry = LedgerEntry {
-                        facts: facts.clone(),
-                        reports: held
-                            .iter()
-                            .filter_map(|(key, report)| Some((period_of(key)?, *report)))
-                            .collect(),
-                    };
-                    tx.insert(&tables.ledger, id, &entry)?;
-                    tx.remove(&projects, id)?;
-                    for (key, _) in held {
-                        tx.remove(&reports, key)?;
+                for (id, entry) in &moving {
+                    tx.insert(&tables.projects, id, &entry.facts)?;
+                    for (period, report) in &entry.reports {
+                        tx.insert(&tables.reports, &store::report_key(id, *period), report)?;
                     }
+                    tx.remove(&ledger, id)?;
                 }
                 Ok::<_, StoreError>(())
             })
             .await?;
     }
-    // Reports of no stored project (format 2 wrote none) and the cells.
-    store.retain(&reports, "", |_| None).await?;
-    store.retain(&cells, "", |_| None).await?;
+    store.clear(&cells).await?;
     tracing::info!(
         projects = ids.len(),
-        "moved the store's projects and reports to ledger entries (format 3)"
+        "moved the store's ledger entries to projects and reports (format 4)"
     );
     Ok(ids.len())
-}
-
-/// The month of a format 2 report key.
-fn period_of(report_key: &str) -> Option<Period> {
-    Period::parse(report_key.rsplit('/').next()?)
 }

@@ -1,18 +1,21 @@
 //! The indicator service's tables and their keys. The ingest path writes
-//! ledger entries, applied event ids and dirty months; the publisher reads
-//! dirty months and writes published values; the API writes definitions.
+//! project facts, reports, applied event ids and dirty months; the
+//! publisher reads dirty months and writes published values; the API
+//! writes definitions.
+
+use std::collections::HashMap;
 
 use jilin_domain::Period;
-use jilin_store::{Layout, Store, StoreError, Table, Tx};
-use serde::de::DeserializeOwned;
+use jilin_store::{Layout, Store, StoreError, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::cube::Cube;
+use crate::domain::cube::{Cube, Deltas};
 use crate::domain::definition::Definition;
-use crate::domain::entry::LedgerEntry;
+use crate::domain::ledger::{ProjectFacts, ReportFacts};
 use crate::migrate;
 
-pub const LEDGER: &str = "ledger";
+pub const PROJECTS: &str = "projects";
+pub const REPORTS: &str = "reports";
 /// Applied registry event ids, kept by `jilin_bus::Applier`.
 pub const APPLIED: &str = jilin_bus::APPLIED_EVENTS;
 pub const DEFINITIONS: &str = "definitions";
@@ -20,27 +23,30 @@ pub const DIRTY: &str = "dirty";
 pub const PUBLISHED: &str = "published";
 pub const META: &str = "meta";
 
-/// Key in `meta` present while a rebuild has cleared the derived tables
-/// but the durable consumer has not been reset yet.
+/// Key in `meta` present while a rebuild has cleared, or is clearing, the
+/// derived tables and the durable consumer has not been reset yet.
 pub const REBUILD_PENDING: &str = "rebuild-pending";
 
 /// The indicators store: its tables, and the format this build writes.
 pub const LAYOUT: Layout = Layout {
     kind: "indicators",
     // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
-    // 3: one ledger entry per project, the cube computed at start; a format
-    //    2 store's projects, reports and cells are moved by `migrate`.
-    version: 3,
+    // 3: one ledger entry per project (its facts and every report).
+    // 4: a project's facts and each of its reports under keys of their
+    //    own, so an event writes a report, not the project's whole
+    //    history; the cube is computed at start. `migrate` moves a format
+    //    3 store's entries and drops a format 2 store's cells.
+    version: 4,
     upgrades_from: 1,
     tables: &[
-        LEDGER,
+        PROJECTS,
+        REPORTS,
         APPLIED,
         DEFINITIONS,
         DIRTY,
         PUBLISHED,
         META,
-        migrate::PROJECTS,
-        migrate::REPORTS,
+        migrate::LEDGER,
         migrate::CELLS,
     ],
 };
@@ -56,8 +62,11 @@ pub struct Published {
 #[derive(Clone)]
 pub struct Tables {
     pub store: Store,
-    /// key: project id; the project's facts and reports
-    pub ledger: Table<LedgerEntry>,
+    /// key: project id; what the service remembers of the project
+    pub projects: Table<ProjectFacts>,
+    /// key: [`report_key`] (`{project id}/{YYYY-MM}`); the latest revision
+    /// of that month's report
+    pub reports: Table<ReportFacts>,
     /// applied registry event ids and their count, kept by
     /// `jilin_bus::Applier` (see there for the keys)
     pub applied: Table<u64>,
@@ -76,7 +85,8 @@ pub struct Tables {
 impl Tables {
     pub fn open(store: Store) -> Result<Self, StoreError> {
         Ok(Self {
-            ledger: store.table(LEDGER)?,
+            projects: store.table(PROJECTS)?,
+            reports: store.table(REPORTS)?,
             applied: store.table(APPLIED)?,
             definitions: store.table(DEFINITIONS)?,
             dirty: store.table(DIRTY)?,
@@ -88,41 +98,67 @@ impl Tables {
 
     /// A checksum of every table and the outbox sequence.
     pub fn fingerprint(&self) -> Result<Vec<u64>, StoreError> {
-        Ok(vec![
-            self.ledger.fingerprint()?,
+        let mut sums = self.state_fingerprint()?;
+        sums.extend([
             jilin_bus::applied_fingerprint(&self.applied)?,
             self.definitions.fingerprint()?,
             self.dirty.fingerprint()?,
             self.published.fingerprint()?,
             self.store.outbox_last_sequence()?,
+        ]);
+        Ok(sums)
+    }
+
+    /// A checksum of the derived state only (projects and reports): equal
+    /// for two services that applied the same events in any order.
+    pub fn state_fingerprint(&self) -> Result<Vec<u64>, StoreError> {
+        Ok(vec![
+            self.projects.fingerprint()?,
+            self.reports.fingerprint()?,
         ])
     }
 
-    /// A checksum of the derived state only (the ledger entries): equal
-    /// for two services that applied the same events in any order.
-    pub fn state_fingerprint(&self) -> Result<Vec<u64>, StoreError> {
-        Ok(vec![self.ledger.fingerprint()?])
+    /// Whether a rebuild is under way (see [`Tables::clear_derived`]).
+    pub fn rebuild_pending(&self) -> Result<bool, StoreError> {
+        Ok(self.meta.get(REBUILD_PENDING)?.unwrap_or(false))
     }
 
-    /// Forgets everything derived from registry events (ledger entries,
-    /// applied ids) and marks the consumer for a reset, in one transaction.
+    /// Forgets everything derived from registry events (projects, reports,
+    /// applied ids) and leaves the consumer marked for a reset. The mark
+    /// is on disk before the first removal, in chunks of a thousand: a
+    /// start that finds it clears again, so a crash half way loses
+    /// nothing the replay does not bring back.
     pub async fn clear_derived(&self) -> Result<(), StoreError> {
-        let entries = self.ledger.keys()?;
-        let applied = self.applied.keys()?;
         self.store
-            .write(|tx| {
-                remove_all(tx, &self.ledger, &entries)?;
-                remove_all(tx, &self.applied, &applied)?;
-                tx.insert(&self.meta, REBUILD_PENDING, &true)
-            })
-            .await
+            .write(|tx| tx.insert(&self.meta, REBUILD_PENDING, &true))
+            .await?;
+        self.store.clear(&self.projects).await?;
+        self.store.clear(&self.reports).await?;
+        self.store.clear(&self.applied).await?;
+        Ok(())
     }
 
-    /// The cube: the sum of every entry's contribution.
+    /// The cube: every project's plan and status counts, and its reports,
+    /// in its sector and region. Reads one value at a time.
     pub fn load_cube(&self) -> Result<Cube, StoreError> {
         let mut cube = Cube::new();
-        self.ledger
-            .for_each(|_, entry| cube.apply(&entry.contribution()))?;
+        let mut combos = HashMap::new();
+        self.projects.for_each(|id, facts| {
+            cube.apply(&facts.footprint());
+            if let Some(combo) = facts.combo() {
+                combos.insert(id.to_owned(), combo);
+            }
+        })?;
+        let mut deltas = Deltas::new();
+        self.reports.for_each(|key, report| {
+            let Some((id, period)) = split_report_key(key) else {
+                return;
+            };
+            if let Some(combo) = combos.get(id) {
+                deltas.add_cell(period, *combo, &report.cell(), 1);
+            }
+        })?;
+        cube.apply(&deltas);
         Ok(cube)
     }
 
@@ -137,6 +173,22 @@ impl Tables {
     }
 }
 
+/// The key of a project's report of one month.
+pub fn report_key(project: &str, period: Period) -> String {
+    format!("{project}/{period}")
+}
+
+/// The prefix of every report key of a project.
+pub fn reports_prefix(project: &str) -> String {
+    format!("{project}/")
+}
+
+/// The project and month of a report key.
+pub fn split_report_key(key: &str) -> Option<(&str, Period)> {
+    let (project, period) = key.rsplit_once('/')?;
+    Some((project, Period::parse(period)?))
+}
+
 /// What marks a month dirty: a nonce unique to the change (the publisher
 /// clears only the mark it saw) and the trace of the change, if traced.
 pub fn dirty_mark(traceparent: &str) -> String {
@@ -146,14 +198,6 @@ pub fn dirty_mark(traceparent: &str) -> String {
 /// The trace a dirty mark carries; empty if none.
 pub fn trace_of_mark(mark: &str) -> &str {
     mark.split_once(' ').map_or("", |(_, trace)| trace)
-}
-
-fn remove_all<V: Serialize + DeserializeOwned>(
-    tx: &Tx<'_>,
-    table: &Table<V>,
-    keys: &[String],
-) -> Result<(), StoreError> {
-    keys.iter().try_for_each(|key| tx.remove(table, key))
 }
 
 pub fn published_key(indicator: &str, period: Period, group_by: &str, group: &str) -> String {

@@ -15,7 +15,7 @@ use jilin_indicators::domain::builtins::builtins;
 use jilin_indicators::domain::definition::IndicatorSet;
 use jilin_indicators::domain::query::{self, Granularity, GroupBy, QuerySpec};
 use jilin_indicators::ingest::{Ingest, SharedCube};
-use jilin_indicators::store::{LAYOUT, Tables};
+use jilin_indicators::store::{LAYOUT, REBUILD_PENDING, Tables};
 use jilin_proto::indicators::v1 as pb;
 use jilin_store::Store;
 use jilin_testkit::bus::acked;
@@ -104,6 +104,39 @@ async fn shuffled_duplicated_history_matches_naive_and_rebuilds_identically() {
         "rebuilt equals original"
     );
     assert_matches_naive(&mut system, &portfolio).await;
+
+    // A rebuild cut short (the mark on disk, half the reports removed) is
+    // finished by the next start, asked or not.
+    let running = system.indicators.take().unwrap();
+    let config = system.config("jilin-indicators");
+    running.shutdown().await.unwrap();
+    cut_a_rebuild_short(&config.data_dir).await;
+    system.restart_with(config).await;
+    system.wait_consumed("jilin-indicators").await;
+    assert_eq!(
+        system.running().state_fingerprint(),
+        state,
+        "a rebuild finished after a crash equals original"
+    );
+}
+
+/// Leaves the store in `dir` as a crash half way through clearing it for
+/// a rebuild would: marked, with half its reports gone.
+async fn cut_a_rebuild_short(dir: &std::path::Path) {
+    let tables = Tables::open(Store::open(dir, &LAYOUT).unwrap()).unwrap();
+    let reports = tables.reports.keys().unwrap();
+    assert!(reports.len() > 10, "{} reports", reports.len());
+    tables
+        .store
+        .write(|tx| {
+            tx.insert(&tables.meta, REBUILD_PENDING, &true)?;
+            for key in &reports[..reports.len() / 2] {
+                tx.remove(&tables.reports, key)?;
+            }
+            Ok::<_, jilin_store::StoreError>(())
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
