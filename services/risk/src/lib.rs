@@ -10,6 +10,7 @@
 //! deliveries and the change stream. [`start`] wires
 //! it all, so tests start it exactly as `main` does.
 
+mod alert_keys;
 mod api;
 mod benchmarks;
 mod config;

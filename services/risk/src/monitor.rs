@@ -15,6 +15,7 @@ use jilin_domain::Period;
 use jilin_store::{StoreError, Tx};
 use tokio::sync::{Notify, watch};
 
+use crate::alert_keys::AlertKeys;
 use crate::domain::alert::{self, Alert};
 use crate::domain::evaluate::{IndicatorValue, project_evaluations};
 use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportRecord};
@@ -66,6 +67,8 @@ pub struct Monitor {
     dispatch: Arc<Notify>,
     /// Alerts by state and severity, as committed.
     tally: Arc<Mutex<AlertTally>>,
+    /// The alerts the store may hold.
+    alert_keys: Arc<AlertKeys>,
 }
 
 impl Monitor {
@@ -74,7 +77,11 @@ impl Monitor {
     pub fn new(tables: Tables, clock: Clock) -> Result<Self, StoreError> {
         let last = tables.last_sequence()?;
         let mut tally = AlertTally::default();
-        tables.alerts.for_each(|_, alert| tally.add(&alert))?;
+        let alert_keys = AlertKeys::default();
+        tables.alerts.for_each(|key, alert| {
+            tally.add(&alert);
+            alert_keys.note(key);
+        })?;
         let monitor = Self {
             tables,
             rules: Arc::default(),
@@ -85,6 +92,7 @@ impl Monitor {
             sequence: Arc::new(watch::Sender::new(last)),
             dispatch: Arc::default(),
             tally: Arc::new(Mutex::new(tally)),
+            alert_keys: Arc::new(alert_keys),
         };
         monitor.reload_rules()?;
         monitor.reload_silences()?;
@@ -199,6 +207,7 @@ impl Monitor {
                 .expect("no panic holding the benchmarks")
                 .clone(),
             now: self.clock.now(),
+            alert_keys: self.alert_keys.clone(),
         }
     }
 

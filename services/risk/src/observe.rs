@@ -11,6 +11,7 @@ use jilin_domain::Period;
 use jilin_store::{StoreError, Tx};
 use time::OffsetDateTime;
 
+use crate::alert_keys::AlertKeys;
 use crate::delivery;
 use crate::domain::alert::{self, Alert, Change};
 use crate::domain::evaluate::{Evaluation, IndicatorValue, indicator_evaluations};
@@ -37,6 +38,8 @@ pub struct Context {
     pub(crate) routes: Arc<Vec<CompiledRoute>>,
     pub(crate) benchmarks: Benchmarks,
     pub(crate) now: OffsetDateTime,
+    /// The alerts the store may hold (see [`AlertKeys`]).
+    pub(crate) alert_keys: Arc<AlertKeys>,
 }
 
 /// The month `now` falls in: still being reported.
@@ -97,6 +100,14 @@ pub(crate) fn observe_all(
 ) -> Result<(), StoreError> {
     for evaluation in evaluations {
         let fingerprint = Alert::fingerprint(&evaluation.rule.id, &evaluation.subject);
+        let breaching = evaluation
+            .reading
+            .value
+            .is_some_and(|value| evaluation.rule.classify(value).is_some());
+        // A clear reading changes nothing for a subject without an alert.
+        if !breaching && !context.alert_keys.may_hold(&fingerprint) {
+            continue;
+        }
         let current = tx.get(&tables.alerts, &fingerprint)?;
         let (next, notified) = alert::observe(
             current.as_ref(),
@@ -108,16 +119,13 @@ pub(crate) fn observe_all(
         next.labels = evaluation.labels();
         // The summary tells the last breach: a clear reading (or a rule
         // that no longer applies) leaves it as it was.
-        let breaching = evaluation
-            .reading
-            .value
-            .is_some_and(|value| evaluation.rule.classify(value).is_some());
         if breaching || next.summary.is_empty() {
             next.summary = evaluation.summary();
         }
         if current.as_ref() == Some(&next) {
             continue;
         }
+        context.alert_keys.note(&fingerprint);
         tx.insert(&tables.alerts, &fingerprint, &next)?;
         written.moves.push(Move::of(current.as_ref(), &next));
         // Every new history entry is a change; those `observe` reports
