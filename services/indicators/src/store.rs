@@ -9,8 +9,9 @@ use jilin_domain::Period;
 use jilin_store::{Layout, Store, StoreError, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::cube::{Cube, Deltas};
+use crate::domain::cube::{Cube, CubeSum};
 use crate::domain::definition::Definition;
+use crate::domain::labels::Combo;
 use crate::domain::ledger::{ProjectFacts, ReportFacts};
 use crate::migrate;
 
@@ -139,27 +140,35 @@ impl Tables {
     }
 
     /// The cube: every project's plan and status counts, and its reports,
-    /// in its sector and region. Reads one value at a time.
+    /// in its sector and region. Reads one value at a time; reports come
+    /// in key order, so a project's come together.
     pub fn load_cube(&self) -> Result<Cube, StoreError> {
-        let mut cube = Cube::new();
+        let mut sum = CubeSum::default();
         let mut combos = HashMap::new();
         self.projects.for_each(|id, facts| {
-            cube.apply(&facts.footprint());
+            sum.add(&facts.footprint());
             if let Some(combo) = facts.combo() {
                 combos.insert(id.to_owned(), combo);
             }
         })?;
-        let mut deltas = Deltas::new();
+        let mut last: Option<(String, Option<Combo>)> = None;
         self.reports.for_each(|key, report| {
             let Some((id, period)) = split_report_key(key) else {
                 return;
             };
-            if let Some(combo) = combos.get(id) {
-                deltas.add_cell(period, *combo, &report.cell(), 1);
+            let combo = match &last {
+                Some((held, combo)) if held == id => *combo,
+                _ => {
+                    let combo = combos.get(id).copied();
+                    last = Some((id.to_owned(), combo));
+                    combo
+                }
+            };
+            if let Some(combo) = combo {
+                sum.add_cell(period, combo, &report.cell());
             }
         })?;
-        cube.apply(&deltas);
-        Ok(cube)
+        Ok(sum.finish())
     }
 
     /// The months changed since the last publication, with their marks.
