@@ -521,6 +521,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn clearing_a_table_removes_every_entry_over_several_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path(),
+            &Layout {
+                tables: &["things", "kept"],
+                ..THINGS
+            },
+        )
+        .unwrap();
+        let (things, kept) = (
+            store.table::<u32>("things").unwrap(),
+            store.table::<u32>("kept").unwrap(),
+        );
+        store
+            .write(|tx| {
+                for n in 0..2_500 {
+                    tx.insert(&things, &format!("k{n:05}"), &n)?;
+                }
+                tx.insert(&kept, "k00000", &7)
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.clear(&things).await.unwrap(), 2_500);
+        assert!(things.is_empty().unwrap());
+        assert_eq!(kept.get("k00000").unwrap(), Some(7));
+        assert_eq!(store.clear(&things).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
     async fn committed_write_stages_events_in_order_and_aborted_write_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &THINGS).unwrap();
