@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use jilin_bus::Delivery;
+use jilin_bus::{Applier, Delivery};
 use jilin_domain::{Period, REGIONS, SECTORS};
 use jilin_indicators::domain::builtins::builtins;
 use jilin_indicators::domain::definition::IndicatorSet;
@@ -152,8 +152,8 @@ fn replay(c: &mut Criterion) {
     group.throughput(Throughput::Elements(by_project.len() as u64));
     // The consumer's batch against a smaller one, in the registry's order
     // when projects load their history one after another, and when every
-    // project reports month by month (each event then rewrites another
-    // project's entry).
+    // project reports month by month (each event of a batch then touches
+    // another project).
     for (order, events) in [("by_project", &by_project), ("by_month", &by_month)] {
         for batch_size in [32, 256] {
             let name = format!("store_{order}_batches_of_{batch_size}");
@@ -162,17 +162,9 @@ fn replay(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iterations {
                         let dir = tempfile::tempdir().unwrap();
-                        let store = Store::open(dir.path(), &LAYOUT).unwrap();
-                        let tables = Tables::open(store).unwrap();
-                        let ingest = Ingest::new(tables, Default::default(), Default::default())
-                            .applier()
-                            .unwrap();
+                        let (_, ingest) = fresh_store(dir.path());
                         let started = Instant::now();
-                        runtime.block_on(async {
-                            for batch in events.chunks(batch_size) {
-                                ingest.apply(batch).await.unwrap();
-                            }
-                        });
+                        apply_in_batches(&runtime, &ingest, events, batch_size);
                         total += started.elapsed();
                     }
                     total
@@ -224,17 +216,33 @@ fn start(c: &mut Criterion) {
 /// store path, in a temporary directory that lives as long as it.
 fn filled_store(runtime: &tokio::runtime::Runtime, projects: usize) -> (tempfile::TempDir, Tables) {
     let dir = tempfile::tempdir().unwrap();
-    let tables = Tables::open(Store::open(dir.path(), &LAYOUT).unwrap()).unwrap();
+    let (tables, ingest) = fresh_store(dir.path());
+    apply_in_batches(runtime, &ingest, &portfolio_events(projects), 1000);
+    (dir, tables)
+}
+
+/// A new store in `dir`, and the consumer's path into it.
+fn fresh_store(dir: &std::path::Path) -> (Tables, Applier<Ingest>) {
+    let tables = Tables::open(Store::open(dir, &LAYOUT).unwrap()).unwrap();
     let ingest = Ingest::new(tables.clone(), Default::default(), Default::default())
         .applier()
         .unwrap();
-    let events = portfolio_events(projects);
+    (tables, ingest)
+}
+
+/// Applies `events` as the consumer does, `batch` at a time, each batch
+/// one transaction and one sync.
+fn apply_in_batches(
+    runtime: &tokio::runtime::Runtime,
+    ingest: &Applier<Ingest>,
+    events: &[Delivery<Fact>],
+    batch: usize,
+) {
     runtime.block_on(async {
-        for batch in events.chunks(1000) {
-            ingest.apply(batch).await.unwrap();
+        for chunk in events.chunks(batch) {
+            ingest.apply(chunk).await.unwrap();
         }
     });
-    (dir, tables)
 }
 
 /// A format 3 store in `dir` holding `entries`.
