@@ -22,6 +22,7 @@ mod error;
 pub mod fuzzing;
 pub mod ingest;
 mod metrics;
+pub mod migrate;
 pub mod monitor;
 mod notify;
 mod observe;
@@ -194,6 +195,9 @@ pub async fn start(
 ) -> Result<RunningRisk, StartError> {
     let store = open_store(&config.data_dir, &store::LAYOUT, &config.deploy).await?;
     let tables = store::Tables::open(store.clone()).map_err(StartError::store(&config.data_dir))?;
+    migrate::to_format_4(&tables)
+        .await
+        .map_err(StartError::store(&config.data_dir))?;
     let mut metrics = Metrics::new("risk");
     metrics.register_store(&store);
     let delivery_metrics = metrics::DeliveryMetrics::register(&mut metrics);

@@ -26,7 +26,7 @@ use crate::domain::tally::{AlertTally, Move};
 use crate::error::RiskError;
 pub use crate::observe::{Context, Written};
 use crate::observe::{judge_indicator, log_change, observe_all};
-use crate::store::{StoredValue, Tables, value_key};
+use crate::store::{StoredValue, Tables, report_key, value_key};
 use jilin_runtime::ApiError;
 use jilin_runtime::Clock;
 
@@ -259,7 +259,14 @@ impl Monitor {
                     (None, None) => continue,
                 };
             if let RegistryFact::Report { period, report, .. } = fact {
-                is_new |= record.apply_report(*period, *report);
+                // The transaction reads its own writes: a month reported
+                // twice in one batch sees its first report here.
+                let key = report_key(&snapshot.id, *period);
+                let held_report = tx.get(&tables.reports, &key)?;
+                if record.apply_report(*period, held_report.as_ref(), report) {
+                    tx.insert(&tables.reports, &key, report)?;
+                    is_new = true;
+                }
             }
             if is_new {
                 changed.insert(snapshot.id.clone(), record);

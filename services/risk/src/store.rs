@@ -1,5 +1,5 @@
 //! The risk service's tables and their keys. Registry and indicator events
-//! write projects, latest indicator values and applied ids; every
+//! write projects (their report sums, and each month's report), latest indicator values and applied ids; every
 //! evaluation writes alerts and numbered changes (with their outbox
 //! events) in the same transaction, with the alert groups the change
 //! joins; the dispatcher turns due groups into deliveries, the sender
@@ -14,14 +14,16 @@ use crate::domain::alert::{Alert, Change};
 use crate::domain::delivery::Delivery;
 use crate::domain::grouping::Group;
 use crate::domain::inhibition::Inhibition;
-use crate::domain::project::ProjectRecord;
+use crate::domain::project::{ProjectRecord, ReportRecord};
 use crate::domain::receiver::Receiver;
 use crate::domain::routing::Route;
 use crate::domain::rules::Rule;
 use crate::domain::silence::Silence;
+use crate::migrate;
 
 pub const RULES: &str = "rules";
-pub const PROJECTS: &str = "projects";
+pub const PROJECTS: &str = "project_sums";
+pub const REPORTS: &str = "reports";
 pub const INDICATOR_VALUES: &str = "indicator_values";
 pub const ALERTS: &str = "alerts";
 pub const CHANGES: &str = "changes";
@@ -47,11 +49,18 @@ pub const LAYOUT: Layout = Layout {
     // 2: compact values (MessagePack); a format 1 store (JSON) is upgraded on open.
     // 3: applied event ids kept per batch (jilin_bus::Applier), which an
     //    older build would not see.
-    version: 3,
+    // 4: a project's report sums (`project_sums`) and each month's report
+    //    (`reports`) instead of one record of every report (`projects`),
+    //    moved at start by `migrate`.
+    version: 4,
     upgrades_from: 1,
     tables: &[
         RULES,
         PROJECTS,
+        REPORTS,
+        // Format 3's, listed so that a format 1 store's are re-encoded
+        // before `migrate` moves them.
+        migrate::FORMAT_3_PROJECTS,
         INDICATOR_VALUES,
         ALERTS,
         CHANGES,
@@ -99,6 +108,8 @@ pub struct Tables {
     pub rules: Table<Rule>,
     /// key: project id
     pub projects: Table<ProjectRecord>,
+    /// key: [`report_key`]; the latest revision of that month's report
+    pub reports: Table<ReportRecord>,
     /// key: [`value_key`]
     pub indicator_values: Table<StoredValue>,
     /// key: fingerprint (`{rule}:{collection}:{id}`)
@@ -137,6 +148,7 @@ impl Tables {
         Ok(Self {
             rules: store.table(RULES)?,
             projects: store.table(PROJECTS)?,
+            reports: store.table(REPORTS)?,
             indicator_values: store.table(INDICATOR_VALUES)?,
             alerts: store.table(ALERTS)?,
             changes: store.table(CHANGES)?,
@@ -160,6 +172,7 @@ impl Tables {
         Ok(vec![
             self.rules.fingerprint()?,
             self.projects.fingerprint()?,
+            self.reports.fingerprint()?,
             self.indicator_values.fingerprint()?,
             self.alerts.fingerprint()?,
             self.changes.fingerprint()?,
@@ -211,6 +224,12 @@ pub fn next_sequence(tables: &Tables, tx: &Tx<'_>) -> Result<u64, StoreError> {
 /// Zero-padded so that key order is sequence order.
 pub fn change_key(sequence: u64) -> String {
     format!("{sequence:020}")
+}
+
+/// `{project id}/{YYYY-MM}`: a project's reports are listed together, in
+/// month order.
+pub fn report_key(project: &str, period: Period) -> String {
+    format!("{project}/{period}")
 }
 
 /// `{indicator}/{group}/{YYYY-MM}` (group empty for the province), so a

@@ -172,7 +172,8 @@ mod tests {
         let mut record = ProjectRecord::with_snapshot(None, &snapshot).unwrap();
         record.apply_report(
             Period::parse("2026-05").unwrap(),
-            ReportRecord {
+            None,
+            &ReportRecord {
                 revision: 1,
                 investment: 400,
                 value_added: 100,
