@@ -122,7 +122,7 @@ impl OutboxRelay {
             } else {
                 let window = &batch[..batch.len().min(BATCH)];
                 let (acknowledged, failure) = self.publish_window(window).await;
-                self.published(&window[..acknowledged]);
+                self.published(&window[..acknowledged]).await;
                 if acknowledged < window.len() {
                     check_stream = true;
                     failure.or_else(|| Some("a window was not wholly acknowledged".into()))
@@ -155,7 +155,7 @@ impl OutboxRelay {
         let Some(position) = pending.iter().position(|(_, entry)| entry.id == last) else {
             return Ok(0);
         };
-        self.published(&pending[..=position]);
+        self.published(&pending[..=position]).await;
         tracing::info!(
             events = position + 1,
             "events already on the stream removed from the outbox"
@@ -181,11 +181,11 @@ impl OutboxRelay {
 
     /// Removes events the stream holds from the outbox: `events` are the
     /// oldest in it, in order.
-    fn published(&self, events: &[(u64, OutboxEntry)]) {
+    async fn published(&self, events: &[(u64, OutboxEntry)]) {
         let Some((through, _)) = events.last() else {
             return;
         };
-        if let Err(err) = self.store.outbox_remove_through(*through) {
+        if let Err(err) = self.store.outbox_remove_through(*through).await {
             tracing::error!(error = %err, events = events.len(), "cannot remove published events");
         }
     }

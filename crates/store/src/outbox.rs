@@ -98,8 +98,13 @@ impl Store {
     /// this way, oldest first, so what is left is always one run of
     /// sequence numbers. Not put on disk on its own: if the removal is lost
     /// in a crash the relay recognises the events on the stream and does
-    /// not publish them again. Returns how many were removed.
-    pub fn outbox_remove_through(&self, through: u64) -> Result<usize, StoreError> {
+    /// not publish them again. Returns how many were removed. Waits for
+    /// the writers' turn as [`Store::write`] does.
+    pub async fn outbox_remove_through(&self, through: u64) -> Result<usize, StoreError> {
+        self.in_writer_turn(|| self.remove_through(through)).await
+    }
+
+    fn remove_through(&self, through: u64) -> Result<usize, StoreError> {
         let floor = self.outbox_floor().load(Ordering::Acquire);
         let keys = self
             .outbox_table()
@@ -194,7 +199,7 @@ mod tests {
             let store = Store::open(dir.path(), &EVENTS).unwrap();
             assert_eq!(store.outbox_floor().load(Ordering::Acquire), 1);
             stage(&store, 1000).await;
-            assert_eq!(store.outbox_remove_through(990).unwrap(), 990);
+            assert_eq!(store.outbox_remove_through(990).await.unwrap(), 990);
         }
         let store = Store::open(dir.path(), &EVENTS).unwrap();
         assert_eq!(store.outbox_floor().load(Ordering::Acquire), 991);
@@ -205,10 +210,67 @@ mod tests {
         let table = store.outbox_table();
         table.remove(FLOOR_KEY).unwrap();
         assert_eq!(floor_at_open(table).unwrap(), 991);
-        assert_eq!(store.outbox_remove_through(1000).unwrap(), 10);
+        assert_eq!(store.outbox_remove_through(1000).await.unwrap(), 10);
         table.remove(FLOOR_KEY).unwrap();
         assert_eq!(floor_at_open(table).unwrap(), 1001, "none left: the next");
         stage(&store, 1).await;
         assert_eq!(store.outbox_batch(5).unwrap()[0].0, 1001);
+    }
+
+    /// The relay removes published events while the service's followers
+    /// write. Waiting for a long transaction on fjall's lock would hold a
+    /// runtime thread, and every task queued on it, for as long.
+    #[test]
+    fn a_removal_waiting_for_its_turn_leaves_the_runtime_free() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &EVENTS).unwrap();
+        runtime.block_on(async {
+            stage(&store, 1).await;
+            let (entered, inside) = tokio::sync::oneshot::channel();
+            let (release, released) = std::sync::mpsc::channel::<()>();
+            let long = tokio::spawn({
+                let store = store.clone();
+                async move {
+                    store
+                        .write(move |_| -> Result<(), StoreError> {
+                            entered.send(()).unwrap();
+                            released.recv().unwrap();
+                            Ok(())
+                        })
+                        .await
+                }
+            });
+            inside.await.unwrap();
+            let removal = tokio::spawn({
+                let store = store.clone();
+                async move { store.outbox_remove_through(1).await }
+            });
+            // Let the removal start waiting, then ask the runtime for
+            // another task while the transaction still holds the lock. A
+            // watchdog ends the transaction after 5 s whatever happens, so
+            // that a runtime held by the removal fails the test, not hangs.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let watchdog = std::thread::spawn({
+                let release = release.clone();
+                move || {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    release.send(()).is_ok()
+                }
+            });
+            let other = tokio::spawn(async { "ran" }).await.unwrap();
+            let _ = release.send(());
+            assert_eq!(other, "ran");
+            assert!(
+                !watchdog.join().unwrap(),
+                "no other task ran until the transaction ended"
+            );
+            assert_eq!(removal.await.unwrap().unwrap(), 1);
+            long.await.unwrap().unwrap();
+        });
     }
 }

@@ -134,15 +134,7 @@ impl Store {
         E: From<StoreError>,
     {
         let started = std::time::Instant::now();
-        let (value, staged_events) = {
-            // Transactions run one at a time. A writer waits for its turn
-            // as a task, and only the one whose turn it is takes a thread
-            // off the runtime: were each to wait on fjall's lock in a
-            // thread of its own, a burst of calls would start a thread
-            // each (tests/writer_threads.rs).
-            let _turn = self.inner.writer_turn.lock().await;
-            off_the_runtime(|| self.transact(change))?
-        };
+        let (value, staged_events) = self.in_writer_turn(|| self.transact(change)).await?;
         self.inner.commit.durable().await.map_err(E::from)?;
         self.inner
             .metrics
@@ -152,6 +144,18 @@ impl Store {
             self.inner.outbox_changed.notify_one();
         }
         Ok(value)
+    }
+
+    /// Runs `blocking`, which takes fjall's writer lock, in the writers'
+    /// turn. Transactions run one at a time. A writer waits for its turn
+    /// as a task, and only the one whose turn it is takes a thread off the
+    /// runtime: were each to wait on fjall's lock in a thread of its own, a
+    /// burst of calls would start a thread each (tests/writer_threads.rs),
+    /// and one waiting on a runtime thread would stall that thread's other
+    /// tasks behind a long transaction.
+    pub(crate) async fn in_writer_turn<R>(&self, blocking: impl FnOnce() -> R) -> R {
+        let _turn = self.inner.writer_turn.lock().await;
+        off_the_runtime(blocking)
     }
 
     fn transact<R, E>(&self, change: impl FnOnce(&Tx<'_>) -> Result<R, E>) -> Result<(R, bool), E>
@@ -581,9 +585,9 @@ mod tests {
         assert_eq!(ids, ["e1", "e2"]);
         assert_eq!(batch[0].0 + 1, batch[1].0);
 
-        assert_eq!(store.outbox_remove_through(batch[0].0).unwrap(), 1);
+        assert_eq!(store.outbox_remove_through(batch[0].0).await.unwrap(), 1);
         assert_eq!(store.outbox_len().unwrap(), 1);
-        assert_eq!(store.outbox_remove_through(batch[1].0).unwrap(), 1);
+        assert_eq!(store.outbox_remove_through(batch[1].0).await.unwrap(), 1);
         assert_eq!(store.outbox_len().unwrap(), 0);
     }
 
@@ -602,7 +606,7 @@ mod tests {
                 .await
                 .unwrap();
             let (sequence, _) = store.outbox_batch(1).unwrap()[0].clone();
-            store.outbox_remove_through(sequence).unwrap();
+            store.outbox_remove_through(sequence).await.unwrap();
         }
         let store = Store::open(dir.path(), &THINGS).unwrap();
         let things = store.table::<String>("things").unwrap();

@@ -16,10 +16,10 @@ use jilin_proto::events::v1 as events;
 use jilin_store::Store;
 use prost::Message;
 
-fn published(tables: &Tables) -> Vec<jilin_proto::indicators::v1::IndicatorValueChange> {
+async fn published(tables: &Tables) -> Vec<jilin_proto::indicators::v1::IndicatorValueChange> {
     let entries = tables.store.outbox_batch(usize::MAX).unwrap();
     if let Some((last, _)) = entries.last() {
-        tables.store.outbox_remove_through(*last).unwrap();
+        tables.store.outbox_remove_through(*last).await.unwrap();
     }
     entries
         .into_iter()
@@ -70,7 +70,7 @@ async fn a_burst_publishes_each_changed_value_once() {
         ingest.apply(batch).await.unwrap();
     }
     assert!(publisher.publish_pending().await.unwrap() > 0);
-    let changes = published(&tables);
+    let changes = published(&tables).await;
     let mut keys = HashSet::new();
     for change in &changes {
         let key = (
@@ -97,7 +97,7 @@ async fn a_burst_publishes_each_changed_value_once() {
         0,
         "nothing dirty"
     );
-    assert!(published(&tables).is_empty());
+    assert!(published(&tables).await.is_empty());
 
     // One more report: only what it changes, as the next revision.
     let Delivery { id, fact, .. } = history
@@ -131,7 +131,7 @@ async fn a_burst_publishes_each_changed_value_once() {
         .await
         .unwrap();
     publisher.publish_pending().await.unwrap();
-    let again = published(&tables);
+    let again = published(&tables).await;
     assert!(!again.is_empty());
     assert!(again.len() < changes.len());
     let province = again
