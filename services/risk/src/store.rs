@@ -1,10 +1,10 @@
 //! The risk service's tables and their keys. Registry and indicator events
-//! write projects (their report sums, and each month's report), latest indicator values and applied ids; every
-//! evaluation writes alerts and numbered changes (with their outbox
-//! events) in the same transaction, with the alert groups the change
-//! joins; the dispatcher turns due groups into deliveries, the sender
-//! records their attempts; the API writes rules, silences, receivers and
-//! routes.
+//! write projects (their report sums, and each month's report), latest
+//! indicator values and applied ids; every evaluation writes alerts and
+//! numbered changes (with their outbox events) in the same transaction,
+//! with the alert groups the change joins; the dispatcher turns due
+//! groups into deliveries, the sender records their attempts; the API
+//! writes rules, silences, receivers and routes.
 
 use jilin_domain::Period;
 use jilin_store::{Layout, Store, StoreError, Table, Tx};
