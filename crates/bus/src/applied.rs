@@ -7,7 +7,9 @@
 //! so an event delivered again is recognised and skipped. Ids are kept with
 //! the stream sequence they arrived at and forgotten once the consumer's ack
 //! floor has passed them (JetStream delivers those no more), so the set
-//! stays as small as the window of unacknowledged events. Per stream, a
+//! stays as small as the window of unacknowledged events: the follower
+//! prunes every minute, and as soon as [`FORGET_AFTER`] ids are held (a
+//! catch-up applies thousands of events a second). Per stream, a
 //! counter of applied events also says whether anything was ever applied.
 //!
 //! A batch's ids are stored as one record (one write per batch, not per
@@ -21,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use jilin_store::{Store, StoreError, Table, Tx};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 
 use crate::CloudEvent;
 
@@ -31,6 +33,10 @@ use crate::CloudEvent;
 /// stream sequence) pairs; `{stream}/{event id}` → stream sequence, one
 /// key per event as formats before 3 kept them (still read, and pruned).
 pub const APPLIED_EVENTS: &str = "applied_events";
+
+/// Ids held in memory (and in the store) past which the applier asks for a
+/// prune without waiting for the minute: about 2 MB of ids.
+const FORGET_AFTER: usize = 20_000;
 
 /// The ids of one batch, with their stream sequences.
 type BatchRecord = Vec<(String, u64)>;
@@ -127,6 +133,9 @@ pub struct Applier<F> {
     batches: Table<BatchRecord>,
     stream: &'static str,
     remembered: Arc<Mutex<Remembered>>,
+    /// Rung when more than `forget_after` ids are held.
+    prune_due: Arc<Notify>,
+    forget_after: usize,
     follower: F,
 }
 
@@ -138,6 +147,8 @@ impl<F: Clone> Clone for Applier<F> {
             batches: self.batches.clone(),
             stream: self.stream,
             remembered: self.remembered.clone(),
+            prune_due: self.prune_due.clone(),
+            forget_after: self.forget_after,
             follower: self.follower.clone(),
         }
     }
@@ -156,8 +167,23 @@ impl<F: Follower> Applier<F> {
             store,
             stream,
             remembered: Arc::new(Mutex::new(remembered)),
+            prune_due: Arc::default(),
+            forget_after: FORGET_AFTER,
             follower,
         })
+    }
+
+    /// The same applier, asking for a prune once it holds `ids` ids instead
+    /// of [`FORGET_AFTER`].
+    pub fn forget_after(mut self, ids: usize) -> Self {
+        self.forget_after = ids;
+        self
+    }
+
+    /// Rung after a commit that left more ids held than the applier should
+    /// hold: the follower's pruning task waits on it.
+    pub(crate) fn prune_due(&self) -> &Notify {
+        &self.prune_due
     }
 
     pub fn store(&self) -> &Store {
@@ -207,6 +233,9 @@ impl<F: Follower> Applier<F> {
                 Ok(outcome) => {
                     remembered.count = expected + record.len() as u64;
                     remembered.ids.extend(record);
+                    if remembered.ids.len() > self.forget_after {
+                        self.prune_due.notify_one();
+                    }
                     self.follower.committed(&outcome);
                     return Ok(outcome);
                 }

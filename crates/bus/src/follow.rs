@@ -23,8 +23,12 @@ use crate::stream::{StreamSpec, stream_lost_history};
 const CATCH_UP_BATCH: usize = 256;
 /// Pause before asking NATS again whether the stream lost history.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
-/// How often applied ids below the ack floor are forgotten.
+/// How often applied ids below the ack floor are forgotten, at least.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+/// The least time between two prunes, however many ids are held: while
+/// the ack floor trails the commits, a prune forgets little, and the next
+/// one waits for the acks to land.
+const PRUNE_GAP: Duration = Duration::from_secs(1);
 
 /// A failure to read a snapshot (the owning service is unreachable).
 pub type SnapshotError = Box<dyn std::error::Error + Send + Sync>;
@@ -235,7 +239,8 @@ pub async fn apply_events<F: Follower>(
 }
 
 /// Forgets applied ids below the consumer's ack floor every
-/// [`PRUNE_INTERVAL`] until `shutdown`.
+/// [`PRUNE_INTERVAL`], or sooner when the applier holds too many (at most
+/// once a [`PRUNE_GAP`]), until `shutdown`.
 async fn prune_periodically<F: Follower>(
     client: async_nats::Client,
     consumer: ConsumerSpec,
@@ -246,9 +251,14 @@ async fn prune_periodically<F: Follower>(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(PRUNE_INTERVAL) => {}
+            _ = applier.prune_due().notified() => {}
         }
         if let Err(err) = prune(&client, &consumer, &applier).await {
             tracing::warn!(consumer = %consumer.durable_name, error = %err, "applied ids not pruned this time");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_GAP) => {}
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Following a stream through `Follow` and `Applier`, against a real
 //! nats-server and a real fjall store: the catch-up from a snapshot (an
 //! unusable entry is skipped, the rest applied), exactly-once application
-//! of repeated events, and pruning of applied ids below the ack floor.
+//! of repeated events, and pruning of applied ids below the ack floor
+//! (every minute, and at once when too many are held).
 
 use std::time::{Duration, Instant};
 
 use jilin_bus::{
-    APPLIED_EVENTS, Applier, CloudEvent, ConsumerSpec, Delivery, Follow, Follower, SnapshotError,
-    SnapshotSource, StreamSpec, prune,
+    APPLIED_EVENTS, Applier, CloudEvent, ConsumerSpec, Delivery, Follow, Follower, NoSnapshot,
+    SnapshotError, SnapshotSource, StreamSpec, prune,
 };
 use jilin_store::{Store, StoreError, Table, Tx};
 use jilin_testkit::NatsServer;
@@ -208,6 +209,53 @@ async fn a_follower_catches_up_skipping_what_it_cannot_use_applies_once_and_forg
     prune(client, &consumer(), applier).await.unwrap();
     assert_eq!(applier.remembered().unwrap(), 0);
     assert_eq!(applier.applied_count().unwrap(), 4, "the count stays");
+
+    shutdown.cancel();
+    following.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_follower_holding_too_many_ids_prunes_without_waiting_for_the_minute() {
+    let setup = Setup::start().await;
+    let Setup { client, things, .. } = &setup;
+    let applier = setup.applier.clone().forget_after(3);
+    let shutdown = CancellationToken::new();
+    let following = tokio::spawn(
+        Follow {
+            client: client.clone(),
+            stream: STREAM,
+            consumer: consumer(),
+            applier: applier.clone(),
+        }
+        .run(NoSnapshot, shutdown.clone()),
+    );
+
+    // Five ids held, more than three: a prune is asked for at once, but it
+    // may run before the acks land and forget nothing.
+    let first: Vec<TestEvent> = (1..=5)
+        .map(|n| event(&format!("e{n}"), &format!("t{n}")))
+        .collect();
+    publish(client, &STREAM, STREAM.source, &first, true).await;
+    wait_consumed(client, STREAM.name, "follower", PATIENCE).await;
+    // The next commit asks again, a second later at the soonest, and by
+    // then the ack floor has passed the first five.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    publish(client, &STREAM, STREAM.source, &[event("e6", "t6")], false).await;
+    let deadline = Instant::now() + PATIENCE;
+    while applier.remembered().unwrap() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "{} ids still held; the periodic prune is a minute away",
+            applier.remembered().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        things.scan_prefix("").unwrap().len(),
+        6,
+        "every event applied"
+    );
+    assert_eq!(applier.applied_count().unwrap(), 6);
 
     shutdown.cancel();
     following.await.unwrap();
