@@ -19,6 +19,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use bytes::Bytes;
 use jilin_store::{OutboxEntry, Store};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloudevents::headers_for;
@@ -74,11 +75,22 @@ impl OutboxRelay {
 
     /// Runs until `shutdown` is cancelled. Whatever is not yet acknowledged
     /// stays in the outbox for the next run.
+    ///
+    /// Published events are removed by a task of their own, so that the
+    /// next window goes out while the removal waits for the writers' turn
+    /// (behind a batch of a thousand reports, tens of milliseconds).
     pub async fn run(self, shutdown: CancellationToken) {
-        if !self
-            .retry_until_ok(&shutdown, || self.ensure_stream())
-            .await
-        {
+        let (published, removals) = watch::channel(0);
+        let remover = tokio::spawn(remove_published(self.store.clone(), removals));
+        self.relay(&published, &shutdown).await;
+        drop(published);
+        let _ = remover.await;
+    }
+
+    /// Publishes until `shutdown`, sending the sequence of the last event
+    /// acknowledged to `published`.
+    async fn relay(&self, published: &watch::Sender<u64>, shutdown: &CancellationToken) {
+        if !self.retry_until_ok(shutdown, || self.ensure_stream()).await {
             return;
         }
         // Before the first window, and after any window not wholly
@@ -90,8 +102,12 @@ impl OutboxRelay {
         let mut check_stream = true;
         let mut backoff = MIN_BACKOFF;
         loop {
-            let size = if check_stream { START_SCAN } else { BATCH };
-            let batch = match self.store.outbox_batch(size) {
+            let (after, size) = if check_stream {
+                (0, START_SCAN)
+            } else {
+                (*published.borrow(), BATCH)
+            };
+            let batch = match self.store.outbox_batch_after(after, size) {
                 Ok(batch) => batch,
                 Err(err) => {
                     tracing::error!(error = %err, "cannot read the outbox");
@@ -122,7 +138,9 @@ impl OutboxRelay {
             } else {
                 let window = &batch[..batch.len().min(BATCH)];
                 let (acknowledged, failure) = self.publish_window(window).await;
-                self.published(&window[..acknowledged]).await;
+                if let Some((through, _)) = window[..acknowledged].last() {
+                    published.send_replace(*through);
+                }
                 if acknowledged < window.len() {
                     check_stream = true;
                     failure.or_else(|| Some("a window was not wholly acknowledged".into()))
@@ -134,7 +152,7 @@ impl OutboxRelay {
                 backoff = MIN_BACKOFF;
                 continue;
             };
-            if !self.back_off(&err, &mut backoff, &shutdown).await {
+            if !self.back_off(&err, &mut backoff, shutdown).await {
                 return;
             }
         }
@@ -311,5 +329,18 @@ impl OutboxRelay {
         }
         *backoff = (*backoff * 2).min(MAX_BACKOFF);
         true
+    }
+}
+
+/// Removes published events from the outbox, through the last sequence
+/// sent on `published`, until its sender is dropped (after removing what
+/// it last sent). A removal lost in a crash is harmless: the relay finds
+/// those events on the stream at its next start.
+async fn remove_published(store: Store, mut published: watch::Receiver<u64>) {
+    while published.changed().await.is_ok() {
+        let through = *published.borrow_and_update();
+        if let Err(err) = store.outbox_remove_through(through).await {
+            tracing::error!(error = %err, through, "cannot remove published events");
+        }
     }
 }

@@ -79,8 +79,19 @@ pub(crate) fn entry_sequence(key: &[u8]) -> Result<u64, StoreError> {
 impl Store {
     /// The oldest staged events, in commit order, at most `max` of them.
     pub fn outbox_batch(&self, max: usize) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        self.outbox_batch_after(0, max)
+    }
+
+    /// The oldest staged events after sequence `after` (events published
+    /// but not yet removed are skipped this way), in commit order, at most
+    /// `max` of them.
+    pub fn outbox_batch_after(
+        &self,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
         let mut batch = Vec::new();
-        for item in self.outbox_entries().take(max) {
+        for item in self.outbox_entries(after.saturating_add(1)).take(max) {
             let (key, bytes) = item?;
             let sequence = entry_sequence(&key)?;
             let entry = OutboxEntry::decode(bytes.as_ref()).map_err(|err| StoreError::Corrupt {
@@ -127,7 +138,7 @@ impl Store {
     /// event's sequence number and the last one staged, not by counting:
     /// a backlog of millions costs the same as an empty outbox.
     pub fn outbox_len(&self) -> Result<usize, StoreError> {
-        let Some(oldest) = self.outbox_entries().next().transpose()? else {
+        let Some(oldest) = self.outbox_entries(0).next().transpose()? else {
             return Ok(0);
         };
         let oldest = entry_sequence(&oldest.0)?;
@@ -142,12 +153,16 @@ impl Store {
         Ok(last.as_deref().and_then(decode_sequence).unwrap_or(0))
     }
 
-    /// The staged events in order, from the floor up.
-    fn outbox_entries(&self) -> impl Iterator<Item = fjall::Result<fjall::KvPair>> + use<> {
-        let floor = sequence_key(self.outbox_floor().load(Ordering::Acquire));
+    /// The staged events in order, from sequence `first` or the floor,
+    /// whichever is higher.
+    fn outbox_entries(
+        &self,
+        first: u64,
+    ) -> impl Iterator<Item = fjall::Result<fjall::KvPair>> + use<> {
+        let start = sequence_key(first.max(self.outbox_floor().load(Ordering::Acquire)));
         self.outbox_table()
             .inner()
-            .range(floor.to_vec()..ENTRIES_END.to_vec())
+            .range(start.to_vec()..ENTRIES_END.to_vec())
     }
 }
 

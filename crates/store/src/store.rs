@@ -584,6 +584,9 @@ mod tests {
         let ids: Vec<_> = batch.iter().map(|(_, e)| e.id.as_str()).collect();
         assert_eq!(ids, ["e1", "e2"]);
         assert_eq!(batch[0].0 + 1, batch[1].0);
+        // What the relay reads while e1 is published but not yet removed.
+        let after_first = store.outbox_batch_after(batch[0].0, 10).unwrap();
+        assert_eq!(after_first, batch[1..]);
 
         assert_eq!(store.outbox_remove_through(batch[0].0).await.unwrap(), 1);
         assert_eq!(store.outbox_len().unwrap(), 1);
