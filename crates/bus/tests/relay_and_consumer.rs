@@ -53,16 +53,12 @@ impl Harness {
     async fn start() -> Self {
         let nats = NatsServer::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path(),
-            &jilin_store::Layout {
-                kind: "test",
-                version: 1,
-                upgrades_from: 1,
-                tables: &[],
-            },
-        )
-        .unwrap();
+        let store = open_store(&dir);
+        Self::start_relay(nats, dir, store).await
+    }
+
+    /// Starts a relay of `store`, which lives in `dir`.
+    async fn start_relay(nats: NatsServer, dir: tempfile::TempDir, store: Store) -> Self {
         let shutdown = CancellationToken::new();
         let client = jilin_bus::connect(&nats.url(), "test", &Default::default())
             .await
@@ -82,6 +78,25 @@ impl Harness {
     async fn stop(self) {
         self.shutdown.cancel();
         self.relay.await.unwrap();
+    }
+}
+
+fn open_store(dir: &tempfile::TempDir) -> Store {
+    let layout = jilin_store::Layout {
+        kind: "test",
+        version: 1,
+        upgrades_from: 1,
+        tables: &[],
+    };
+    Store::open(dir.path(), &layout).unwrap()
+}
+
+/// Messages on the stream; none before the relay makes it.
+async fn stream_messages(client: &jilin_bus::async_nats::Client) -> u64 {
+    let jetstream = jilin_bus::async_nats::jetstream::new(client.clone());
+    match jetstream.get_stream(STREAM.name).await {
+        Ok(stream) => stream.cached_info().state.messages,
+        Err(_) => 0,
     }
 }
 
@@ -174,6 +189,59 @@ async fn relayed_events_reach_a_consumer_in_order_and_a_failed_apply_is_redelive
 
     shutdown.cancel();
     consumer.await.unwrap();
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_publishes_on_while_a_long_write_holds_up_the_removal_of_what_it_published() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    // More than two windows of events (256 each), then a write that holds
+    // the writers' turn until told to let go (or a watchdog's 60 s, so
+    // that the relay of old, whose removals waited for that turn before the
+    // next window, fails this test instead of hanging it).
+    let ids: Vec<String> = (0..600).map(|n| format!("e{n}")).collect();
+    stage(&store, &ids.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (holding, held) = tokio::sync::oneshot::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let long_write = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .write(move |_| -> Result<(), StoreError> {
+                    holding.send(()).unwrap();
+                    let _ = released.recv_timeout(Duration::from_secs(60));
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+    });
+    held.await.unwrap();
+
+    let harness = Harness::start_relay(nats, dir, store).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let messages = stream_messages(&harness.client).await;
+        if messages == 600 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{messages} of 600 events published while the write holds the turn"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(harness.store.outbox_len().unwrap(), 600, "none removed yet");
+
+    release.send(()).unwrap();
+    long_write.await.unwrap();
+    let store = harness.store.clone();
+    wait_until("the published events' removal", || {
+        store.outbox_len().unwrap() == 0
+    })
+    .await;
     harness.stop().await;
 }
 
