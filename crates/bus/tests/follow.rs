@@ -127,6 +127,22 @@ impl Setup {
     }
 }
 
+/// Follows the stream with `applier` in a task of its own until `shutdown`.
+fn follow(
+    client: &jilin_bus::async_nats::Client,
+    applier: &Applier<Counter>,
+    snapshot: impl SnapshotSource + 'static,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let follow = Follow {
+        client: client.clone(),
+        stream: STREAM,
+        consumer: consumer(),
+        applier: applier.clone(),
+    };
+    tokio::spawn(follow.run(snapshot, shutdown.clone()))
+}
+
 fn event(id: &str, thing: &str) -> TestEvent {
     TestEvent {
         id: id.into(),
@@ -184,15 +200,7 @@ async fn a_follower_catches_up_skipping_what_it_cannot_use_applies_once_and_forg
     stream.purge().keep(1).await.unwrap();
 
     let shutdown = CancellationToken::new();
-    let following = tokio::spawn(
-        Follow {
-            client: client.clone(),
-            stream: STREAM,
-            consumer: consumer(),
-            applier: applier.clone(),
-        }
-        .run(ThreeThings, shutdown.clone()),
-    );
+    let following = follow(client, applier, ThreeThings, &shutdown);
     // The snapshot without its unusable entry, then what the stream holds.
     counted(things, &[("a", 1), ("b", 1), ("c", 1)]).await;
 
@@ -220,15 +228,7 @@ async fn a_follower_holding_too_many_ids_prunes_without_waiting_for_the_minute()
     let Setup { client, things, .. } = &setup;
     let applier = setup.applier.clone().forget_after(3);
     let shutdown = CancellationToken::new();
-    let following = tokio::spawn(
-        Follow {
-            client: client.clone(),
-            stream: STREAM,
-            consumer: consumer(),
-            applier: applier.clone(),
-        }
-        .run(NoSnapshot, shutdown.clone()),
-    );
+    let following = follow(client, &applier, NoSnapshot, &shutdown);
 
     // Five ids held, more than three: a prune is asked for at once, but it
     // may run before the acks land and forget nothing.
