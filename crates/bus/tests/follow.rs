@@ -241,6 +241,11 @@ async fn a_follower_holding_too_many_ids_prunes_without_waiting_for_the_minute()
     // then the ack floor has passed the first five.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     publish(client, &STREAM, STREAM.source, &[event("e6", "t6")], false).await;
+    // Every event applied first: the first prune may already have forgotten
+    // the first five, and one id held is no reason to prune.
+    let things_named: Vec<String> = (1..=6).map(|n| format!("t{n}")).collect();
+    let each_once: Vec<(&str, u64)> = things_named.iter().map(|t| (t.as_str(), 1)).collect();
+    counted(things, &each_once).await;
     let deadline = Instant::now() + PATIENCE;
     while applier.remembered().unwrap() > 1 {
         assert!(
@@ -250,11 +255,6 @@ async fn a_follower_holding_too_many_ids_prunes_without_waiting_for_the_minute()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(
-        things.scan_prefix("").unwrap().len(),
-        6,
-        "every event applied"
-    );
     assert_eq!(applier.applied_count().unwrap(), 6);
 
     shutdown.cancel();
