@@ -252,9 +252,7 @@ async fn republishing_an_event_id_is_absorbed_by_the_duplicate_window() {
     // The same event staged twice, as after a crash that lost the removal.
     stage(store, &["same", "same", "other"]).await;
     wait_until("the outbox to drain", || store.outbox_len().unwrap() == 0).await;
-    let jetstream = jilin_bus::async_nats::jetstream::new(harness.client.clone());
-    let stream = jetstream.get_stream(STREAM.name).await.unwrap();
-    assert_eq!(stream.get_info().await.unwrap().state.messages, 2);
+    assert_eq!(stream_messages(&harness.client).await, 2);
     harness.stop().await;
 }
 

@@ -83,8 +83,8 @@ impl Store {
     }
 
     /// The oldest staged events after sequence `after` (events published
-    /// but not yet removed are skipped this way), in commit order, at most
-    /// `max` of them.
+    /// but not yet removed are skipped this way; sequences start at 1, so 0
+    /// skips nothing), in commit order, at most `max` of them.
     pub fn outbox_batch_after(
         &self,
         after: u64,
