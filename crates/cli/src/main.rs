@@ -13,7 +13,8 @@ use jilin::up::{self, UpArgs};
 
 /// mimalloc instead of glibc's malloc: when the stores were sled, which
 /// allocates and frees a node for nearly every change, glibc's malloc was
-/// about a fifth of a bulk load's samples (BENCHMARKS.md).
+/// about a fifth of a bulk load's samples (BENCHMARKS.md). Told to return
+/// freed pages at once (`jilin_runtime::purge_freed_pages_at_once`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -105,8 +106,13 @@ enum Command {
     Bench(jilin::bench::Bench),
 }
 
+fn main() -> ExitCode {
+    jilin_runtime::purge_freed_pages_at_once();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let connection = cli.connection;
     let outcome = match cli.command {
