@@ -79,17 +79,14 @@ mod tests {
     #[test]
     fn the_purge_delay_option_is_the_one_set() {
         let chosen = std::env::var("MIMALLOC_PURGE_DELAY").ok();
-        // SAFETY: reading and setting an option of mimalloc, which this
-        // test binary links but does not allocate with.
-        let before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        match chosen.and_then(|value| value.parse::<std::ffi::c_long>().ok()) {
-            Some(value) => assert_eq!(before, value),
-            None => assert_eq!(before, 1_000),
-        }
+        let expected = chosen.as_deref().and_then(|value| value.parse().ok());
+        // SAFETY: reading an option of mimalloc, which this test binary
+        // links but does not allocate with.
+        let read = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(read(), expected.unwrap_or(1_000));
         purge_freed_pages_at_once();
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            let after = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-            assert_eq!(after, 0);
+        if chosen.is_none() {
+            assert_eq!(read(), 0);
         }
     }
 }
