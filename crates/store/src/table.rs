@@ -75,8 +75,17 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
 
     /// Hands every entry to `each`, in key order, decoding one value at a
     /// time: a pass over a table too big to hold decoded all at once.
-    pub fn for_each(&self, mut each: impl FnMut(&str, V)) -> Result<(), StoreError> {
-        for item in self.partition().iter() {
+    pub fn for_each(&self, each: impl FnMut(&str, V)) -> Result<(), StoreError> {
+        self.for_each_with_prefix("", each)
+    }
+
+    /// As [`Self::for_each`], over the keys that start with `prefix`.
+    pub fn for_each_with_prefix(
+        &self,
+        prefix: &str,
+        mut each: impl FnMut(&str, V),
+    ) -> Result<(), StoreError> {
+        for item in self.partition().prefix(prefix.as_bytes()) {
             let (key, bytes) = item?;
             let key = String::from_utf8_lossy(&key);
             each(&key, self.decode(&key, &bytes)?);

@@ -20,15 +20,26 @@
 //!   is operating within its plan, so most readings are clear and find
 //!   no alert.
 //!
+//! - `dispatch/*`: one pass of the alert dispatcher over 10k projects
+//!   whose firing alerts each form a group of their own (a route grouping
+//!   by subject, every hour): `groups_not_due`, while nothing is due (what
+//!   the dispatcher costs five times a second between notifications),
+//!   against `no_groups`, the same pass with no route; `every_group_due`,
+//!   with the clock an hour on before each pass, in groups per second.
+//!
 //! Run: `cargo bench -p jilin-risk`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use jilin_bus::{Applier, Delivery};
 use jilin_domain::Period;
+use jilin_risk::delivery::dispatch::Dispatcher;
 use jilin_risk::domain::measure::ProjectStatus;
 use jilin_risk::domain::project::{ProjectSnapshot, ReportRecord};
+use jilin_risk::domain::receiver::{Receiver, ReceiverKind};
+use jilin_risk::domain::routing::{GroupTiming, Route};
 use jilin_risk::ingest::RegistryFollower;
 use jilin_risk::monitor::{Monitor, RegistryFact};
 use jilin_risk::service::Risk;
@@ -270,5 +281,95 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(risk, benches, replay);
+/// A webhook receiver and a route sending it every alert, one group per
+/// subject, each waiting an hour before its first notification.
+async fn route_every_subject(risk: &Risk) {
+    let hour = Duration::from_secs(3600);
+    risk.create_receiver(Receiver {
+        id: "bench".into(),
+        kind: ReceiverKind::Webhook {
+            url: "http://127.0.0.1:9/".into(),
+            secret: None,
+            timeout: Duration::from_secs(1),
+        },
+        deadline: hour,
+        created_by: "bench".into(),
+    })
+    .await
+    .unwrap();
+    risk.create_route(Route {
+        id: "every-subject".into(),
+        position: 0,
+        matchers: Vec::new(),
+        receiver: "bench".into(),
+        group_by: vec!["subject".into()],
+        timing: GroupTiming {
+            wait: hour,
+            interval: hour,
+            repeat: 4 * hour,
+        },
+        continue_matching: false,
+        created_by: "bench".into(),
+    })
+    .await
+    .unwrap();
+}
+
+fn dispatch(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("dispatch");
+    group.sample_size(10);
+    for routed in [false, true] {
+        let (_dir, monitor, _) = portfolio(&runtime, 10_000);
+        if routed {
+            let risk = Risk::new(monitor.clone(), Default::default());
+            runtime.block_on(route_every_subject(&risk));
+        }
+        let groups = monitor.tables().groups.keys().unwrap().len();
+        assert_eq!(routed, groups > 0);
+        let clock = monitor.clock().clone();
+        let dispatcher = Dispatcher {
+            wall: clock.clone(),
+            monitor,
+            sender: Arc::default(),
+        };
+        let name = if routed {
+            "groups_not_due"
+        } else {
+            "no_groups"
+        };
+        group.bench_function(BenchmarkId::new(name, groups), |b| {
+            b.to_async(&runtime)
+                .iter(|| async { assert_eq!(dispatcher.dispatch_due().await.unwrap(), 0) });
+        });
+        if !routed {
+            continue;
+        }
+        // The clock an hour (the groups' interval) on before each pass:
+        // every group is due, looked at and written again.
+        let start = clock.now();
+        let mut hours = 0;
+        group.throughput(Throughput::Elements(groups as u64));
+        group.bench_function(BenchmarkId::new("every_group_due", groups), |b| {
+            b.to_async(&runtime).iter_custom(|passes| {
+                let (dispatcher, clock) = (dispatcher.clone(), clock.clone());
+                let first = hours + 1;
+                hours += passes as i64;
+                async move {
+                    let mut spent = Duration::ZERO;
+                    for hour in first..first + passes as i64 {
+                        clock.set(ClockSetting::Fixed(start + time::Duration::hours(hour)));
+                        let started = Instant::now();
+                        dispatcher.dispatch_due().await.unwrap();
+                        spent += started.elapsed();
+                    }
+                    spent
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(risk, benches, replay, dispatch);
 criterion_main!(risk);

@@ -16,6 +16,7 @@ use jilin_store::{StoreError, Tx};
 use tokio::sync::{Notify, watch};
 
 use crate::alert_keys::AlertKeys;
+use crate::delivery::due::DueGroups;
 use crate::domain::alert::{self, Alert};
 use crate::domain::evaluate::{IndicatorValue, project_evaluations};
 use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportRecord};
@@ -69,11 +70,13 @@ pub struct Monitor {
     tally: Arc<Mutex<AlertTally>>,
     /// The alerts the store may hold.
     alert_keys: Arc<AlertKeys>,
+    /// When each alert group is next due.
+    due_groups: Arc<DueGroups>,
 }
 
 impl Monitor {
-    /// Loads the rules and silences the evaluations read, and counts the
-    /// alerts held.
+    /// Loads the rules and silences the evaluations read, counts the
+    /// alerts held and learns when each alert group is due.
     pub fn new(tables: Tables, clock: Clock) -> Result<Self, StoreError> {
         let last = tables.last_sequence()?;
         let mut tally = AlertTally::default();
@@ -82,6 +85,10 @@ impl Monitor {
             tally.add(&alert);
             alert_keys.note(key);
         })?;
+        let mut groups = Vec::new();
+        tables
+            .groups
+            .for_each(|key, group| groups.push((group.next_tick, key.to_owned())))?;
         let monitor = Self {
             tables,
             rules: Arc::default(),
@@ -93,6 +100,7 @@ impl Monitor {
             dispatch: Arc::default(),
             tally: Arc::new(Mutex::new(tally)),
             alert_keys: Arc::new(alert_keys),
+            due_groups: Arc::new(DueGroups::of(groups)),
         };
         monitor.reload_rules()?;
         monitor.reload_silences()?;
@@ -152,6 +160,11 @@ impl Monitor {
 
     /// Rung after each commit that changed an alert: the delivery
     /// dispatcher waits on it.
+    /// When each alert group is next due: what the dispatcher looks at.
+    pub fn due_groups(&self) -> Arc<DueGroups> {
+        self.due_groups.clone()
+    }
+
     pub fn dispatch_bell(&self) -> Arc<Notify> {
         self.dispatch.clone()
     }
@@ -208,6 +221,7 @@ impl Monitor {
                 .clone(),
             now: self.clock.now(),
             alert_keys: self.alert_keys.clone(),
+            due_groups: self.due_groups.clone(),
         }
     }
 

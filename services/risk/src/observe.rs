@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::alert_keys::AlertKeys;
 use crate::delivery;
+use crate::delivery::due::DueGroups;
 use crate::domain::alert::{self, Alert, Change};
 use crate::domain::evaluate::{Evaluation, IndicatorValue, indicator_evaluations};
 use crate::domain::project::Benchmarks;
@@ -40,6 +41,8 @@ pub struct Context {
     pub(crate) now: OffsetDateTime,
     /// The alerts the store may hold (see [`AlertKeys`]).
     pub(crate) alert_keys: Arc<AlertKeys>,
+    /// When each alert group is next due (see [`DueGroups`]).
+    pub(crate) due_groups: Arc<DueGroups>,
 }
 
 /// The month `now` falls in: still being reported.
@@ -181,7 +184,14 @@ pub(crate) fn log_change(
     // Silences and inhibitions are applied when the group is sent, so that
     // an alert muted now is told once the muting ends.
     if delivery::is_delivered(transition.change) {
-        delivery::stage(tables, tx, &context.routes, alert, context.now)?;
+        delivery::stage(
+            tables,
+            tx,
+            &context.routes,
+            &context.due_groups,
+            alert,
+            context.now,
+        )?;
     }
     Ok(record)
 }

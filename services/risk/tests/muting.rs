@@ -1,7 +1,9 @@
 //! What mutes a delivery, and what happens when the muting ends: a
 //! suspended project's schedule lag is held back by the built-in
-//! inhibition and delivered once the project resumes lagging; an alert
-//! that fired under a silence is delivered once the silence ends. Real
+//! inhibition and delivered once the project resumes lagging; an
+//! inhibition of an operator's mutes from its source alert, whether its
+//! source names a rule or not; an alert that fired under a silence is
+//! delivered once the silence ends. Real
 //! nats-server, a real HTTP receiver, the risk clock moved by hand.
 
 mod common;
@@ -121,6 +123,76 @@ async fn a_suspended_projects_lag_waits_until_it_resumes() {
             "firing".to_owned()
         )]
     );
+}
+
+fn matcher(label: &str, value: &str) -> pb::RouteMatcher {
+    pb::RouteMatcher {
+        label: label.into(),
+        operator: pb::route_matcher::Operator::Equal.into(),
+        value: value.into(),
+    }
+}
+
+/// Two lagging projects of one region, with an inhibition whose source is
+/// the lag of the first (`source` matchers) muting the region's other
+/// lags: only the first is delivered.
+async fn the_anchor_lag_mutes_the_regions_others(source: Vec<pb::RouteMatcher>) {
+    let mut system = TestRisk::spawn().await;
+    system
+        .client
+        .create_inhibition(pb::CreateInhibitionRequest {
+            inhibition_id: "anchor_mutes_region".into(),
+            inhibition: Some(pb::Inhibition {
+                source_matchers: source,
+                target_matchers: vec![matcher("rule", "schedule_lag")],
+                equal: vec!["region".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let hook = Hook::start().await;
+    webhook(&mut system, "site_desk", &hook.url(), 60).await;
+    route(&mut system, "site_desk", &["project"], 60).await;
+    let start = system.running().clock().now();
+    system
+        .registry(&[lagging("anchor", 15, 1), lagging("kiln", 15, 1)], true)
+        .await;
+
+    move_clock(&system, start, 60).await;
+    let posts = hook.wait_for(1).await;
+    assert_eq!(
+        alert_names(&posts[0]),
+        [(
+            "alerts/schedule_lag:projects:anchor".to_owned(),
+            "firing".to_owned()
+        )]
+    );
+    assert_eq!(
+        deliveries(&mut system, pb::delivery::State::Unspecified)
+            .await
+            .len(),
+        1,
+        "the kiln's lag is muted"
+    );
+}
+
+#[tokio::test]
+async fn an_inhibition_whose_source_names_a_rule_mutes_from_that_rules_alert() {
+    the_anchor_lag_mutes_the_regions_others(vec![
+        matcher("rule", "schedule_lag"),
+        matcher("project", "anchor"),
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn an_inhibition_whose_source_names_no_rule_mutes_from_any_alert() {
+    the_anchor_lag_mutes_the_regions_others(vec![
+        matcher("project", "anchor"),
+        matcher("severity", "critical"),
+    ])
+    .await;
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 //! in the test, routes and receivers created over gRPC, alerts moved by
 //! registry events on a real nats-server, group timers moved by the risk
 //! clock. Signed CloudEvents, retries with one idempotency key, a
-//! deadline that fails a delivery, and 40 alerts grouped into one
-//! notification.
+//! deadline that fails a delivery, 40 alerts grouped into one
+//! notification, and a group's timer kept across a restart.
 
 mod common;
 
@@ -197,6 +197,27 @@ async fn forty_alerts_of_one_prefecture_are_one_notification_then_updates_and_re
     let posts = hook.wait_for(3).await;
     assert_eq!(posts[2].json()["firing"], 41);
     assert_eq!(hook.received().len(), 3);
+}
+
+#[tokio::test]
+async fn a_group_formed_before_a_restart_is_told_when_due_after_it() {
+    let mut system = TestRisk::spawn().await;
+    let hook = Hook::start().await;
+    webhook(&mut system, "night_desk", &hook.url(), 60).await;
+    route(&mut system, "night_desk", &["project"], 60).await;
+    let start = system.running().clock().now();
+    system.registry(&[lagging("kiln", 10, 1)], true).await;
+
+    // The group's due time is in memory only as loaded from the store.
+    system.restart().await;
+    move_clock(&system, start, 59).await;
+    assert!(hook.received().is_empty());
+    move_clock(&system, start, 60).await;
+    let posts = hook.wait_for(1).await;
+    assert_eq!(
+        posts[0].json()["alerts"][0]["alert"],
+        "alerts/schedule_lag:projects:kiln"
+    );
 }
 
 #[tokio::test]

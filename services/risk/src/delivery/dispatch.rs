@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use crate::domain::alert::State;
 use crate::domain::delivery::Delivery;
 use crate::domain::grouping::GroupedAlert;
-use crate::domain::inhibition::{Inhibitor, builtin_inhibitions};
+use crate::domain::inhibition::{Inhibitor, builtin_inhibitions, source_rules};
 use crate::domain::receiver::DEFAULT_DEADLINE;
 use crate::domain::routing::routing_labels;
 use crate::domain::silence::{Silence, is_silenced};
@@ -80,7 +80,9 @@ impl Dispatcher {
     }
 
     /// The silences and inhibitions in force at `now`. Inhibitions need
-    /// every firing alert: read once per pass, and only when a group is due.
+    /// the firing alerts that may be their sources: read once per pass,
+    /// only when a group is due, and only those of the rules the sources
+    /// name when each names one (the built-in one names `suspended`).
     fn muting(&self, now: OffsetDateTime) -> Result<Muting, StoreError> {
         let tables = self.monitor.tables();
         let mut inhibitions = builtin_inhibitions();
@@ -91,13 +93,21 @@ impl Dispatcher {
                 .into_iter()
                 .map(|(_, inhibition)| inhibition),
         );
-        let firing: Vec<(String, _)> = tables
-            .alerts
-            .scan_prefix("")?
-            .into_iter()
-            .filter(|(_, alert)| alert.state == State::Firing)
-            .map(|(fingerprint, alert)| (fingerprint, routing_labels(&alert)))
-            .collect();
+        // An alert's key is its fingerprint, `rule:subject`.
+        let prefixes: Vec<String> = match source_rules(&inhibitions) {
+            Some(rules) => rules.into_iter().map(|rule| format!("{rule}:")).collect(),
+            None => vec![String::new()],
+        };
+        let mut firing = Vec::new();
+        for prefix in &prefixes {
+            tables
+                .alerts
+                .for_each_with_prefix(prefix, |fingerprint, alert| {
+                    if alert.state == State::Firing {
+                        firing.push((fingerprint.to_owned(), routing_labels(&alert)));
+                    }
+                })?;
+        }
         let inhibitor = Inhibitor::new(
             &inhibitions,
             firing
@@ -112,26 +122,29 @@ impl Dispatcher {
     }
 
     /// Inside `tx`: looks at the group `key`; queues its notification if
-    /// it has one (true).
+    /// it has one. Returns whether it queued one, and when the group is
+    /// next due if it is kept.
     fn tick_group(
         &self,
         tx: &Tx<'_>,
         key: &str,
         now: OffsetDateTime,
         muting: &Muting,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, Option<OffsetDateTime>), StoreError> {
         let tables = self.monitor.tables();
         let Some(mut group) = tx.get(&tables.groups, key)? else {
-            return Ok(false);
+            return Ok((false, None));
         };
         let notification = group.tick(now, |alert| muting.mutes(alert));
-        if group.is_spent() {
+        let next_tick = if group.is_spent() {
             tx.remove(&tables.groups, key)?;
+            None
         } else {
             tx.insert(&tables.groups, key, &group)?;
-        }
+            Some(group.next_tick)
+        };
         let Some(notification) = notification else {
-            return Ok(false);
+            return Ok((false, next_tick));
         };
         let wall = self.wall.now();
         let receiver = tx.get(&tables.receivers, &notification.receiver_id)?;
@@ -143,37 +156,53 @@ impl Dispatcher {
             None => delivery.abandon(wall),
         }
         tx.insert(&tables.deliveries, &id, &delivery)?;
-        Ok(true)
+        Ok((true, next_tick))
     }
 
     /// Queues a delivery for every group that has something to tell now;
     /// returns how many.
     pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
         let now = self.monitor.clock().now();
-        let tables = self.monitor.tables();
-        let due: Vec<String> = tables
-            .groups
-            .scan_prefix("")?
-            .into_iter()
-            .filter(|(_, group)| group.is_due(now))
-            .map(|(key, _)| key)
-            .collect();
+        let due_groups = self.monitor.due_groups();
+        let due = due_groups.due(now);
         if due.is_empty() {
             return Ok(0);
         }
         let muting = self.muting(now)?;
         let mut queued = 0;
-        for keys in due.chunks(GROUPS_PER_TRANSACTION) {
-            queued += tables
+        for entries in due.chunks(GROUPS_PER_TRANSACTION) {
+            let written = self
+                .monitor
+                .tables()
                 .store
                 .write(|tx| {
                     let mut made = 0;
-                    for key in keys {
-                        made += usize::from(self.tick_group(tx, key, now, &muting)?);
+                    let mut next = Vec::new();
+                    for (_, key) in entries {
+                        let (queued, next_tick) = self.tick_group(tx, key, now, &muting)?;
+                        made += usize::from(queued);
+                        next.extend(next_tick.map(|at| (at, key.clone())));
+                    }
+                    // In the writers' turn, so that no group is stored
+                    // between these and the commit (see due.rs).
+                    due_groups.looked_at(entries);
+                    for (at, key) in next {
+                        due_groups.expect(at, key);
                     }
                     Ok::<_, StoreError>(made)
                 })
-                .await?;
+                .await;
+            match written {
+                Ok(made) => queued += made,
+                Err(err) => {
+                    // Rolled back (or committed and not synced): the
+                    // groups may still be due when they were.
+                    for (at, key) in entries {
+                        due_groups.expect(*at, key.clone());
+                    }
+                    return Err(err);
+                }
+            }
         }
         Ok(queued)
     }

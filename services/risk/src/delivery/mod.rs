@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod dispatch;
+pub mod due;
 pub mod payload;
 pub mod request;
 pub mod send;
@@ -19,6 +20,7 @@ pub mod send;
 use jilin_store::{StoreError, Tx};
 use time::OffsetDateTime;
 
+use self::due::DueGroups;
 use crate::domain::alert::{Alert, Change, State};
 use crate::domain::grouping::{Group, GroupedAlert};
 use crate::domain::routing::{CompiledRoute, matching_routes, routing_labels};
@@ -37,11 +39,12 @@ pub fn is_delivered(change: Change) -> bool {
 /// Inside the transaction of an alert change (not silenced): a firing
 /// alert joins the group of each route that takes it (and stays in those
 /// it was in); a resolved one is told to the groups that held it firing,
-/// and only those.
+/// and only those. A group formed here is expected by the dispatcher.
 pub fn stage(
     tables: &Tables,
     tx: &Tx<'_>,
     routes: &[CompiledRoute],
+    due: &DueGroups,
     alert: &Alert,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -76,6 +79,7 @@ pub fn stage(
                         now,
                     );
                     tx.insert(&tables.groups, &key, &group)?;
+                    due.expect(group.next_tick, key.clone());
                 }
                 if !keys.contains(&key) {
                     keys.push(key);
@@ -102,6 +106,7 @@ const BACKFILL_CHUNK: usize = 128;
 pub async fn stage_firing(monitor: &Monitor) -> Result<usize, StoreError> {
     let tables = monitor.tables();
     let routes = monitor.routes();
+    let due = monitor.due_groups();
     let now = monitor.clock().now();
     let firing: Vec<String> = tables
         .alerts
@@ -122,7 +127,7 @@ pub async fn stage_firing(monitor: &Monitor) -> Result<usize, StoreError> {
                         continue;
                     };
                     if alert.state == State::Firing {
-                        stage(tables, tx, &routes, &alert, now)?;
+                        stage(tables, tx, &routes, &due, &alert, now)?;
                         staged += 1;
                     }
                 }

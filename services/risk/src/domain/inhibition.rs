@@ -4,7 +4,7 @@
 //! itself. Built in: a `suspended` project mutes its own schedule,
 //! investment and reporting lags, consequences of the known cause.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jilin_domain::{FieldViolation, Violations};
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,23 @@ pub fn builtin_inhibitions() -> Vec<Inhibition> {
         built_in: true,
         created_by: String::new(),
     }]
+}
+
+/// The rules whose alerts may be an inhibition's source, when each
+/// inhibition's source matchers name one (`rule="…"`): the only firing
+/// alerts an [`Inhibitor`] needs. `None` when one names no rule, so that
+/// any firing alert may be a source.
+pub fn source_rules(inhibitions: &[Inhibition]) -> Option<BTreeSet<&str>> {
+    inhibitions
+        .iter()
+        .map(|inhibition| {
+            inhibition
+                .source
+                .iter()
+                .find(|m| m.label == "rule" && m.operator == MatchOperator::Equal)
+                .map(|m| m.value.as_str())
+        })
+        .collect()
 }
 
 /// Checks a new inhibition: matchers that compile on both sides, label
@@ -197,6 +214,36 @@ mod tests {
         let inhibitor = Inhibitor::new(std::slice::from_ref(&broad), [("a", &only)]);
         assert!(!inhibitor.mutes("a", &only));
         assert!(inhibitor.mutes("b", &only));
+    }
+
+    #[test]
+    fn the_sources_are_read_by_rule_only_while_every_inhibition_names_one() {
+        let mut inhibitions = builtin_inhibitions();
+        inhibitions.push(Inhibition {
+            id: "overrun_mutes_lag".to_owned(),
+            source: vec![equal("severity", "critical"), equal("rule", "cost_overrun")],
+            target: vec![equal("rule", "schedule_lag")],
+            equal: vec!["project".to_owned()],
+            built_in: false,
+            created_by: String::new(),
+        });
+        assert_eq!(
+            source_rules(&inhibitions),
+            Some(BTreeSet::from(["cost_overrun", "suspended"]))
+        );
+        inhibitions.push(Inhibition {
+            id: "any_rule_by_regex".to_owned(),
+            source: vec![RouteMatcher {
+                label: "rule".to_owned(),
+                operator: MatchOperator::Regex,
+                value: "cost_.*".to_owned(),
+            }],
+            target: vec![equal("severity", "warning")],
+            equal: vec![],
+            built_in: false,
+            created_by: String::new(),
+        });
+        assert_eq!(source_rules(&inhibitions), None);
     }
 
     #[test]
