@@ -224,16 +224,28 @@ fn print_tables(document: &Value) {
         println!("{table}");
     }
     for row in rows("bulk") {
+        let disk = match row["disk_bytes"].as_object() {
+            Some(stores) if !stores.is_empty() => {
+                let each: Vec<String> = stores
+                    .iter()
+                    .map(|(store, bytes)| format!("{store} {bytes}"))
+                    .collect();
+                format!(
+                    "disk bytes: {}, {} per report in the registry",
+                    each.join(", "),
+                    text(&row["registry_bytes_per_report"]),
+                )
+            }
+            _ => "disk not measured (give --data-dir)".to_owned(),
+        };
         println!(
-            "bulk: {} projects at {}/s; {} reports at {}/s (batch p50 {} ms, p99 {} ms); disk {} bytes, {} per report in the registry",
+            "bulk: {} projects at {}/s; {} reports at {}/s (batch p50 {} ms, p99 {} ms); {disk}",
             row["projects"],
             row["projects_per_second"],
             row["reports"],
             row["reports_per_second"],
             text(&row["batch_latency"]["p50_ms"]),
             text(&row["batch_latency"]["p99_ms"]),
-            text(&row["disk_bytes"]),
-            text(&row["registry_bytes_per_report"]),
         );
     }
 }
