@@ -18,6 +18,7 @@ mod commit;
 mod error;
 mod format;
 mod from_sled;
+mod journals;
 mod meta;
 mod metrics;
 mod outbox;

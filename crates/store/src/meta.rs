@@ -15,6 +15,11 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
+    /// The table's own handle (for [`crate::journals`]).
+    pub(crate) fn partition(&self) -> fjall::TxPartitionHandle {
+        self.table.clone()
+    }
+
     pub(crate) fn open(keyspace: &fjall::TxKeyspace) -> Result<Self, StoreError> {
         let table = keyspace.open_partition(META_TABLE, Default::default())?;
         Ok(Self {

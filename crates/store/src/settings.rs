@@ -21,9 +21,15 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 /// (fjall's memtables, all tables together).
 const WRITE_BUFFER_BYTES: u64 = 32 << 20;
 
-/// The most journal kept before the oldest memtables are written out: what
-/// an open after a crash replays.
-const JOURNAL_BYTES: u64 = 128 << 20;
+/// The journal fjall allows before it halts every writer until the oldest
+/// memtables are written out. fjall counts each journal file at its
+/// preallocated 32 MiB however little it holds: 2 GiB is 64 journals, a
+/// backstop the journal keeper (journals.rs) keeps far away by having
+/// every table write its memtable out past 8. At 128 MiB (four journals)
+/// writes halted for seconds under a steady 1,000 reports/s (BENCHMARKS.md,
+/// "fjall's journal halts"). What an open after a crash replays is what
+/// the journals hold, not this.
+const JOURNAL_BYTES: u64 = 2 << 30;
 
 /// How a store is opened.
 #[derive(Clone, Debug)]

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use crate::commit::GroupCommit;
 use crate::format::{self, Layout};
+use crate::journals::JournalKeeper;
 use crate::meta::Meta;
 use crate::metrics::StoreMetrics;
 use crate::outbox::{self, OUTBOX_TREE, OutboxEntry, SEQUENCE_KEY};
@@ -38,6 +39,8 @@ struct Inner {
     /// Declared tables in declaration order, the outbox last.
     tables: Vec<fjall::TxPartitionHandle>,
     commit: GroupCommit,
+    /// Has the tables write their memtables out when journals pile up.
+    _journals: JournalKeeper,
     /// Writers wait here, as tasks, for their turn at fjall's single
     /// writer (see [`Store::write`]).
     writer_turn: tokio::sync::Mutex<()>,
@@ -84,6 +87,9 @@ impl Store {
         let metrics = StoreMetrics::default();
         let writable = Writable::new(dir, metrics.stopped.clone());
         let commit = GroupCommit::start(keyspace.clone(), writable.clone(), metrics.clone());
+        let mut partitions = tables.clone();
+        partitions.push(meta.partition());
+        let journals = JournalKeeper::start(keyspace.clone(), partitions);
         Ok(Self {
             inner: Arc::new(Inner {
                 keyspace,
@@ -93,6 +99,7 @@ impl Store {
                 names,
                 tables,
                 commit,
+                _journals: journals,
                 writer_turn: tokio::sync::Mutex::new(()),
                 writable,
                 outbox_floor: AtomicU64::new(floor),
@@ -101,6 +108,12 @@ impl Store {
                 _lock: lock,
             }),
         })
+    }
+
+    /// fjall's journal files on disk (the active one included).
+    #[cfg(test)]
+    pub(crate) fn journal_count(&self) -> usize {
+        self.inner.keyspace.journal_count()
     }
 
     /// A typed handle on a table declared in [`Store::open`]. The first
