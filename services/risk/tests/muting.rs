@@ -36,6 +36,15 @@ fn alert_names(post: &hook::Received) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A webhook receiver, `site_desk`, taking every critical alert grouped
+/// by project after a 60 s `group_wait`; and the risk clock's now.
+async fn site_desk(system: &mut TestRisk) -> (Hook, time::OffsetDateTime) {
+    let hook = Hook::start().await;
+    webhook(system, "site_desk", &hook.url(), 60).await;
+    route(system, "site_desk", &["project"], 60).await;
+    (hook, system.running().clock().now())
+}
+
 /// What [`alert_names`] gives for a notification of one firing alert.
 fn firing_only(alert: &str) -> Vec<(String, String)> {
     vec![(alert.to_owned(), "firing".to_owned())]
@@ -91,10 +100,7 @@ async fn a_suspended_projects_lag_waits_until_it_resumes() {
         })
         .await
         .unwrap();
-    let hook = Hook::start().await;
-    webhook(&mut system, "site_desk", &hook.url(), 60).await;
-    route(&mut system, "site_desk", &["project"], 60).await;
-    let start = system.running().clock().now();
+    let (hook, start) = site_desk(&mut system).await;
 
     system.registry(&[lagging("kiln", 15, 1)], true).await;
     system
@@ -153,10 +159,7 @@ async fn the_anchor_lag_mutes_the_regions_others(source: Vec<pb::RouteMatcher>) 
         })
         .await
         .unwrap();
-    let hook = Hook::start().await;
-    webhook(&mut system, "site_desk", &hook.url(), 60).await;
-    route(&mut system, "site_desk", &["project"], 60).await;
-    let start = system.running().clock().now();
+    let (hook, start) = site_desk(&mut system).await;
     system
         .registry(&[lagging("anchor", 15, 1), lagging("kiln", 15, 1)], true)
         .await;
