@@ -121,9 +121,9 @@ impl Dispatcher {
         })
     }
 
-    /// Inside `tx`: looks at the group `key`; queues its notification if
-    /// it has one. Returns whether it queued one, and when the group is
-    /// next due if it is kept.
+    /// Inside `tx`: looks at the group `key` if it is due; queues its
+    /// notification if it has one. Returns whether it queued one, and when
+    /// the group is next due if it is kept.
     fn tick_group(
         &self,
         tx: &Tx<'_>,
@@ -135,6 +135,10 @@ impl Dispatcher {
         let Some(mut group) = tx.get(&tables.groups, key)? else {
             return Ok((false, None));
         };
+        if !group.is_due(now) {
+            // An entry left from before (see due.rs): the group is due later.
+            return Ok((false, Some(group.next_tick)));
+        }
         let notification = group.tick(now, |alert| muting.mutes(alert));
         let next_tick = if group.is_spent() {
             tx.remove(&tables.groups, key)?;
@@ -205,5 +209,52 @@ impl Dispatcher {
             }
         }
         Ok(queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::grouping::Group;
+    use crate::store::{LAYOUT, Tables};
+    use jilin_runtime::ClockSetting;
+    use jilin_store::Store;
+    use time::macros::datetime;
+
+    /// An entry earlier than its group's own time (one put back after a
+    /// commit whose sync failed, or left by a transaction rolled back
+    /// before the group formed again) leaves the group as it is.
+    #[tokio::test]
+    async fn an_entry_before_its_groups_time_leaves_the_group_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = Tables::open(Store::open(dir.path(), &LAYOUT).unwrap()).unwrap();
+        let early = datetime!(2026-07-01 0:00 UTC);
+        let clock = Clock::new(ClockSetting::Fixed(early));
+        let monitor = Monitor::new(tables.clone(), clock.clone()).unwrap();
+        let later = early + time::Duration::minutes(5);
+        let group = Group::new(
+            "g".into(),
+            "r".into(),
+            "desk".into(),
+            Default::default(),
+            Default::default(),
+            later,
+        );
+        let stored = group.clone();
+        tables
+            .store
+            .write(|tx| tx.insert(&tables.groups, "g", &stored))
+            .await
+            .unwrap();
+        monitor.due_groups().expect(early, "g".into());
+        let dispatcher = Dispatcher {
+            monitor: monitor.clone(),
+            wall: clock,
+            sender: Arc::default(),
+        };
+        assert_eq!(dispatcher.dispatch_due().await.unwrap(), 0);
+        assert_eq!(tables.groups.get("g").unwrap(), Some(group.clone()));
+        assert!(monitor.due_groups().due(early).is_empty());
+        assert_eq!(monitor.due_groups().due(group.next_tick).len(), 1);
     }
 }

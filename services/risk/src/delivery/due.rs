@@ -10,8 +10,9 @@
 //! entries it looked at for the groups' next ticks, and puts them back if
 //! its transaction fails. Transactions run one at a time, so no group is
 //! stored between an entry's change and its commit. An entry whose group
-//! is gone (rolled back, or forgotten since) costs one lookup and is
-//! dropped.
+//! is gone (rolled back, or forgotten since) or due later (an entry put
+//! back after a commit whose sync failed) costs one lookup, and is
+//! dropped or moved to the group's own time.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
