@@ -11,7 +11,7 @@ use jilin_store::{StoreError, Tx};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use crate::domain::alert::State;
+use crate::domain::alert::{Alert, State};
 use crate::domain::delivery::Delivery;
 use crate::domain::grouping::GroupedAlert;
 use crate::domain::inhibition::{Inhibitor, builtin_inhibitions, source_rules};
@@ -93,9 +93,8 @@ impl Dispatcher {
                 .into_iter()
                 .map(|(_, inhibition)| inhibition),
         );
-        // An alert's key is its fingerprint, `rule:subject`.
         let prefixes: Vec<String> = match source_rules(&inhibitions) {
-            Some(rules) => rules.into_iter().map(|rule| format!("{rule}:")).collect(),
+            Some(rules) => rules.into_iter().map(Alert::fingerprint_prefix).collect(),
             None => vec![String::new()],
         };
         let mut firing = Vec::new();

@@ -125,11 +125,16 @@ impl Alert {
     }
 
     pub fn fingerprint(rule_id: &str, subject: &str) -> String {
-        let mut fingerprint = String::with_capacity(rule_id.len() + 1 + subject.len());
-        fingerprint.push_str(rule_id);
-        fingerprint.push(':');
+        let mut fingerprint = Self::fingerprint_prefix(rule_id);
+        fingerprint.reserve(subject.len());
         fingerprint.extend(subject.chars().map(|c| if c == '/' { ':' } else { c }));
         fingerprint
+    }
+
+    /// What the fingerprint of every alert of `rule_id` starts with (the
+    /// alerts table is keyed by fingerprint).
+    pub fn fingerprint_prefix(rule_id: &str) -> String {
+        format!("{rule_id}:")
     }
 
     /// The alert with the transitions before `cutoff` forgotten, the last
