@@ -33,19 +33,37 @@ pub const NOT_HEARD_AFTER: Duration = Duration::from_secs(5);
 /// Seconds between two flips of the same probe project, at least.
 const FLIP_EVERY_SECONDS: f64 = 5.0;
 
+/// How many of the slowest flips each listener names, with when they were
+/// acknowledged, to be matched against the services' logs.
+const SLOWEST_NAMED: usize = 5;
+
 /// One alert change a flip causes: the project, firing or not, the episode.
 type Expected = (String, bool, i32);
+
+/// When a flip's report was acknowledged: for the latency, and on the wall
+/// clock for the slowest ones.
+#[derive(Clone, Copy)]
+struct Acked {
+    at: Instant,
+    wall: time::OffsetDateTime,
+}
+
+/// One listener's figures: acknowledgement → hearing.
+pub struct Hearing {
+    pub latency: Histogram<u64>,
+    /// Acknowledged flips not heard within [`NOT_HEARD_AFTER`].
+    pub missing: u64,
+    /// The slowest heard flips, slowest first: latency and acknowledgement.
+    pub slowest: Vec<(Duration, time::OffsetDateTime)>,
+}
 
 /// What the end-to-end run measured.
 pub struct AlertLatency {
     pub flips: u64,
-    pub nats: Histogram<u64>,
-    pub watch: Histogram<u64>,
-    pub nats_missing: u64,
-    pub watch_missing: u64,
-    /// Report acknowledged → the webhook's POST, and POSTs received.
-    pub webhook: Histogram<u64>,
-    pub webhook_missing: u64,
+    pub nats: Hearing,
+    pub watch: Hearing,
+    /// Report acknowledged → the webhook's POST; and POSTs received.
+    pub webhook: Hearing,
     pub webhook_posts: u64,
     pub report_errors: u64,
     /// The background reports' offered rate and own figures, if any ran.
@@ -56,7 +74,7 @@ pub struct AlertLatency {
 /// order (an alert can be heard before its report's answer arrives).
 #[derive(Default)]
 struct Ledger {
-    acked: HashMap<Expected, Instant>,
+    acked: HashMap<Expected, Acked>,
     heard_nats: HashMap<Expected, Instant>,
     heard_watch: HashMap<Expected, Instant>,
 }
@@ -169,7 +187,10 @@ pub async fn measure(
                     .report_progress(request)
                     .await
                     .map_err(|status| status.message().to_owned())?;
-                let acked = Instant::now();
+                let acked = Acked {
+                    at: Instant::now(),
+                    wall: time::OffsetDateTime::now_utc(),
+                };
                 let episode = round / 2 + 1;
                 let mut ledger = ledger.lock().expect("ledger");
                 ledger.acked.insert((parent, firing, episode), acked);
@@ -187,18 +208,12 @@ pub async fn measure(
     heard_on_watch.abort();
 
     let ledger = ledger.lock().expect("ledger");
-    let (nats, nats_missing) = latencies(&ledger.acked, &ledger.heard_nats);
-    let (watch, watch_missing) = latencies(&ledger.acked, &ledger.heard_watch);
     let webhook = webhook.lock().expect("heard");
-    let (webhook_histogram, webhook_missing) = latencies(&ledger.acked, &webhook.first);
     Ok(AlertLatency {
         flips: ledger.acked.len() as u64,
-        nats,
-        watch,
-        nats_missing,
-        watch_missing,
-        webhook: webhook_histogram,
-        webhook_missing,
+        nats: hearing(&ledger.acked, &ledger.heard_nats),
+        watch: hearing(&ledger.acked, &ledger.heard_watch),
+        webhook: hearing(&ledger.acked, &webhook.first),
         webhook_posts: webhook.posts,
         report_errors: flips.errors,
         background,
@@ -212,21 +227,26 @@ pub fn probe_count(probe_rate: f64) -> u64 {
 }
 
 /// Acknowledgement → hearing, for every acknowledged flip heard within
-/// [`NOT_HEARD_AFTER`]; and how many were not.
-fn latencies(
-    acked: &HashMap<Expected, Instant>,
-    heard: &HashMap<Expected, Instant>,
-) -> (Histogram<u64>, u64) {
-    let mut histogram = load::new_histogram();
+/// [`NOT_HEARD_AFTER`]; how many were not; the slowest.
+fn hearing(acked: &HashMap<Expected, Acked>, heard: &HashMap<Expected, Instant>) -> Hearing {
+    let mut latency = load::new_histogram();
     let mut missing = 0;
-    for (expected, acked_at) in acked {
+    let mut each = Vec::with_capacity(acked.len());
+    for (expected, acked) in acked {
         match heard.get(expected) {
-            Some(heard_at) if heard_at.saturating_duration_since(*acked_at) <= NOT_HEARD_AFTER => {
-                let micros = heard_at.saturating_duration_since(*acked_at).as_micros() as u64;
-                histogram.saturating_record(micros.max(1));
+            Some(heard_at) if heard_at.saturating_duration_since(acked.at) <= NOT_HEARD_AFTER => {
+                let took = heard_at.saturating_duration_since(acked.at);
+                latency.saturating_record((took.as_micros() as u64).max(1));
+                each.push((took, acked.wall));
             }
             _ => missing += 1,
         }
     }
-    (histogram, missing)
+    each.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    each.truncate(SLOWEST_NAMED);
+    Hearing {
+        latency,
+        missing,
+        slowest: each,
+    }
 }

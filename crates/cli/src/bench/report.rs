@@ -4,6 +4,7 @@
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
 
 use super::alerts::AlertLatency;
 use super::bulk::BulkLoad;
@@ -59,18 +60,29 @@ impl Results {
     }
 
     pub fn alert(&mut self, measured: AlertLatency) {
-        for (heard_on, histogram, missing) in [
-            ("nats", &measured.nats, measured.nats_missing),
-            ("watch_alerts", &measured.watch, measured.watch_missing),
-            ("webhook", &measured.webhook, measured.webhook_missing),
+        for (heard_on, hearing) in [
+            ("nats", &measured.nats),
+            ("watch_alerts", &measured.watch),
+            ("webhook", &measured.webhook),
         ] {
+            let slowest: Vec<Value> = hearing
+                .slowest
+                .iter()
+                .map(|(took, acked)| {
+                    json!({
+                        "ms": took.as_secs_f64() * 1000.0,
+                        "acked_at": acked.format(&Rfc3339).unwrap_or_default(),
+                    })
+                })
+                .collect();
             self.alerts.push(json!({
                 "heard_on": heard_on,
                 "flips": measured.flips,
-                "heard": histogram.len(),
-                "not_heard_within_5s": missing,
+                "heard": hearing.latency.len(),
+                "not_heard_within_5s": hearing.missing,
                 "report_errors": measured.report_errors,
-                "latency": quantiles(histogram),
+                "latency": quantiles(&hearing.latency),
+                "slowest": slowest,
             }));
         }
         if let Some(last) = self.alerts.last_mut() {
@@ -120,7 +132,7 @@ impl Results {
         let document = json!({
             "command": format!("jilin {}", self.command),
             "date": time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
+                .format(&Rfc3339)
                 .unwrap_or_default(),
             "cpus": std::thread::available_parallelism().map_or(0, usize::from),
             "calls": self.calls,
@@ -222,6 +234,27 @@ fn print_tables(document: &Value) {
             }),
         );
         println!("{table}");
+        for row in rows("alerts") {
+            let slowest: Vec<String> = row["slowest"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|flip| {
+                    format!(
+                        "{:.1} ms (acked {})",
+                        flip["ms"].as_f64().unwrap_or(0.0),
+                        text(&flip["acked_at"])
+                    )
+                })
+                .collect();
+            if !slowest.is_empty() {
+                println!(
+                    "  slowest on {}: {}",
+                    text(&row["heard_on"]),
+                    slowest.join(", ")
+                );
+            }
+        }
     }
     for row in rows("bulk") {
         let disk = match row["disk_bytes"].as_object() {
