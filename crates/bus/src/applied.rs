@@ -273,9 +273,14 @@ impl<F: Follower> Applier<F> {
     /// Forgets the ids of events at or below `ack_floor` (the consumer's
     /// acknowledged stream sequence), and of catch-up facts: neither can
     /// be delivered again. Returns how many were forgotten.
+    ///
+    /// Batches go on being applied meanwhile: the stored ids are pruned
+    /// without the memory's lock (a prune leaves the count alone, and a
+    /// batch written meanwhile holds only ids above the floor), and the
+    /// memory is pruned after, under it. Holding the lock throughout made
+    /// every batch wait for the whole prune, about 100 ms every 20,000
+    /// events (BENCHMARKS.md, "The applied ids' prune").
     pub async fn forget_acknowledged(&self, ack_floor: u64) -> Result<usize, StoreError> {
-        let mut remembered = self.remembered.lock().await;
-        let before = remembered.ids.len();
         self.store
             .retain(&self.applied, &event_prefix(self.stream), |sequence| {
                 (*sequence > ack_floor).then_some(*sequence)
@@ -291,6 +296,8 @@ impl<F: Follower> Applier<F> {
                 (!kept.is_empty()).then_some(kept)
             })
             .await?;
+        let mut remembered = self.remembered.lock().await;
+        let before = remembered.ids.len();
         remembered.ids.retain(|_, sequence| *sequence > ack_floor);
         Ok(before - remembered.ids.len())
     }

@@ -374,3 +374,34 @@ async fn ids_stored_per_event_by_older_formats_are_recognised_and_forgotten() {
     assert_eq!(applier.forget_acknowledged(9).await.unwrap(), 1);
     assert_eq!(applier.remembered().unwrap(), 0);
 }
+
+/// Batches go on applying while ids are forgotten: each still applies
+/// once, a batch delivered again after the prune is still recognised, and
+/// what remains remembered is exactly the ids above the floor.
+#[tokio::test]
+async fn batches_applied_while_ids_are_forgotten_are_still_recognised() {
+    let setup = Setup::start().await;
+    let applier = &setup.applier;
+    let batch = |from: u64, to: u64| -> Vec<Delivery<String>> {
+        (from..to)
+            .map(|n| delivery(&format!("e{n}"), n, "t"))
+            .collect()
+    };
+    for start in (1..3001).step_by(100) {
+        applier.apply(&batch(start, start + 100)).await.unwrap();
+    }
+    assert_eq!(applier.remembered().unwrap(), 3000);
+
+    let later = async {
+        for start in (3001..4001).step_by(100) {
+            applier.apply(&batch(start, start + 100)).await.unwrap();
+        }
+    };
+    let (forgotten, ()) = tokio::join!(applier.forget_acknowledged(2000), later);
+    assert_eq!(forgotten.unwrap(), 2000);
+
+    applier.apply(&batch(2001, 4001)).await.unwrap();
+    counted(&setup.things, &[("t", 4000)]).await;
+    assert_eq!(applier.applied_count().unwrap(), 4000);
+    assert_eq!(applier.remembered().unwrap(), 2000);
+}
