@@ -242,7 +242,7 @@ fn hearing(acked: &HashMap<Expected, Acked>, heard: &HashMap<Expected, Instant>)
             _ => missing += 1,
         }
     }
-    each.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    each.sort_unstable_by_key(|(took, _)| std::cmp::Reverse(*took));
     each.truncate(SLOWEST_NAMED);
     Hearing {
         latency,
