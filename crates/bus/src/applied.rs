@@ -19,7 +19,7 @@
 //! another handle on the same store, or of a commit whose flush failed) is
 //! read again before anything is decided on it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use jilin_store::{Store, StoreError, Table, Tx};
@@ -35,18 +35,63 @@ use crate::CloudEvent;
 pub const APPLIED_EVENTS: &str = "applied_events";
 
 /// Ids held in memory (and in the store) past which the applier asks for a
-/// prune without waiting for the minute: about 2 MB of ids.
-const FORGET_AFTER: usize = 20_000;
+/// prune without waiting for the minute (at most once a second). Small, so
+/// that each prune is short: at 20,000 a prune's removals took 80 ms every
+/// 20 s at 1,000 events/s, and alerts waited for them.
+const FORGET_AFTER: usize = 2_000;
 
 /// The ids of one batch, with their stream sequences.
 type BatchRecord = Vec<(String, u64)>;
 
 /// What an applier knows was applied: the ids not yet forgotten, as of
-/// `count` events applied.
+/// `count` events applied, and the stored batch records that hold them.
 #[derive(Debug, Default)]
 struct Remembered {
     count: u64,
     ids: HashMap<String, u64>,
+    /// Each stored batch record, by the count before it: the least and
+    /// the greatest stream sequence it holds. A prune removes the records
+    /// wholly at or below the floor without reading them.
+    batches: BTreeMap<u64, (u64, u64)>,
+}
+
+impl Remembered {
+    /// Notes a batch record stored after `count` events.
+    fn add_batch(&mut self, count: u64, record: &BatchRecord) {
+        let sequences = record.iter().map(|(_, sequence)| *sequence);
+        if let (Some(least), Some(greatest)) = (sequences.clone().min(), sequences.max()) {
+            self.batches.insert(count, (least, greatest));
+        }
+    }
+
+    /// The batch records at or below `floor`: those to remove, and those
+    /// holding ids on both sides of it (to rewrite with the rest).
+    fn batches_below(&self, floor: u64) -> (Vec<u64>, Vec<u64>) {
+        let mut whole = Vec::new();
+        let mut part = Vec::new();
+        for (count, (least, greatest)) in &self.batches {
+            if *greatest <= floor {
+                whole.push(*count);
+            } else if *least <= floor {
+                part.push(*count);
+            }
+        }
+        (whole, part)
+    }
+
+    /// Forgets the ids at or below `floor`, and the records `whole` (all
+    /// below it) and `part` (rewritten to their ids above it).
+    fn forget(&mut self, floor: u64, whole: &[u64], part: &[u64]) {
+        self.ids.retain(|_, sequence| *sequence > floor);
+        for count in whole {
+            self.batches.remove(count);
+        }
+        for count in part {
+            if let Some((least, _)) = self.batches.get_mut(count) {
+                *least = floor + 1;
+            }
+        }
+    }
 }
 
 /// Why a batch's transaction did not commit.
@@ -232,6 +277,7 @@ impl<F: Follower> Applier<F> {
             match written {
                 Ok(outcome) => {
                     remembered.count = expected + record.len() as u64;
+                    remembered.add_batch(expected, &record);
                     remembered.ids.extend(record);
                     if remembered.ids.len() > self.forget_after {
                         self.prune_due.notify_one();
@@ -274,31 +320,56 @@ impl<F: Follower> Applier<F> {
     /// acknowledged stream sequence), and of catch-up facts: neither can
     /// be delivered again. Returns how many were forgotten.
     ///
-    /// Batches go on being applied meanwhile: the stored ids are pruned
-    /// without the memory's lock (a prune leaves the count alone, and a
-    /// batch written meanwhile holds only ids above the floor), and the
-    /// memory is pruned after, under it. Holding the lock throughout made
-    /// every batch wait for the whole prune, about 100 ms every 20,000
-    /// events (BENCHMARKS.md, "The applied ids' prune").
+    /// Batches go on being applied meanwhile: the memory's lock is held
+    /// only to pick the records to remove and, after the store's prune, to
+    /// forget them (a prune leaves the count alone, and a batch written
+    /// meanwhile holds only ids above the floor). The records wholly below
+    /// the floor are removed by key, unread. Holding the lock through a
+    /// prune that read every record made each batch wait about 100 ms
+    /// every 20,000 events (BENCHMARKS.md, "The applied ids' prune").
     pub async fn forget_acknowledged(&self, ack_floor: u64) -> Result<usize, StoreError> {
+        /// Records removed per transaction: each holds other writers back.
+        const CHUNK: usize = 500;
+        let (whole, part) = self.remembered.lock().await.batches_below(ack_floor);
+        for chunk in whole.chunks(CHUNK) {
+            self.store
+                .write(|tx| {
+                    chunk.iter().try_for_each(|count| {
+                        tx.remove(&self.batches, &batch_key(self.stream, *count))
+                    })
+                })
+                .await?;
+        }
+        if !part.is_empty() {
+            self.store
+                .write(|tx| {
+                    for count in &part {
+                        let key = batch_key(self.stream, *count);
+                        let Some(record) = tx.get(&self.batches, &key)? else {
+                            continue;
+                        };
+                        let kept: BatchRecord = record
+                            .into_iter()
+                            .filter(|(_, sequence)| *sequence > ack_floor)
+                            .collect();
+                        if kept.is_empty() {
+                            tx.remove(&self.batches, &key)?;
+                        } else {
+                            tx.insert(&self.batches, &key, &kept)?;
+                        }
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .await?;
+        }
         self.store
             .retain(&self.applied, &event_prefix(self.stream), |sequence| {
                 (*sequence > ack_floor).then_some(*sequence)
             })
             .await?;
-        self.store
-            .retain(&self.batches, &batch_prefix(self.stream), |record| {
-                let kept: BatchRecord = record
-                    .iter()
-                    .filter(|(_, sequence)| *sequence > ack_floor)
-                    .cloned()
-                    .collect();
-                (!kept.is_empty()).then_some(kept)
-            })
-            .await?;
         let mut remembered = self.remembered.lock().await;
         let before = remembered.ids.len();
-        remembered.ids.retain(|_, sequence| *sequence > ack_floor);
+        remembered.forget(ack_floor, &whole, &part);
         Ok(before - remembered.ids.len())
     }
 
@@ -325,15 +396,24 @@ fn read_remembered(
 ) -> Result<Remembered, StoreError> {
     let count = applied.get(stream)?.unwrap_or(0);
     let prefix = event_prefix(stream);
-    let mut ids: HashMap<String, u64> = applied
+    let ids: HashMap<String, u64> = applied
         .scan_prefix(&prefix)?
         .into_iter()
         .map(|(key, sequence)| (key[prefix.len()..].to_owned(), sequence))
         .collect();
-    for (_, record) in batches.scan_prefix(&batch_prefix(stream))? {
-        ids.extend(record);
+    let mut remembered = Remembered {
+        count,
+        ids,
+        batches: BTreeMap::new(),
+    };
+    let prefix = batch_prefix(stream);
+    for (key, record) in batches.scan_prefix(&prefix)? {
+        if let Ok(count) = key[prefix.len()..].parse() {
+            remembered.add_batch(count, &record);
+        }
+        remembered.ids.extend(record);
     }
-    Ok(Remembered { count, ids })
+    Ok(remembered)
 }
 
 /// Where formats before 3 kept one key per applied event of `stream`.
@@ -349,4 +429,53 @@ fn batch_prefix(stream: &str) -> String {
 /// records sort in the order they were applied.
 fn batch_key(stream: &str, count: u64) -> String {
     format!("{}{count:020}", batch_prefix(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(sequences: &[u64]) -> BatchRecord {
+        sequences.iter().map(|s| (format!("e{s}"), *s)).collect()
+    }
+
+    fn remembered(batches: &[(u64, &[u64])]) -> Remembered {
+        let mut remembered = Remembered::default();
+        for (count, sequences) in batches {
+            let record = record(sequences);
+            remembered.add_batch(*count, &record);
+            remembered.ids.extend(record);
+        }
+        remembered
+    }
+
+    #[test]
+    fn records_wholly_at_or_below_the_floor_are_removed_and_straddling_ones_rewritten() {
+        let remembered = remembered(&[(0, &[1, 2]), (2, &[3, 5]), (4, &[6]), (5, &[0])]);
+        assert_eq!(remembered.batches_below(4), (vec![0, 5], vec![2]));
+        assert_eq!(remembered.batches_below(0), (vec![5], vec![]));
+        assert_eq!(remembered.batches_below(6), (vec![0, 2, 4, 5], vec![]));
+    }
+
+    #[test]
+    fn forgetting_keeps_the_ids_above_the_floor_and_narrows_a_straddling_record() {
+        let mut remembered = remembered(&[(0, &[1, 2]), (2, &[3, 5]), (4, &[6])]);
+        let (whole, part) = remembered.batches_below(4);
+        remembered.forget(4, &whole, &part);
+        let mut ids: Vec<&str> = remembered.ids.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["e5", "e6"]);
+        assert_eq!(
+            remembered.batches,
+            BTreeMap::from([(2, (5, 5)), (4, (6, 6))])
+        );
+        assert_eq!(remembered.batches_below(4), (vec![], vec![]));
+    }
+
+    #[test]
+    fn an_empty_record_is_not_noted() {
+        let mut remembered = Remembered::default();
+        remembered.add_batch(7, &Vec::new());
+        assert!(remembered.batches.is_empty());
+    }
 }

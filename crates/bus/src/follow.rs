@@ -273,9 +273,11 @@ pub async fn prune<F: Follower>(
     let stream = jetstream.get_stream(consumer.stream).await?;
     let info = stream.consumer_info(&consumer.durable_name).await?;
     let floor = info.ack_floor.stream_sequence;
+    let started = std::time::Instant::now();
     let forgotten = applier.forget_acknowledged(floor).await?;
     if forgotten > 0 {
-        tracing::debug!(consumer = %consumer.durable_name, floor, forgotten, "applied ids pruned");
+        let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!(consumer = %consumer.durable_name, floor, forgotten, took_ms, "applied ids pruned");
     }
     Ok(forgotten)
 }

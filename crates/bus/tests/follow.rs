@@ -405,3 +405,34 @@ async fn batches_applied_while_ids_are_forgotten_are_still_recognised() {
     assert_eq!(applier.applied_count().unwrap(), 4000);
     assert_eq!(applier.remembered().unwrap(), 2000);
 }
+
+/// A batch whose ids lie on both sides of the ack floor keeps those above
+/// it, in memory and in the store: after a prune and after a restart, they
+/// are still recognised.
+#[tokio::test]
+async fn a_batch_straddling_the_floor_keeps_its_ids_above_it() {
+    let setup = Setup::start().await;
+    let applier = &setup.applier;
+    applier
+        .apply(&[delivery("e1", 1, "a"), delivery("e2", 2, "a")])
+        .await
+        .unwrap();
+    applier
+        .apply(&[delivery("e3", 3, "b"), delivery("e5", 5, "b")])
+        .await
+        .unwrap();
+    assert_eq!(applier.forget_acknowledged(4).await.unwrap(), 3);
+    assert_eq!(applier.remembered().unwrap(), 1);
+
+    applier.apply(&[delivery("e5", 5, "b")]).await.unwrap();
+    let reopened = Applier::new(
+        applier.store().clone(),
+        STREAM.name,
+        applier.follower().clone(),
+    )
+    .unwrap();
+    reopened.apply(&[delivery("e5", 5, "b")]).await.unwrap();
+    counted(&setup.things, &[("a", 2), ("b", 2)]).await;
+    assert_eq!(reopened.forget_acknowledged(5).await.unwrap(), 1);
+    assert_eq!(reopened.remembered().unwrap(), 0);
+}
