@@ -97,7 +97,8 @@ pub struct Listeners {
 }
 
 /// Runs the probes at `probe_rate` flips/s for `span`, with `background`
-/// reports/s on other projects meanwhile.
+/// reports/s on other projects meanwhile; flips acknowledged during the
+/// warm-up are not counted.
 pub async fn measure(
     clients: &Clients,
     probes: BenchProjects,
@@ -172,6 +173,8 @@ pub async fn measure(
     });
 
     let probe_count = probes.count;
+    // Flips acknowledged during the warm-up are not counted, like calls.
+    let measure_from = Instant::now() + span.warmup;
     let flips = {
         let (clients, ledger) = (clients.clone(), ledger.clone());
         load::drive(Mode::Open { rate: probe_rate }, span, move |index| {
@@ -191,6 +194,9 @@ pub async fn measure(
                     at: Instant::now(),
                     wall: time::OffsetDateTime::now_utc(),
                 };
+                if acked.at < measure_from {
+                    return Ok(());
+                }
                 let episode = round / 2 + 1;
                 let mut ledger = ledger.lock().expect("ledger");
                 ledger.acked.insert((parent, firing, episode), acked);
