@@ -14,30 +14,47 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_ARENAS: libc::c_int = 2;
 
-/// Sets glibc's arena count to [`MALLOC_ARENAS`], unless the operator
-/// chose with `GLIBC_TUNABLES=glibc.malloc.arena_max=N`. Other allocators
-/// than glibc's are left as they are.
+/// The size from which glibc's malloc maps each allocation on its own, and
+/// unmaps it when freed. By default it starts at 128 KiB and rises to the
+/// size of every mapped block freed (up to 32 MiB), after which such
+/// blocks (a batch's buffers, a compaction's) come from the arenas and
+/// stay there once freed. Set, it stays.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_MMAP_THRESHOLD: libc::c_int = 256 << 10;
+
+/// Sets glibc's arena count to [`MALLOC_ARENAS`] and its mapping threshold
+/// to [`MALLOC_MMAP_THRESHOLD`], each unless the operator chose it with
+/// `GLIBC_TUNABLES` (`glibc.malloc.arena_max=N`,
+/// `glibc.malloc.mmap_threshold=N`). Other allocators than glibc's are
+/// left as they are.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let tunables = std::env::var("GLIBC_TUNABLES").ok();
-        if !chose_arena_max(tunables.as_deref()) {
-            // SAFETY: mallopt only changes a parameter of glibc's allocator,
-            // and no other thread exists yet to allocate concurrently.
-            unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) };
+        for (tunable, parameter, value) in [
+            ("arena_max", libc::M_ARENA_MAX, MALLOC_ARENAS),
+            (
+                "mmap_threshold",
+                libc::M_MMAP_THRESHOLD,
+                MALLOC_MMAP_THRESHOLD,
+            ),
+        ] {
+            if !chose(tunables.as_deref(), tunable) {
+                // SAFETY: mallopt only changes a parameter of glibc's
+                // allocator, and no other thread exists yet to allocate
+                // concurrently.
+                unsafe { libc::mallopt(parameter, value) };
+            }
         }
     }
 }
 
-/// Whether `GLIBC_TUNABLES` (colon-separated `name=value` pairs) sets the
-/// arena count itself.
+/// Whether `GLIBC_TUNABLES` (colon-separated `name=value` pairs) sets
+/// `glibc.malloc.{tunable}` itself.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn chose_arena_max(tunables: Option<&str>) -> bool {
-    tunables.is_some_and(|tunables| {
-        tunables
-            .split(':')
-            .any(|pair| pair.starts_with("glibc.malloc.arena_max="))
-    })
+fn chose(tunables: Option<&str>, tunable: &str) -> bool {
+    let name = format!("glibc.malloc.{tunable}=");
+    tunables.is_some_and(|tunables| tunables.split(':').any(|pair| pair.starts_with(&name)))
 }
 
 /// mimalloc's `mi_option_purge_delay` (`mimalloc.h`, the same in v2 and
@@ -63,14 +80,23 @@ mod tests {
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
-    fn only_an_arena_max_tunable_overrides_the_arena_count() {
-        assert!(!chose_arena_max(None));
-        assert!(!chose_arena_max(Some("")));
-        assert!(!chose_arena_max(Some("glibc.malloc.mmap_threshold=131072")));
-        assert!(chose_arena_max(Some("glibc.malloc.arena_max=4")));
-        assert!(chose_arena_max(Some(
-            "glibc.malloc.trim_threshold=0:glibc.malloc.arena_max=8"
-        )));
+    fn only_its_own_tunable_overrides_a_malloc_parameter() {
+        assert!(!chose(None, "arena_max"));
+        assert!(!chose(Some(""), "arena_max"));
+        assert!(!chose(
+            Some("glibc.malloc.mmap_threshold=131072"),
+            "arena_max"
+        ));
+        assert!(chose(
+            Some("glibc.malloc.mmap_threshold=131072"),
+            "mmap_threshold"
+        ));
+        assert!(chose(Some("glibc.malloc.arena_max=4"), "arena_max"));
+        assert!(chose(
+            Some("glibc.malloc.trim_threshold=0:glibc.malloc.arena_max=8"),
+            "arena_max"
+        ));
+        assert!(!chose(Some("glibc.malloc.arena_max=8"), "mmap_threshold"));
     }
 
     /// The option numbered [`MI_OPTION_PURGE_DELAY`] is the purge delay:

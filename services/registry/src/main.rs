@@ -10,7 +10,8 @@ use jilin_runtime::{CancellationToken, init_tracing, limit_malloc_arenas, run_un
 // under 250 MB, at 8,500 reports/s against 9,500 to 11,100 (single noisy
 // runs; BENCHMARKS.md, "Each service under a bulk load, as its own
 // process"). The Kubernetes limit is 1 GiB. Told to share two arenas among
-// its threads (jilin_runtime::limit_malloc_arenas).
+// its threads and to map blocks from 256 KiB on their own
+// (jilin_runtime::limit_malloc_arenas).
 
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
