@@ -1,11 +1,13 @@
 //! How each binary's allocator gives memory back to the system. The
 //! registry allocates with glibc's malloc, told to share two arenas among
-//! its threads ([`limit_malloc_arenas`]); the other services and `jilin`
+//! its threads and to map large blocks on their own
+//! ([`bound_glibc_malloc`]); the other services and `jilin`
 //! with mimalloc, told to return freed pages at once
 //! ([`purge_freed_pages_at_once`]). Each `main` calls its allocator's
 //! function first, before the runtime starts a thread. The figures behind
-//! both: BENCHMARKS.md, "The registry's memory at 100,000 projects" and
-//! "The followers' memory at 100,000 projects".
+//! both: BENCHMARKS.md, "The registry's memory at 100,000 projects", "The
+//! registry's mapping threshold" and "The followers' memory at 100,000
+//! projects".
 
 /// How many arenas glibc's malloc shares among the registry's threads. By
 /// default it makes one per allocating thread, up to eight per core, and
@@ -27,7 +29,7 @@ const MALLOC_MMAP_THRESHOLD: libc::c_int = 256 << 10;
 /// `GLIBC_TUNABLES` (`glibc.malloc.arena_max=N`,
 /// `glibc.malloc.mmap_threshold=N`). Other allocators than glibc's are
 /// left as they are.
-pub fn limit_malloc_arenas() {
+pub fn bound_glibc_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let tunables = std::env::var("GLIBC_TUNABLES").ok();

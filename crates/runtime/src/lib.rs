@@ -25,7 +25,7 @@ mod telemetry;
 pub mod tls;
 
 pub use admin::StoreAdminApi;
-pub use allocator::{limit_malloc_arenas, purge_freed_pages_at_once};
+pub use allocator::{bound_glibc_malloc, purge_freed_pages_at_once};
 pub use api::{ApiError, Reply, optional, required, resource_id};
 pub use auth::{AuthArgs, Authenticator, permission_denied, principal};
 pub use clock::{Clock, ClockError, ClockSetting};

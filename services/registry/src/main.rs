@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use jilin_registry::Config;
-use jilin_runtime::{CancellationToken, init_tracing, limit_malloc_arenas, run_until_signal};
+use jilin_runtime::{CancellationToken, bound_glibc_malloc, init_tracing, run_until_signal};
 
 // The system allocator, not mimalloc as the other services and `jilin up`:
 // under a bulk load of batched reports, mimalloc held the registry at 700
@@ -11,10 +11,10 @@ use jilin_runtime::{CancellationToken, init_tracing, limit_malloc_arenas, run_un
 // runs; BENCHMARKS.md, "Each service under a bulk load, as its own
 // process"). The Kubernetes limit is 1 GiB. Told to share two arenas among
 // its threads and to map blocks from 256 KiB on their own
-// (jilin_runtime::limit_malloc_arenas).
+// (jilin_runtime::bound_glibc_malloc).
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
+    bound_glibc_malloc();
     run()
 }
 
