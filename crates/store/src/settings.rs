@@ -14,12 +14,23 @@ use crate::StoreError;
 /// the lock still fails, once this has passed.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
-/// The block cache unless a service is told otherwise: 64 MiB.
-pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+/// The block cache unless a service is told otherwise: 32 MiB. At 64 MiB
+/// each service peaked above 300 MB under a bulk load of 100,000 projects,
+/// and halving it cost the load no speed (BENCHMARKS.md, "Each service
+/// under 300 MB at 100,000 projects").
+pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
 
 /// The most the keyspace's tables hold in memory before writing them out
 /// (fjall's memtables, all tables together).
 const WRITE_BUFFER_BYTES: u64 = 32 << 20;
+
+/// The size of the files a table's compactions write (fjall's leveled
+/// strategy; its default is 64 MiB). A compaction holds 16 bytes per key of
+/// the file it is writing until that file is done, for its bloom filter: at
+/// 64 MiB of compressed reports, tens of MB in the registry at its peak
+/// (BENCHMARKS.md, "The registry's memory at 100,000 projects"). A table
+/// keeps what it was made with.
+const COMPACTED_FILE_BYTES: u32 = 16 << 20;
 
 /// The journal fjall allows before it halts every writer until the oldest
 /// memtables are written out. fjall counts each journal file at its
@@ -59,7 +70,13 @@ impl StoreSettings {
         } else {
             fjall::CompressionType::None
         };
-        fjall::PartitionCreateOptions::default().compression(compression)
+        let compaction = fjall::compaction::Leveled {
+            target_size: COMPACTED_FILE_BYTES,
+            ..Default::default()
+        };
+        fjall::PartitionCreateOptions::default()
+            .compression(compression)
+            .compaction_strategy(fjall::compaction::Strategy::Leveled(compaction))
     }
 }
 
