@@ -129,3 +129,45 @@ impl DirLock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Layout, Store};
+
+    const THINGS: Layout = Layout {
+        kind: "test",
+        version: 1,
+        upgrades_from: 1,
+        tables: &["things"],
+    };
+
+    /// The size of the files table `things` of the store in `dir` compacts into.
+    fn compacted_file_bytes(dir: &Path) -> u32 {
+        let store = Store::open(dir, &THINGS).unwrap();
+        let things = store.table::<String>("things").unwrap();
+        match &things.partition().config.compaction_strategy {
+            fjall::compaction::Strategy::Leveled(leveled) => leveled.target_size,
+            other => panic!("not leveled: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_table_compacts_into_small_files_and_an_old_one_keeps_its_own() {
+        let new = tempfile::tempdir().unwrap();
+        assert_eq!(compacted_file_bytes(new.path()), COMPACTED_FILE_BYTES);
+
+        // A table made with fjall's defaults, as by the builds before.
+        let old = tempfile::tempdir().unwrap();
+        let keyspace = fjall::Config::new(keyspace_dir(old.path()))
+            .open_transactional()
+            .unwrap();
+        keyspace
+            .open_partition("things", Default::default())
+            .unwrap();
+        drop(keyspace);
+        let fjall_default = fjall::compaction::Leveled::default().target_size;
+        assert_ne!(fjall_default, COMPACTED_FILE_BYTES);
+        assert_eq!(compacted_file_bytes(old.path()), fjall_default);
+    }
+}
