@@ -30,7 +30,7 @@ const WRITE_BUFFER_BYTES: u64 = 32 << 20;
 /// 64 MiB of compressed reports, tens of MB in the registry at its peak
 /// (BENCHMARKS.md, "The registry's memory at 100,000 projects"). A table
 /// keeps what it was made with.
-const COMPACTED_FILE_BYTES: u32 = 16 << 20;
+pub(crate) const COMPACTED_FILE_BYTES: u32 = 16 << 20;
 
 /// The journal fjall allows before it halts every writer until the oldest
 /// memtables are written out. fjall counts each journal file at its
@@ -127,47 +127,5 @@ impl DirLock {
                 Err(std::fs::TryLockError::Error(err)) => return Err(StoreError::io(&path)(err)),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Layout, Store};
-
-    const THINGS: Layout = Layout {
-        kind: "test",
-        version: 1,
-        upgrades_from: 1,
-        tables: &["things"],
-    };
-
-    /// The size of the files table `things` of the store in `dir` compacts into.
-    fn compacted_file_bytes(dir: &Path) -> u32 {
-        let store = Store::open(dir, &THINGS).unwrap();
-        let things = store.table::<String>("things").unwrap();
-        match &things.partition().config.compaction_strategy {
-            fjall::compaction::Strategy::Leveled(leveled) => leveled.target_size,
-            other => panic!("not leveled: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_new_table_compacts_into_small_files_and_an_old_one_keeps_its_own() {
-        let new = tempfile::tempdir().unwrap();
-        assert_eq!(compacted_file_bytes(new.path()), COMPACTED_FILE_BYTES);
-
-        // A table made with fjall's defaults, as by the builds before.
-        let old = tempfile::tempdir().unwrap();
-        let keyspace = fjall::Config::new(keyspace_dir(old.path()))
-            .open_transactional()
-            .unwrap();
-        keyspace
-            .open_partition("things", Default::default())
-            .unwrap();
-        drop(keyspace);
-        let fjall_default = fjall::compaction::Leveled::default().target_size;
-        assert_ne!(fjall_default, COMPACTED_FILE_BYTES);
-        assert_eq!(compacted_file_bytes(old.path()), fjall_default);
     }
 }

@@ -855,6 +855,38 @@ mod tests {
         assert!(small * 4 < large, "compressed {small}, plain {large}");
     }
 
+    /// The size of the files table `things` of the store in `dir` compacts into.
+    fn compacted_file_bytes(dir: &std::path::Path) -> u32 {
+        let store = Store::open(dir, &THINGS).unwrap();
+        let things = store.table::<String>("things").unwrap();
+        match &things.partition().config.compaction_strategy {
+            fjall::compaction::Strategy::Leveled(leveled) => leveled.target_size,
+            other => panic!("not leveled: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_table_compacts_into_small_files_and_an_old_one_keeps_its_own() {
+        let new = tempfile::tempdir().unwrap();
+        assert_eq!(
+            compacted_file_bytes(new.path()),
+            crate::settings::COMPACTED_FILE_BYTES
+        );
+
+        // A table made with fjall's defaults, as by the builds before.
+        let old = tempfile::tempdir().unwrap();
+        let keyspace = fjall::Config::new(keyspace_dir(old.path()))
+            .open_transactional()
+            .unwrap();
+        keyspace
+            .open_partition("things", Default::default())
+            .unwrap();
+        drop(keyspace);
+        let fjall_default = fjall::compaction::Leveled::default().target_size;
+        assert_ne!(fjall_default, crate::settings::COMPACTED_FILE_BYTES);
+        assert_eq!(compacted_file_bytes(old.path()), fjall_default);
+    }
+
     #[test]
     fn a_second_handle_on_a_store_waits_for_the_first_and_then_fails_clearly() {
         let dir = tempfile::tempdir().unwrap();
