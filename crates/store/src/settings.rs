@@ -15,9 +15,10 @@ use crate::StoreError;
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// The block cache unless a service is told otherwise: 32 MiB. At 64 MiB
-/// each service peaked above 300 MB under a bulk load of 100,000 projects,
-/// and halving it cost the load no speed (BENCHMARKS.md, "Each service
-/// under 300 MB at 100,000 projects").
+/// the registry and the risk service peaked above 300 MB under a bulk load
+/// of 100,000 projects; at 32 none did, and the load ran no slower that
+/// single runs could tell (BENCHMARKS.md, "Each service under 300 MB at
+/// 100,000 projects").
 pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
 
 /// The most the keyspace's tables hold in memory before writing them out
