@@ -10,7 +10,7 @@
 //! deliveries and the change stream. [`start`] wires
 //! it all, so tests start it exactly as `main` does.
 
-mod alert_keys;
+mod active_alerts;
 mod api;
 mod benchmarks;
 mod config;

@@ -15,9 +15,9 @@ use jilin_domain::Period;
 use jilin_store::{StoreError, Tx};
 use tokio::sync::{Notify, watch};
 
-use crate::alert_keys::AlertKeys;
+use crate::active_alerts::ActiveAlerts;
 use crate::delivery::due::DueGroups;
-use crate::domain::alert::{self, Alert};
+use crate::domain::alert::{self, Alert, State};
 use crate::domain::evaluate::{IndicatorValue, project_evaluations};
 use crate::domain::project::{Benchmarks, ProjectRecord, ProjectSnapshot, ReportRecord};
 use crate::domain::routing::{CompiledRoute, sort_routes};
@@ -68,8 +68,8 @@ pub struct Monitor {
     dispatch: Arc<Notify>,
     /// Alerts by state and severity, as committed.
     tally: Arc<Mutex<AlertTally>>,
-    /// The alerts the store may hold.
-    alert_keys: Arc<AlertKeys>,
+    /// The alerts that may be active.
+    active_alerts: Arc<ActiveAlerts>,
     /// When each alert group is next due.
     due_groups: Arc<DueGroups>,
 }
@@ -80,10 +80,12 @@ impl Monitor {
     pub fn new(tables: Tables, clock: Clock) -> Result<Self, StoreError> {
         let last = tables.last_sequence()?;
         let mut tally = AlertTally::default();
-        let alert_keys = AlertKeys::default();
+        let active_alerts = ActiveAlerts::default();
         tables.alerts.for_each(|key, alert| {
             tally.add(&alert);
-            alert_keys.note(key);
+            if alert.state != State::Resolved {
+                active_alerts.note(key);
+            }
         })?;
         let mut groups = Vec::new();
         tables
@@ -99,7 +101,7 @@ impl Monitor {
             sequence: Arc::new(watch::Sender::new(last)),
             dispatch: Arc::default(),
             tally: Arc::new(Mutex::new(tally)),
-            alert_keys: Arc::new(alert_keys),
+            active_alerts: Arc::new(active_alerts),
             due_groups: Arc::new(DueGroups::of(groups)),
         };
         monitor.reload_rules()?;
@@ -220,7 +222,7 @@ impl Monitor {
                 .expect("no panic holding the benchmarks")
                 .clone(),
             now: self.clock.now(),
-            alert_keys: self.alert_keys.clone(),
+            active_alerts: self.active_alerts.clone(),
             due_groups: self.due_groups.clone(),
         }
     }
@@ -239,6 +241,7 @@ impl Monitor {
             .lock()
             .expect("no panic holding the tally")
             .apply(&written.moves);
+        self.active_alerts.forget_resolved(&written.resolved);
         if let Some(last) = written.records.iter().map(|r| r.sequence).max() {
             self.dispatch.notify_one();
             self.sequence.send_if_modified(|current| {
@@ -406,6 +409,7 @@ impl Monitor {
                 let written = Written {
                     records: vec![record],
                     moves: vec![Move::of(Some(&current), &alert)],
+                    resolved: Vec::new(),
                 };
                 Ok((alert, written))
             })

@@ -11,10 +11,10 @@ use jilin_domain::Period;
 use jilin_store::{StoreError, Tx};
 use time::OffsetDateTime;
 
-use crate::alert_keys::AlertKeys;
+use crate::active_alerts::{ActiveAlerts, Noted};
 use crate::delivery;
 use crate::delivery::due::DueGroups;
-use crate::domain::alert::{self, Alert, Change};
+use crate::domain::alert::{self, Alert, Change, State};
 use crate::domain::evaluate::{Evaluation, IndicatorValue, indicator_evaluations};
 use crate::domain::project::Benchmarks;
 use crate::domain::routing::CompiledRoute;
@@ -25,11 +25,13 @@ use crate::notify::stage_notification;
 use crate::store::{ChangeRecord, Tables, change_key, next_sequence, value_key};
 
 /// What one transaction wrote to the alerts: a numbered change for each
-/// transition, and a move for each alert written (for the tally).
+/// transition, a move for each alert written (for the tally), and the
+/// alerts it left resolved (no longer active once it commits).
 #[derive(Debug, Default)]
 pub struct Written {
     pub records: Vec<ChangeRecord>,
     pub moves: Vec<Move>,
+    pub resolved: Vec<Noted>,
 }
 
 /// What every evaluation inside one transaction reads.
@@ -39,8 +41,8 @@ pub struct Context {
     pub(crate) routes: Arc<Vec<CompiledRoute>>,
     pub(crate) benchmarks: Benchmarks,
     pub(crate) now: OffsetDateTime,
-    /// The alerts the store may hold (see [`AlertKeys`]).
-    pub(crate) alert_keys: Arc<AlertKeys>,
+    /// The alerts that may be active (see [`ActiveAlerts`]).
+    pub(crate) active_alerts: Arc<ActiveAlerts>,
     /// When each alert group is next due (see [`DueGroups`]).
     pub(crate) due_groups: Arc<DueGroups>,
 }
@@ -107,11 +109,20 @@ pub(crate) fn observe_all(
             .reading
             .value
             .is_some_and(|value| evaluation.rule.classify(value).is_some());
-        // A clear reading changes nothing for a subject without an alert.
-        if !breaching && !context.alert_keys.may_hold(&fingerprint) {
+        // A clear reading changes only an active alert.
+        if !breaching && !context.active_alerts.may_be_active(&fingerprint) {
             continue;
         }
         let current = tx.get(&tables.alerts, &fingerprint)?;
+        // A resolved alert keeps the reading that resolved it, and its
+        // labels: what the skip above relies on.
+        if !breaching
+            && current
+                .as_ref()
+                .is_none_or(|alert| alert.state == State::Resolved)
+        {
+            continue;
+        }
         let (next, notified) = alert::observe(
             current.as_ref(),
             evaluation.rule,
@@ -128,8 +139,11 @@ pub(crate) fn observe_all(
         if current.as_ref() == Some(&next) {
             continue;
         }
-        context.alert_keys.note(&fingerprint);
+        let noted = context.active_alerts.note(&fingerprint);
         tx.insert(&tables.alerts, &fingerprint, &next)?;
+        if next.state == State::Resolved {
+            written.resolved.push(noted);
+        }
         written.moves.push(Move::of(current.as_ref(), &next));
         // Every new history entry is a change; those `observe` reports
         // (a subsequence) are notified.

@@ -187,6 +187,10 @@ pub fn observe(
         let Some(alert) = current else {
             return (None, changes);
         };
+        // A resolved alert keeps the reading that resolved it.
+        if alert.state == State::Resolved {
+            return (Some(alert.clone()), changes);
+        }
         let mut alert = alert.clone();
         alert.value = reading.value;
         alert.period = Some(reading.period);
@@ -208,7 +212,8 @@ pub fn observe(
                     changes.push(alert.record(Change::Resolved, reading.at, ""));
                 }
             }
-            State::Resolved => return (Some(alert), changes),
+            // Returned as it was above.
+            State::Resolved => {}
         }
         return (Some(alert), changes);
     };
@@ -363,6 +368,20 @@ mod tests {
             ]
         );
         assert_eq!(alert.end, Some(at(4)));
+    }
+
+    #[test]
+    fn a_resolved_alert_keeps_the_reading_that_resolved_it_until_the_next_breach() {
+        let lag = rule("schedule_lag");
+        let (resolved, _) = feed(&lag, &[Some(12.0), Some(2.0)]);
+        let (later, changes) = feed(&lag, &[Some(12.0), Some(2.0), Some(1.0), None]);
+        assert_eq!(changes, [Change::Firing, Change::Resolved]);
+        assert_eq!(later, resolved, "clear readings after the resolution");
+        assert_eq!(later.unwrap().value, Some(2.0));
+        let (again, changes) = feed(&lag, &[Some(12.0), Some(2.0), Some(1.0), Some(12.0)]);
+        assert_eq!(changes, [Change::Firing, Change::Resolved, Change::Firing]);
+        let again = again.unwrap();
+        assert_eq!((again.episode, again.value), (2, Some(12.0)));
     }
 
     #[test]
