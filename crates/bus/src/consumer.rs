@@ -210,13 +210,15 @@ where
         }
         let results = handler(events).instrument(span).await;
         assert_eq!(results.len(), ids.len(), "one result per event");
-        for ((message, id), result) in accepted.into_iter().zip(ids).zip(results) {
+        // The metrics are told once a batch, of its last message acked.
+        let (mut redelivered, mut last_acked) = (0, None);
+        for (index, (id, result)) in ids.into_iter().zip(results).enumerate() {
+            let message = &accepted[index];
             match result {
                 Ok(()) => {
                     message.ack().await?;
-                    if let Ok(info) = message.info() {
-                        spec.metrics.applied(&labels, &info);
-                    }
+                    redelivered += u64::from(message.info().is_ok_and(|info| info.delivered > 1));
+                    last_acked = Some(index);
                 }
                 Err(HandlerError::Retry(reason)) => {
                     tracing::warn!(%id, %reason, "event not applied; will be redelivered");
@@ -227,6 +229,9 @@ where
                     message.ack_with(AckKind::Term).await?;
                 }
             }
+        }
+        if let Some(info) = last_acked.and_then(|index| accepted[index].info().ok()) {
+            spec.metrics.applied(&labels, &info, redelivered);
         }
     }
 }

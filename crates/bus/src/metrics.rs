@@ -74,13 +74,15 @@ impl BusMetrics {
         );
     }
 
-    /// Records a message the consumer `labels` names applied and acked.
-    pub(crate) fn applied(&self, labels: &ConsumerLabels, info: &Info<'_>) {
+    /// Records messages the consumer `labels` names applied and acked:
+    /// `info` is the last one's, `redelivered` how many of them had been
+    /// delivered before.
+    pub(crate) fn applied(&self, labels: &ConsumerLabels, info: &Info<'_>, redelivered: u64) {
         self.pending
             .get_or_create(labels)
             .set(i64::try_from(info.pending).unwrap_or(i64::MAX));
-        if info.delivered > 1 {
-            self.redelivered.get_or_create(labels).inc();
+        if redelivered > 0 {
+            self.redelivered.get_or_create(labels).inc_by(redelivered);
         }
         self.last_sequence
             .get_or_create(labels)

@@ -97,28 +97,28 @@ pub fn validate_draft(
             "report.period",
             format!("`{}` is not a month YYYY-MM", draft.period),
         ),
-        Some(period) => violations.check(
-            period <= Period::of_date(now.date()),
-            "report.period",
-            format!("{period} is in the future"),
-        ),
+        // Each message is formatted only for a violation: every report of
+        // a batch passes through here.
+        Some(period) if period > Period::of_date(now.date()) => {
+            violations.add("report.period", format!("{period} is in the future"))
+        }
+        Some(_) => {}
     }
     for (field, value) in draft.measures.named() {
-        violations.check(
-            value >= 0,
-            format!("report.{field}"),
-            "must not be negative",
-        );
+        if value < 0 {
+            violations.add(format!("report.{field}"), "must not be negative");
+        }
     }
     let measures = &draft.measures;
-    violations.check(
-        measures.value_added_yuan <= measures.output_value_yuan,
-        "report.value_added_yuan",
-        format!(
-            "value added {} exceeds output value {}",
-            measures.value_added_yuan, measures.output_value_yuan
-        ),
-    );
+    if measures.value_added_yuan > measures.output_value_yuan {
+        violations.add(
+            "report.value_added_yuan",
+            format!(
+                "value added {} exceeds output value {}",
+                measures.value_added_yuan, measures.output_value_yuan
+            ),
+        );
+    }
     violations.check(
         (0..=100).contains(&draft.physical_progress_percent),
         "report.physical_progress_percent",
