@@ -212,13 +212,14 @@ where
         assert_eq!(results.len(), ids.len(), "one result per event");
         // The metrics are told once a batch, of its last message acked.
         let (mut redelivered, mut last_acked) = (0, None);
-        for (index, (id, result)) in ids.into_iter().zip(results).enumerate() {
-            let message = &accepted[index];
+        for ((message, id), result) in accepted.iter().zip(ids).zip(results) {
             match result {
                 Ok(()) => {
                     message.ack().await?;
-                    redelivered += u64::from(message.info().is_ok_and(|info| info.delivered > 1));
-                    last_acked = Some(index);
+                    if let Ok(info) = message.info() {
+                        redelivered += u64::from(info.delivered > 1);
+                        last_acked = Some(info);
+                    }
                 }
                 Err(HandlerError::Retry(reason)) => {
                     tracing::warn!(%id, %reason, "event not applied; will be redelivered");
@@ -230,7 +231,7 @@ where
                 }
             }
         }
-        if let Some(info) = last_acked.and_then(|index| accepted[index].info().ok()) {
+        if let Some(info) = last_acked {
             spec.metrics.applied(&labels, &info, redelivered);
         }
     }

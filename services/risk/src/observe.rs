@@ -114,15 +114,6 @@ pub(crate) fn observe_all(
             continue;
         }
         let current = tx.get(&tables.alerts, &fingerprint)?;
-        // A resolved alert keeps the reading that resolved it, and its
-        // labels: what the skip above relies on.
-        if !breaching
-            && current
-                .as_ref()
-                .is_none_or(|alert| alert.state == State::Resolved)
-        {
-            continue;
-        }
         let (next, notified) = alert::observe(
             current.as_ref(),
             evaluation.rule,

@@ -166,7 +166,7 @@ impl Alert {
 }
 
 /// Applies one reading to the alert of `rule` for `subject` (none yet, or
-/// the stored one). Returns the alert to store (`None`: nothing to keep)
+/// the stored one). Returns the alert to store (`None`: nothing to write)
 /// and the changes it went through.
 pub fn observe(
     current: Option<&Alert>,
@@ -176,6 +176,12 @@ pub fn observe(
 ) -> (Option<Alert>, Vec<Change>) {
     let severity = reading.value.and_then(|value| rule.classify(value));
     let mut changes = Vec::new();
+    // A clear reading writes nothing to a subject without an alert or with
+    // a resolved one, which keeps the reading that resolved it (and its
+    // labels), whatever the period: what lets the caller skip the lookup.
+    if severity.is_none() && current.is_none_or(|alert| alert.state == State::Resolved) {
+        return (None, changes);
+    }
     let last_period = current.and_then(|alert| alert.period);
     if last_period.is_some_and(|last| reading.period < last) {
         return (current.cloned(), changes);
@@ -187,10 +193,6 @@ pub fn observe(
         let Some(alert) = current else {
             return (None, changes);
         };
-        // A resolved alert keeps the reading that resolved it.
-        if alert.state == State::Resolved {
-            return (Some(alert.clone()), changes);
-        }
         let mut alert = alert.clone();
         alert.value = reading.value;
         alert.period = Some(reading.period);
@@ -212,7 +214,7 @@ pub fn observe(
                     changes.push(alert.record(Change::Resolved, reading.at, ""));
                 }
             }
-            // Returned as it was above.
+            // Returned above.
             State::Resolved => {}
         }
         return (Some(alert), changes);
@@ -335,7 +337,7 @@ mod tests {
                 at: at(day as i64),
             };
             let (next, changes) = observe(alert.as_ref(), rule, "projects/p1", &reading);
-            alert = next;
+            alert = next.or(alert);
             all.extend(changes);
         }
         (alert, all)
