@@ -1,7 +1,7 @@
 //! CloudEvents NATS protocol binding (binary mode): event attributes travel
 //! as `ce-*` headers, the protobuf payload as the message body.
 
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use jilin_store::OutboxEntry;
 
@@ -42,24 +42,57 @@ pub fn event_time(time: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Headers for publishing `entry` from `source`, including `Nats-Msg-Id`.
-pub fn headers_for(entry: &OutboxEntry, source: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", entry.id.as_str());
-    headers.insert("ce-specversion", SPEC_VERSION);
-    headers.insert("ce-id", entry.id.as_str());
-    headers.insert("ce-type", entry.event_type.as_str());
-    headers.insert("ce-source", source);
-    headers.insert("ce-subject", entry.resource.as_str());
-    headers.insert("ce-time", entry.time.as_str());
-    headers.insert("content-type", CONTENT_TYPE);
-    if !entry.traceparent.is_empty() {
-        headers.insert("traceparent", entry.traceparent.as_str());
+// The header names of an event, made once: a name made from a `&str` is
+// checked and copied on every use, for every event published or received.
+pub(crate) static NATS_MSG_ID: HeaderName = HeaderName::from_static("Nats-Msg-Id");
+static CE_SPECVERSION: HeaderName = HeaderName::from_static("ce-specversion");
+static CE_ID: HeaderName = HeaderName::from_static("ce-id");
+static CE_TYPE: HeaderName = HeaderName::from_static("ce-type");
+static CE_SOURCE: HeaderName = HeaderName::from_static("ce-source");
+static CE_SUBJECT: HeaderName = HeaderName::from_static("ce-subject");
+static CE_TIME: HeaderName = HeaderName::from_static("ce-time");
+static CE_PRINCIPAL: HeaderName = HeaderName::from_static("ce-principal");
+static CONTENT_TYPE_HEADER: HeaderName = HeaderName::from_static("content-type");
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// An outbox entry as the message that publishes it.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    /// The event's id (`Nats-Msg-Id`, `ce-id`).
+    pub id: String,
+    /// The NATS subject.
+    pub subject: String,
+    /// The CloudEvents headers and `Nats-Msg-Id`.
+    pub headers: HeaderMap,
+    pub payload: Bytes,
+}
+
+impl Outgoing {
+    /// `entry` as published from `source`; its strings move into the
+    /// message's headers.
+    pub(crate) fn new(entry: OutboxEntry, source: &str) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(NATS_MSG_ID.clone(), entry.id.as_str());
+        headers.insert(CE_SPECVERSION.clone(), SPEC_VERSION);
+        headers.insert(CE_ID.clone(), entry.id.as_str());
+        headers.insert(CE_TYPE.clone(), entry.event_type);
+        headers.insert(CE_SOURCE.clone(), source);
+        headers.insert(CE_SUBJECT.clone(), entry.resource);
+        headers.insert(CE_TIME.clone(), entry.time);
+        headers.insert(CONTENT_TYPE_HEADER.clone(), CONTENT_TYPE);
+        if !entry.traceparent.is_empty() {
+            headers.insert(TRACEPARENT.clone(), entry.traceparent);
+        }
+        if !entry.principal.is_empty() {
+            headers.insert(CE_PRINCIPAL.clone(), entry.principal);
+        }
+        Self {
+            id: entry.id,
+            subject: entry.subject,
+            headers,
+            payload: Bytes::from(entry.payload),
+        }
     }
-    if !entry.principal.is_empty() {
-        headers.insert("ce-principal", entry.principal.as_str());
-    }
-    headers
 }
 
 impl CloudEvent {
@@ -69,24 +102,24 @@ impl CloudEvent {
         headers: Option<&HeaderMap>,
         payload: Bytes,
     ) -> Result<Self, CloudEventError> {
-        let header = |name: &'static str| {
+        let header = |name: &'static HeaderName| {
             headers
-                .and_then(|headers| headers.get(name))
+                .and_then(|headers| headers.get(name.clone()))
                 .map(|value| value.as_str().to_owned())
                 .ok_or_else(|| CloudEventError {
                     nats_subject: nats_subject.to_owned(),
-                    header: name,
+                    header: name.as_ref(),
                 })
         };
         Ok(Self {
-            id: header("ce-id")?,
-            event_type: header("ce-type")?,
-            source: header("ce-source")?,
-            subject: header("ce-subject")?,
-            time: header("ce-time")?,
+            id: header(&CE_ID)?,
+            event_type: header(&CE_TYPE)?,
+            source: header(&CE_SOURCE)?,
+            subject: header(&CE_SUBJECT)?,
+            time: header(&CE_TIME)?,
             payload,
             sequence: 0,
-            traceparent: header("traceparent").unwrap_or_default(),
+            traceparent: header(&TRACEPARENT).unwrap_or_default(),
         })
     }
 }
@@ -107,8 +140,16 @@ mod tests {
             traceparent: String::new(),
             principal: String::new(),
         };
-        let headers = headers_for(&entry, "jilin/registry");
+        let message = Outgoing::new(entry.clone(), "jilin/registry");
+        assert_eq!(message.id, entry.id);
+        assert_eq!(message.subject, entry.subject);
+        assert_eq!(message.payload, entry.payload);
+        let headers = message.headers;
         assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "0190-abc");
+        assert_eq!(
+            headers.get("ce-specversion").unwrap().as_str(),
+            SPEC_VERSION
+        );
         assert_eq!(headers.get("content-type").unwrap().as_str(), CONTENT_TYPE);
         assert!(headers.get("traceparent").is_none());
         let event = CloudEvent::from_message(

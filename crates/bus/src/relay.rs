@@ -16,13 +16,12 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream;
-use bytes::Bytes;
+use async_nats::{HeaderName, jetstream};
 use jilin_store::{OutboxEntry, Store};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::cloudevents::headers_for;
+use crate::cloudevents::{NATS_MSG_ID, Outgoing};
 use crate::{BusMetrics, StreamSpec, ensure_stream};
 
 /// Events published at once, at most.
@@ -32,11 +31,19 @@ const BATCH: usize = 256;
 const START_SCAN: usize = 65_536;
 /// JetStream refuses a message with this header unless the stream's last
 /// message has that `Nats-Msg-Id`.
-const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+static EXPECTED_LAST_MSG_ID: HeaderName = HeaderName::from_static("Nats-Expected-Last-Msg-Id");
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Safety net: look at the outbox this often even without a notification.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// The events of a window acknowledged: the first `count`, through the
+/// outbox's `sequence`.
+#[derive(Clone, Copy, Debug)]
+struct Acknowledged {
+    sequence: u64,
+    count: usize,
+}
 
 /// Publishes a store's outbox to the service's stream.
 pub struct OutboxRelay {
@@ -136,12 +143,15 @@ impl OutboxRelay {
                     Err(err) => Some(err),
                 }
             } else {
-                let window = &batch[..batch.len().min(BATCH)];
+                let mut window = batch;
+                window.truncate(BATCH);
+                let offered = window.len();
                 let (acknowledged, failure) = self.publish_window(window).await;
-                if let Some((through, _)) = window[..acknowledged].last() {
-                    published.send_replace(*through);
+                if let Some(through) = acknowledged {
+                    published.send_replace(through.sequence);
                 }
-                if acknowledged < window.len() {
+                let count = acknowledged.map_or(0, |through| through.count);
+                if count < offered {
                     check_stream = true;
                     failure.or_else(|| Some("a window was not wholly acknowledged".into()))
                 } else {
@@ -193,7 +203,7 @@ impl OutboxRelay {
         let last = stream.get_raw_message(info.state.last_sequence).await?;
         Ok(last
             .headers
-            .get("Nats-Msg-Id")
+            .get(NATS_MSG_ID.clone())
             .map(|id| id.as_str().to_owned()))
     }
 
@@ -208,64 +218,66 @@ impl OutboxRelay {
         }
     }
 
-    /// Publishes `batch` without waiting between events, each after the
+    /// Publishes `window` without waiting between events, each after the
     /// first naming its predecessor. Returns how many from the start were
-    /// acknowledged (in order: once one is not, the rest are refused too)
-    /// and, when not all were, why not.
+    /// acknowledged, through which outbox sequence (in order: once one is
+    /// not, the rest are refused too), and, when not all were, why not.
     async fn publish_window(
         &self,
-        batch: &[(u64, OutboxEntry)],
-    ) -> (usize, Option<async_nats::Error>) {
+        window: Vec<(u64, OutboxEntry)>,
+    ) -> (Option<Acknowledged>, Option<async_nats::Error>) {
         let started = std::time::Instant::now();
-        let mut pending = Vec::with_capacity(batch.len());
+        let mut pending = Vec::with_capacity(window.len());
         let mut not_sent = None;
-        let mut previous: Option<&str> = None;
-        for (_, entry) in batch {
-            let mut headers = headers_for(entry, self.stream.source);
-            if let Some(previous) = previous {
-                headers.insert(EXPECTED_LAST_MSG_ID, previous);
+        let mut previous: Option<String> = None;
+        for (sequence, entry) in window {
+            let mut message = Outgoing::new(entry, self.stream.source);
+            if let Some(previous) = previous.take() {
+                message
+                    .headers
+                    .insert(EXPECTED_LAST_MSG_ID.clone(), previous);
             }
             let sent = self
                 .jetstream
-                .publish_with_headers(
-                    entry.subject.clone(),
-                    headers,
-                    Bytes::from(entry.payload.clone()),
-                )
+                .publish_with_headers(message.subject, message.headers, message.payload)
                 .await;
             match sent {
-                Ok(ack) => pending.push((ack, entry)),
+                Ok(ack) => pending.push((ack, sequence, message.id.clone())),
                 Err(err) => {
                     not_sent = Some(err.into());
                     break;
                 }
             }
-            previous = Some(entry.id.as_str());
+            previous = Some(message.id);
         }
-        let mut acknowledged = 0;
+        let mut acknowledged: Option<Acknowledged> = None;
         let mut failure = None;
-        for (ack, entry) in pending {
+        for (ack, sequence, id) in pending {
             match ack.await {
                 Ok(ack) => {
-                    acknowledged += 1;
+                    let count = acknowledged.map_or(0, |through| through.count) + 1;
+                    acknowledged = Some(Acknowledged { sequence, count });
                     tracing::debug!(
-                        id = %entry.id,
-                        subject = %entry.subject,
+                        %id,
                         stream_sequence = ack.sequence,
                         duplicate = ack.duplicate,
                         "event published"
                     );
                 }
                 Err(err) => {
-                    tracing::debug!(error = %err, acknowledged, "publish window cut short");
+                    tracing::debug!(
+                        error = %err,
+                        acknowledged = acknowledged.map_or(0, |through| through.count),
+                        "publish window cut short"
+                    );
                     failure = Some(err.into());
                     break;
                 }
             }
         }
-        if acknowledged > 0 {
-            let each = started.elapsed().as_secs_f64() / acknowledged as f64;
-            for _ in 0..acknowledged {
+        if let Some(through) = acknowledged {
+            let each = started.elapsed().as_secs_f64() / through.count as f64;
+            for _ in 0..through.count {
                 self.metrics.publish_seconds.observe(each);
             }
         }

@@ -1,6 +1,8 @@
 //! The registry's tables and their keys, and the read-only queries over
 //! them. Writes go through [`crate::service`], one transaction per use case.
 
+use std::fmt::Write;
+
 use jilin_store::{Layout, Store, StoreError, Table};
 use serde::{Deserialize, Serialize};
 
@@ -105,13 +107,16 @@ pub fn history_key(project_id: &str, revision: i64) -> String {
 pub fn report_history_key(project_id: &str, revision: i64, report: &ProgressReport) -> String {
     // The report's own revision keeps two submissions at the same instant
     // (a fixed clock, or a coarse one) from overwriting each other.
-    format!(
-        "{}/{:020}/{}/{:010}",
-        history_key(project_id, revision),
+    let mut key = history_key(project_id, revision);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        key,
+        "/{:020}/{}/{:010}",
         report.submit_time.unix_timestamp_nanos(),
         report.period,
         report.revision
-    )
+    );
+    key
 }
 
 pub fn create_request_key(request_id: &str) -> String {
@@ -124,4 +129,28 @@ pub fn report_request_key(project_id: &str, request_id: &str) -> String {
 
 pub fn batch_request_key(request_id: &str) -> String {
     format!("batch/{request_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::report::Measures;
+
+    /// Stored keys must not change: the history of an existing store is
+    /// listed by them, in time order.
+    #[test]
+    fn a_report_history_key_is_the_change_key_then_time_period_and_revision() {
+        let report = ProgressReport {
+            project_id: "p1".into(),
+            period: Period::parse("2026-03").unwrap(),
+            measures: Measures::default(),
+            physical_progress_percent: 40,
+            revision: 2,
+            submit_time: time::macros::datetime!(2026-04-01 00:00:01.5 UTC),
+        };
+        assert_eq!(
+            report_history_key("p1", 7, &report),
+            "p1/00000000000000000007/01775001601500000000/2026-03/0000000002"
+        );
+    }
 }

@@ -8,7 +8,8 @@
 //! [`routing`] (receivers, routes and their matchers), [`grouping`] (alert
 //! groups and when they notify), [`inhibition`] (what a firing alert
 //! mutes), [`delivery`] (attempts, backoff,
-//! deadline) and [`tally`] (alerts by state and severity, kept by moves).
+//! deadline), [`tally`] (alerts by state and severity, kept by moves) and
+//! [`template`] (a summary filled in).
 
 pub mod alert;
 pub mod delivery;
@@ -23,3 +24,4 @@ pub mod routing;
 pub mod rules;
 pub mod silence;
 pub mod tally;
+pub mod template;

@@ -238,10 +238,14 @@ impl Rule {
     /// The summary with `{subject}`, `{name}` and `{value}` filled in.
     pub fn render_summary(&self, subject: &str, name: &str, value: Option<f64>) -> String {
         let value = value.map(format_value).unwrap_or_else(|| "n/a".into());
-        self.summary
-            .replace("{subject}", subject)
-            .replace("{name}", name)
-            .replace("{value}", &value)
+        super::template::fill(
+            &self.summary,
+            &[
+                ("{subject}", subject),
+                ("{name}", name),
+                ("{value}", &value),
+            ],
+        )
     }
 
     /// The threshold of a severity's band.
