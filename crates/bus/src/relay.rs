@@ -38,11 +38,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The events of a window acknowledged: the first `count`, through the
-/// outbox's `sequence`.
-#[derive(Clone, Copy, Debug)]
+/// outbox sequence `through` (none when `count` is 0).
+#[derive(Clone, Copy, Debug, Default)]
 struct Acknowledged {
-    sequence: u64,
     count: usize,
+    through: Option<u64>,
 }
 
 /// Publishes a store's outbox to the service's stream.
@@ -147,11 +147,10 @@ impl OutboxRelay {
                 window.truncate(BATCH);
                 let offered = window.len();
                 let (acknowledged, failure) = self.publish_window(window).await;
-                if let Some(through) = acknowledged {
-                    published.send_replace(through.sequence);
+                if let Some(through) = acknowledged.through {
+                    published.send_replace(through);
                 }
-                let count = acknowledged.map_or(0, |through| through.count);
-                if count < offered {
+                if acknowledged.count < offered {
                     check_stream = true;
                     failure.or_else(|| Some("a window was not wholly acknowledged".into()))
                 } else {
@@ -225,7 +224,7 @@ impl OutboxRelay {
     async fn publish_window(
         &self,
         window: Vec<(u64, OutboxEntry)>,
-    ) -> (Option<Acknowledged>, Option<async_nats::Error>) {
+    ) -> (Acknowledged, Option<async_nats::Error>) {
         let started = std::time::Instant::now();
         let mut pending = Vec::with_capacity(window.len());
         let mut not_sent = None;
@@ -250,13 +249,13 @@ impl OutboxRelay {
             }
             previous = Some(message.id);
         }
-        let mut acknowledged: Option<Acknowledged> = None;
+        let mut acknowledged = Acknowledged::default();
         let mut failure = None;
         for (ack, sequence, id) in pending {
             match ack.await {
                 Ok(ack) => {
-                    let count = acknowledged.map_or(0, |through| through.count) + 1;
-                    acknowledged = Some(Acknowledged { sequence, count });
+                    acknowledged.count += 1;
+                    acknowledged.through = Some(sequence);
                     tracing::debug!(
                         %id,
                         stream_sequence = ack.sequence,
@@ -267,7 +266,7 @@ impl OutboxRelay {
                 Err(err) => {
                     tracing::debug!(
                         error = %err,
-                        acknowledged = acknowledged.map_or(0, |through| through.count),
+                        acknowledged = acknowledged.count,
                         "publish window cut short"
                     );
                     failure = Some(err.into());
@@ -275,9 +274,9 @@ impl OutboxRelay {
                 }
             }
         }
-        if let Some(through) = acknowledged {
-            let each = started.elapsed().as_secs_f64() / through.count as f64;
-            for _ in 0..through.count {
+        if acknowledged.count > 0 {
+            let each = started.elapsed().as_secs_f64() / acknowledged.count as f64;
+            for _ in 0..acknowledged.count {
                 self.metrics.publish_seconds.observe(each);
             }
         }
